@@ -1,0 +1,87 @@
+"""Where each rendered object goes, and the bytes of every output file. Pure.
+
+``<cluster>/<namespace>/<kind>[.<group>]_<name>.yaml`` for namespaced objects and
+``<cluster>/_cluster/...`` for cluster-scoped ones (``_`` cannot begin a namespace name), plus
+a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
+``<cluster>/<bundle>/`` with a kustomization of their own that the root does not include.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import yamlout
+from .model import ObjectKey
+
+if TYPE_CHECKING:
+    from .pipeline import Compilation, RenderedObject
+
+CLUSTER_SCOPE_DIR = "_cluster"
+KUSTOMIZATION = "kustomization.yaml"
+FLUX_SYSTEM = "flux-system"
+_UNSAFE = re.compile(r"[^a-z0-9.-]")
+
+
+def _segment(text: str) -> str:
+    """A file-name-safe, lower-case rendering of a name (e.g. ':' in RBAC names)."""
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.lower())
+
+
+def object_path(key: ObjectKey) -> str:
+    kind = f"{key.kind}.{key.group}" if key.group else key.kind
+    folder = key.namespace or CLUSTER_SCOPE_DIR
+    return f"{folder}/{_segment(kind)}_{_segment(key.name)}.yaml"
+
+
+def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
+    """A shallow copy of ``body`` with ``notes`` merged into its annotations."""
+    metadata = dict(body.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **notes}
+    return {**body, "metadata": metadata}
+
+
+def kustomization(resources: Iterable[str]) -> bytes:
+    doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": list(resources),
+    }
+    return yamlout.dump(doc).encode("utf-8")
+
+
+def files(comp: Compilation, flux_system: frozenset[str] = frozenset()) -> dict[str, bytes]:
+    """Every output file, keyed by its path relative to the output folder."""
+    out: dict[str, bytes] = {}
+    cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
+    for cluster, objects in comp.clusters.items():
+        bundles: dict[str, list[str]] = defaultdict(list)
+        for key in sorted(objects):
+            obj = objects[key]
+            rel = object_path(key)
+            out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
+            bundles[obj.bundle].append(rel)
+        for bundle, paths in sorted(bundles.items()):
+            if bundle:
+                out[_join(cluster, bundle, KUSTOMIZATION)] = kustomization(sorted(paths))
+        root = sorted(bundles.get("", []))
+        if cluster in flux_system:
+            root.append(FLUX_SYSTEM)
+        out[_join(cluster, "", KUSTOMIZATION)] = kustomization(root)
+    return dict(sorted(out.items()))
+
+
+def _join(cluster: str, bundle: str, rel: str) -> str:
+    return f"{cluster}/{bundle}/{rel}" if bundle else f"{cluster}/{rel}"
+
+
+def _serialise(obj: RenderedObject, cache: dict) -> bytes:
+    """Each distinct (body, provenance) is serialised once, however many clusters share it."""
+    notes = obj.provenance
+    key = (id(obj.body), tuple(notes.items()))
+    data = cache.get(key)
+    if data is None:
+        data = cache[key] = yamlout.dump_object(annotated(obj.body, notes))
+    return data

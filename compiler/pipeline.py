@@ -1,0 +1,129 @@
+"""The pure middle of the compiler: loaded documents in, per-cluster objects and files out.
+
+build -> select -> schedule -> assemble -> (override) -> generate -> layout. No stage here reads
+or writes files, looks at the clock or draws random numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import layout, lock
+from .build import build
+from .diagnostics import Diagnostics
+from .load import Inputs
+from .model import Fleet, HubObject, ObjectKey
+from .schedule import Outcome, schedule
+from .select import select
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to compile; passed explicitly, varied with ``dataclasses.replace``."""
+
+    strict: bool = False
+
+
+@dataclass
+class RenderedObject:
+    """One object on one cluster, with where it came from."""
+
+    key: ObjectKey
+    body: dict[str, Any]
+    source: str
+    placements: tuple[str, ...] = ()
+    # A bundle other than "" is a sub-folder with its own kustomization.yaml that the
+    # cluster's root does not include (Flux applies it through its own Kustomization).
+    bundle: str = ""
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        notes = {"fleetc.io/placement": ",".join(self.placements)} if self.placements else {}
+        notes["fleetc.io/source"] = self.source
+        return notes
+
+
+@dataclass
+class Compilation:
+    """The state the stages pass along; generators read it and add objects to clusters."""
+
+    fleet: Fleet
+    options: Options
+    diags: Diagnostics
+    # The lock this render started from, and the one it writes (stages fill their sections).
+    previous_lock: lock.Lock = field(default_factory=lock.Lock)
+    lock: lock.Lock = field(default_factory=lock.Lock)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    selections: dict[str, list[HubObject]] = field(default_factory=dict)
+    # cluster name -> object key -> object, for every inventory cluster.
+    clusters: dict[str, dict[ObjectKey, RenderedObject]] = field(default_factory=dict)
+
+    def add(self, cluster: str, obj: RenderedObject) -> None:
+        self.clusters[cluster][obj.key] = obj
+
+
+# A generator derives objects from the compilation (services, load balancers, Flux, DNS).
+Generator = Callable[[Compilation], None]
+GENERATORS: list[Generator] = []
+
+
+@dataclass
+class Result:
+    diagnostics: Diagnostics
+    compilation: Compilation | None = None
+    # Output files, relative to the output folder.
+    files: dict[str, bytes] = field(default_factory=dict)
+    # The bytes of the new fleet.lock.
+    lock: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.compilation is not None and not self.diagnostics.has_errors
+
+
+def compile_fleet(inputs: Inputs, options: Options | None = None) -> Result:
+    options = options or Options()
+    diags = Diagnostics()
+    fleet = build(inputs, diags)
+    if fleet is None:
+        return Result(diags)
+    comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
+    clusters = list(fleet.clusters.values())
+    for placement in fleet.placements:
+        comp.selections[placement.name] = select(fleet, placement, diags)
+        comp.outcomes[placement.name] = schedule(placement, clusters)
+    _assemble(comp)
+    for generate in GENERATORS:
+        generate(comp)
+    _report_outcomes(comp)
+    if diags.has_errors:
+        return Result(diags, comp)
+    files = layout.files(comp, inputs.flux_system)
+    return Result(diags, comp, files, lock.dump(comp.lock))
+
+
+def _assemble(comp: Compilation) -> None:
+    """Each selected object on each cluster its placement picked."""
+    comp.clusters = {name: {} for name in comp.fleet.clusters}
+    for placement in comp.fleet.placements:
+        outcome = comp.outcomes[placement.name]
+        for cluster in outcome.selected:
+            placed = comp.clusters[cluster]
+            for obj in comp.selections[placement.name]:
+                previous = placed.get(obj.key)
+                names = (previous.placements if previous else ()) + (placement.name,)
+                placed[obj.key] = RenderedObject(obj.key, obj.body, obj.source, names)
+
+
+def _report_outcomes(comp: Compilation) -> None:
+    for placement in comp.fleet.placements:
+        outcome = comp.outcomes[placement.name]
+        if outcome.condition.status == "True":
+            continue
+        message = f"placement {placement.name!r} is not fulfilled: {outcome.condition.message}"
+        if comp.options.strict:
+            comp.diags.error(message, placement.pos())
+        else:
+            comp.diags.warning(message, placement.pos(), hint="--strict makes this an error")

@@ -1,0 +1,1 @@
+"""Scheduler plugins, one module each; their order is set in ``..profile``."""

@@ -1,0 +1,20 @@
+"""ClusterEligibility: NotReady and Leaving clusters take no new placements."""
+
+from __future__ import annotations
+
+from ...model import Cluster
+from ..framework import SUCCESS, CycleState, Status, unschedulable
+
+NAME = "ClusterEligibility"
+
+
+class ClusterEligibility:
+    name = NAME
+
+    def pre_filter(self, state: CycleState) -> Status:
+        return SUCCESS
+
+    def filter(self, state: CycleState, cluster: Cluster) -> Status:
+        if cluster.ineligible_reason:
+            return unschedulable(NAME, cluster.ineligible_reason)
+        return SUCCESS

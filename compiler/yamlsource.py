@@ -1,0 +1,199 @@
+"""Parse untrusted YAML into plain data, keeping the position of every node.
+
+ruamel.yaml only *composes* the node graph here; nothing is ever constructed from a tag, so no
+input can instantiate an object. Conversion to plain Python is bounded: alias expansion, node
+count and nesting depth have limits, and exceeding one is a diagnostic, not a hang.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .diagnostics import Diagnostics, Position
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_DOCUMENTS_PER_FILE = 10_000
+MAX_NODES_PER_DOCUMENT = 200_000
+MAX_DEPTH = 64
+
+_CORE = "tag:yaml.org,2002:"
+_STANDARD_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+_STRING_TAGS = {_CORE + "timestamp", _CORE + "str"}
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """One YAML document: plain data plus the (line, column) of each field path."""
+
+    data: Any
+    file: str
+    index: int = 0
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    def pos(self, path: Path = ()) -> Position:
+        """Position of ``path``, or of its nearest ancestor that exists."""
+        while path not in self.positions and path:
+            path = path[:-1]
+        line, column = self.positions.get(path, (0, 0))
+        return Position(self.file, line, column)
+
+
+class _Limit(Exception):
+    def __init__(self, message: str, node: Node) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+class _Converter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.positions: dict[Path, tuple[int, int]] = {}
+
+    def convert(self, node: Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES_PER_DOCUMENT:
+            raise _Limit(
+                f"document expands to more than {MAX_NODES_PER_DOCUMENT} nodes "
+                "(aliases are expanded; is this an alias bomb?)",
+                node,
+            )
+        if depth > MAX_DEPTH:
+            raise _Limit(f"document is nested deeper than {MAX_DEPTH} levels", node)
+        if node.tag and node.tag not in _STANDARD_TAGS and node.tag not in _STRING_TAGS:
+            raise _Limit(
+                f"YAML tag {node.tag!r} is not allowed (only plain data is accepted)", node
+            )
+        if isinstance(node, MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise _Limit("mapping keys must be plain scalars", key_node)
+                if key_node.tag == _CORE + "merge":
+                    raise _Limit("YAML merge keys ('<<') are not supported", key_node)
+                key = str(key_node.value)
+                if key_node.tag == _CORE + "null":
+                    raise _Limit("mapping keys must not be null", key_node)
+                child = (*path, key)
+                if key in result:
+                    raise _Limit(f"duplicate key {key!r}", key_node)
+                self.positions[child] = _mark(key_node)
+                result[key] = self.convert(value_node, child, depth + 1)
+            return result
+        if isinstance(node, SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                child = (*path, i)
+                self.positions[child] = _mark(item)
+                items.append(self.convert(item, child, depth + 1))
+            return items
+        return _scalar(node)
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, value = node.tag, node.value
+    if tag == _CORE + "null":
+        return None
+    if tag == _CORE + "bool":
+        return value.lower() == "true"
+    if tag == _CORE + "int":
+        text = value.replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits[:2] in ("0o", "0O"):
+            return sign * int(digits[2:], 8)
+        if digits[:2] in ("0x", "0X"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits)
+    if tag == _CORE + "float":
+        text = value.replace("_", "").lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        if text.endswith(".nan"):
+            return math.nan
+        number = float(text)
+        return (
+            int(number) if number.is_integer() and "e" not in text and "." not in text else number
+        )
+    return str(value)
+
+
+def decode(raw: bytes, file: str, diags: Diagnostics) -> str | None:
+    """Bytes to text: UTF-8 (a BOM is accepted and dropped); anything else is a diagnostic."""
+    if len(raw) > MAX_FILE_BYTES:
+        diags.error(
+            f"file is larger than the limit of {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            Position(file),
+        )
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        diags.error(
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            Position(file, line, column),
+            hint="save the file as UTF-8",
+        )
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def parse(text: str, file: str, diags: Diagnostics) -> list[Document]:
+    """All documents of ``text``; empty documents are skipped, problems go to ``diags``."""
+    documents: list[Document] = []
+    try:
+        for index, node in enumerate(_compose_all(text)):
+            if index >= MAX_DOCUMENTS_PER_FILE:
+                diags.error(
+                    f"file holds more than {MAX_DOCUMENTS_PER_FILE} YAML documents",
+                    Position(file, *_mark(node)),
+                )
+                break
+            if node is None:
+                continue
+            converter = _Converter()
+            try:
+                data = converter.convert(node, (), 0)
+            except _Limit as exc:
+                diags.error(f"YAML: {exc.message}", Position(file, *_mark(exc.node)))
+                continue
+            except RecursionError:
+                diags.error(
+                    f"YAML: document is nested deeper than {MAX_DEPTH} levels",
+                    Position(file, *_mark(node)),
+                )
+                continue
+            if data is None:
+                continue
+            converter.positions[()] = _mark(node)
+            documents.append(Document(data, file, index, converter.positions))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        diags.error(f"YAML syntax error: {problem}", Position(file, line, column))
+    except (YAMLError, RecursionError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        diags.error(f"YAML syntax error: {message}", Position(file))
+    return documents
+
+
+def _compose_all(text: str) -> Iterator[Node | None]:
+    yaml = YAML(typ="rt", pure=True)
+    yield from yaml.compose_all(io.StringIO(text))

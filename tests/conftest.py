@@ -1,0 +1,82 @@
+"""Shared fixtures: fleets built in temporary folders, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import main
+from compiler.diagnostics import Diagnostics
+from compiler.load import load
+from compiler.pipeline import Options, Result, compile_fleet
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_CRDS = REPO.parent / "shared" / "crds"
+
+
+class FleetDir:
+    """A fleet repository in a temporary folder, written file by file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def cluster(self, name: str, labels: dict[str, str] | None = None, **extra: str) -> Path:
+        """A minimal Cluster file; ``extra`` values are appended as raw YAML (spec:, status:)."""
+        label_lines = "".join(f"\n    {k}: {v!r}" for k, v in (labels or {}).items())
+        body = f"apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n"
+        if label_lines:
+            body += f"  labels:{label_lines}\n"
+        for section in extra.values():
+            body += textwrap.dedent(section).lstrip("\n")
+        return self.write(f"clusters/{name}.yaml", body)
+
+    def compile(self, **options: bool) -> Result:
+        diags = Diagnostics()
+        inputs = load(self.root / "fleet.yaml", diags)
+        result = compile_fleet(inputs, Options(**options))
+        result.diagnostics.items[:0] = diags.items
+        return result
+
+    def files(self, folder: str = "rendered") -> dict[str, bytes]:
+        base = self.root / folder
+        return {
+            p.relative_to(base).as_posix(): p.read_bytes()
+            for p in sorted(base.rglob("*"))
+            if p.is_file()
+        }
+
+
+@pytest.fixture
+def fleet_dir(tmp_path: Path) -> FleetDir:
+    return FleetDir(tmp_path)
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> FleetDir:
+    """A copy of the repository's own example fleet."""
+    for name in ("fleet.yaml", "fleet.lock"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, tmp_path / name)
+    for name in ("clusters", "hub", "rendered"):
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, tmp_path / name)
+    return FleetDir(tmp_path)
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+def run(cli: CliRunner, *args: str):
+    return cli.invoke(main, list(args), catch_exceptions=False)
