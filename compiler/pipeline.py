@@ -6,13 +6,13 @@ or writes files, looks at the clock or draws random numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout, lock
 from .build import build
 from .diagnostics import Diagnostics
+from .generate import GENERATORS
 from .load import Inputs
 from .model import Fleet, HubObject, ObjectKey
 from .schedule import Outcome, schedule
@@ -59,14 +59,12 @@ class Compilation:
     selections: dict[str, list[HubObject]] = field(default_factory=dict)
     # cluster name -> object key -> object, for every inventory cluster.
     clusters: dict[str, dict[ObjectKey, RenderedObject]] = field(default_factory=dict)
+    # bundle name -> names of the Flux Kustomizations it must wait for (e.g. the MetalLB
+    # configuration waits for the MetalLB install).
+    bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, cluster: str, obj: RenderedObject) -> None:
         self.clusters[cluster][obj.key] = obj
-
-
-# A generator derives objects from the compilation (services, load balancers, Flux, DNS).
-Generator = Callable[[Compilation], None]
-GENERATORS: list[Generator] = []
 
 
 @dataclass

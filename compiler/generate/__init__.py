@@ -1,0 +1,15 @@
+"""Generators: stages that derive objects from the compiled fleet (services, load balancers,
+Flux wiring, DNS). Each is a module with ``generate(comp)``; the order here is the order they
+run in, and a generator that wires bundles together (Flux) runs last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..pipeline import Compilation
+
+Generator = Callable[["Compilation"], None]
+
+GENERATORS: list[Generator] = []
