@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from . import schema
-from .diagnostics import Diagnostics, Position
+from .diagnostics import Diagnostics, Position, did_you_mean
 from .load import Inputs
 from .model import (
     LEAVING,
@@ -93,7 +93,8 @@ def _build_inventory(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> 
         first = fleet.clusters.get(cluster.name)
         if first is not None:
             diags.error(
-                f"cluster {cluster.name!r} is defined twice (first at {first.pos()})",
+                f"cluster {cluster.name!r} is defined twice "
+                f"(first at {first.pos('metadata', 'name')})",
                 cluster.pos("metadata", "name"),
                 "metadata.name",
             )
@@ -242,7 +243,7 @@ def _build_hub(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
         first = fleet.objects.get(obj.key)
         if first is not None:
             diags.error(
-                f"{obj.key} is defined twice (first at {first.pos()})",
+                f"{obj.key} is defined twice (first at {first.pos('metadata', 'name')})",
                 obj.pos("metadata", "name"),
                 "metadata.name",
                 hint="an object's identity is its group, kind, namespace and name",
@@ -366,6 +367,7 @@ def _build_placements(fleet: Fleet, diags: Diagnostics) -> None:
                 fleet.doc, ("spec", "placements", index), name=item["name"], spec=spec
             )
             add(placement, placement.pos("name"))
+            _check_cluster_names(fleet, placement, diags)
     for crp in fleet.control.get("ClusterResourcePlacement", []):
         version = split_api_version(crp.api_version)[1]
         if version not in PLACEMENT_VERSIONS:
@@ -384,3 +386,17 @@ def _build_placements(fleet: Fleet, diags: Diagnostics) -> None:
         if schema.validate(crp.doc, "placement", diags, data=spec, base=("spec",), pointer=pointer):
             placement = Placement(crp.doc, ("spec",), name=crp.key.name, spec=spec)
             add(placement, crp.pos("metadata", "name"))
+            _check_cluster_names(fleet, placement, diags)
+
+
+def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics) -> None:
+    """A clusterNames entry that is not in the inventory is almost always a typo."""
+    for index, name in enumerate(placement.policy.get("clusterNames") or []):
+        if name not in fleet.clusters:
+            diags.error(
+                f"placement {placement.name!r} names cluster {name!r}, "
+                "which is not in the inventory",
+                placement.pos("policy", "clusterNames", index),
+                f"{placement.name}.policy.clusterNames[{index}]",
+                hint=did_you_mean(name, fleet.clusters),
+            )
