@@ -1,0 +1,102 @@
+"""The command line: compiler-style diagnostics, exit codes, help a newcomer can follow."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run
+
+
+@pytest.fixture
+def broken(fleet_dir):
+    fleet_dir.write(
+        "fleet.yaml",
+        """
+        apiVersion: fleetc.io/v1alpha1
+        kind: Fleet
+        metadata:
+          name: demo
+        spec:
+          placements:
+            - name: web
+              resourceSelectors:
+                - {group: "", version: v1, kind: Namespace, name: web}
+              policy:
+                placementType: PickFixed
+                clusterNames: [east-1, esat-2]
+        """,
+    )
+    fleet_dir.write(
+        "hub/web.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n  labels: {a: 1}\n",
+    )
+    fleet_dir.cluster("east-1")
+    fleet_dir.cluster("east-2")
+    return fleet_dir
+
+
+def test_validate_prints_every_problem_compiler_style(cli, broken):
+    result = run(cli, "validate", "-f", str(broken.root))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert (
+        "fleet.yaml:12:32: error: placement 'web' names cluster 'esat-2', which is not in the inventory "
+        "[at web.policy.clusterNames[1]]"
+    ) in lines
+    assert "  hint: did you mean 'east-2'?" in lines
+    assert any(
+        line.startswith("hub/web.yaml:5:3: error: metadata.labels must map strings to strings")
+        for line in lines
+    )
+    assert lines[-1] == "2 error(s), 2 warning(s)"  # unfulfilled, and a selector matching nothing
+
+
+def test_validate_accepts_the_folder_or_the_file(cli, broken):
+    assert run(cli, "validate", "-f", str(broken.root / "fleet.yaml")).exit_code == 1
+    broken.write("hub/web.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n")
+    broken.write(
+        "clusters/esat-2.yaml",
+        "apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: esat-2\n",
+    )
+    result = run(cli, "validate", "-f", str(broken.root))
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_fleet_file_is_an_error_not_a_traceback(cli, tmp_path):
+    result = run(cli, "validate", "-f", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "error: no fleet file" in result.output
+
+
+def test_usage_errors_exit_2(cli):
+    assert run(cli, "render", "--no-such-flag").exit_code == 2
+    assert run(cli, "frobnicate").exit_code == 2
+
+
+def test_strict_turns_an_unfulfilled_placement_into_an_error(cli, broken):
+    broken.write("hub/web.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n")
+    broken.write(
+        "clusters/esat-2.yaml",
+        "apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: esat-2\nstatus:\n  state: NotReady\n",
+    )
+    relaxed = run(cli, "render", "-f", str(broken.root))
+    assert relaxed.exit_code == 0
+    assert "warning: placement 'web' is not fulfilled" in relaxed.output
+    strict = run(cli, "render", "--strict", "-f", str(broken.root))
+    assert strict.exit_code == 1
+    assert "error: placement 'web' is not fulfilled" in strict.output
+
+
+def test_render_prints_a_one_line_summary(cli, broken):
+    broken.write("hub/web.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n")
+    broken.cluster("esat-2")
+    result = run(cli, "render", "-f", str(broken.root))
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1].startswith("rendered 3 cluster(s), 2 object(s) into ")
+    assert result.output.splitlines()[-1].endswith(": 5 file(s) written, 0 unchanged, 0 removed")
+
+
+@pytest.mark.parametrize("command", [[], ["validate"], ["render"], ["check"]])
+def test_every_command_has_help(cli, command):
+    result = run(cli, *command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 5
