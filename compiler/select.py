@@ -48,7 +48,7 @@ def is_excluded(obj: HubObject, fleet: Fleet) -> bool:
         return True
     if metadata.get("deletionTimestamp"):
         return True
-    if key.namespace and is_reserved_namespace(key.namespace):
+    if is_reserved_namespace(key.namespace or (key.name if key.kind == "Namespace" else "")):
         return True
     if key.group == "" and key.kind == "ConfigMap" and key.name == "kube-root-ca.crt":
         return True
