@@ -1,0 +1,179 @@
+"""Generate a synthetic fleet of a given size, deterministically from a seed.
+
+Clusters spread over regions, environments and sites; apps of a Namespace, a Deployment, a
+Service and a ConfigMap; a mix of PickAll, PickFixed and PickN placements (preferred affinity,
+topology spread), per-region overrides, a few templates, exported services and MetalLB load
+balancers. About 50 objects are rendered per cluster.
+
+    python benchmarks/fleetgen.py OUT_DIR --clusters 1000 [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+REGIONS = ["eastus", "westus", "northeurope", "westeurope", "southeastasia"]
+ENVS = ["prod", "staging", "dev"]
+PICK_ALL_APPS = 10
+PICK_N_APPS = 4
+PICK_FIXED_APPS = 2
+
+
+def cluster_doc(index: int, rng: random.Random) -> str:
+    region = REGIONS[index % len(REGIONS)]
+    env = ENVS[(index // len(REGIONS)) % len(ENVS)]
+    site = f"{region}-site{index % 4}"
+    nodes = rng.randint(2, 40)
+    return (
+        "apiVersion: fleetc.io/v1alpha1\n"
+        "kind: Cluster\n"
+        "metadata:\n"
+        f"  name: c{index:05d}\n"
+        "  labels:\n"
+        f"    region: {region}\n"
+        f"    env: {env}\n"
+        f"    site: {site}\n"
+        "spec:\n"
+        "  kubernetesVersion: v1.31.2\n"
+        "status:\n"
+        "  properties:\n"
+        f'    kubernetes-fleet.io/node-count: "{nodes}"\n'
+        "  resourceUsage:\n"
+        "    allocatable:\n"
+        f'      cpu: "{nodes * 4}"\n'
+        f"      memory: {nodes * 16}Gi\n"
+    )
+
+
+def app_docs(name: str, replicas: int) -> str:
+    return f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {name}
+  labels:
+    app: {name}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: {name}
+  labels:
+    app: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+        - name: {name}
+          image: registry.example.com/{name}:1.0.0
+          ports:
+            - containerPort: 8080
+          resources:
+            requests: {{cpu: 100m, memory: 128Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: {name}
+spec:
+  selector:
+    app: {name}
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}-config
+  namespace: {name}
+data:
+  LOG_LEVEL: info
+  FEATURE_FLAGS: "a,b,c"
+"""
+
+
+def namespace_selector(name: str) -> str:
+    return f'        - {{group: "", version: v1, kind: Namespace, name: {name}}}\n'
+
+
+def placements(clusters: int, rng: random.Random) -> str:
+    out = []
+    for i in range(PICK_ALL_APPS):
+        env = ENVS[i % 2]  # prod and staging apps
+        out.append(
+            f"    - name: app{i:02d}\n      resourceSelectors:\n{namespace_selector(f'app{i:02d}')}"
+            "      policy:\n        placementType: PickAll\n"
+            "        affinity:\n          clusterAffinity:\n"
+            "            requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "              clusterSelectorTerms:\n"
+            f"                - labelSelector: {{matchExpressions: [{{key: env, operator: In, values: [{env}, dev]}}]}}\n"
+        )
+    for i in range(PICK_N_APPS):
+        name = f"pickn{i:02d}"
+        count = max(1, clusters // 10)
+        out.append(
+            f"    - name: {name}\n      resourceSelectors:\n{namespace_selector(name)}"
+            f"      policy:\n        placementType: PickN\n        numberOfClusters: {count}\n"
+            "        affinity:\n          clusterAffinity:\n"
+            "            preferredDuringSchedulingIgnoredDuringExecution:\n"
+            "              - weight: 40\n                preference:\n"
+            "                  labelSelector: {matchLabels: {env: prod}}\n"
+            "              - weight: 60\n                preference:\n"
+            "                  propertySorter: {name: kubernetes-fleet.io/node-count, sortOrder: Descending}\n"
+            "        topologySpreadConstraints:\n"
+            "          - {maxSkew: 1, topologyKey: region, whenUnsatisfiable: ScheduleAnyway}\n"
+        )
+    for i in range(PICK_FIXED_APPS):
+        name = f"fixed{i:02d}"
+        names = sorted(f"c{rng.randrange(clusters):05d}" for _ in range(5))
+        out.append(
+            f"    - name: {name}\n      resourceSelectors:\n{namespace_selector(name)}"
+            f"      policy:\n        placementType: PickFixed\n        clusterNames: [{', '.join(sorted(set(names)))}]\n"
+        )
+    return "".join(out)
+
+
+def generate(out: Path, clusters: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    (out / "clusters").mkdir(parents=True, exist_ok=True)
+    (out / "hub").mkdir(parents=True, exist_ok=True)
+    for index in range(clusters):
+        (out / "clusters" / f"c{index:05d}.yaml").write_text(cluster_doc(index, rng))
+    apps = (
+        [f"app{i:02d}" for i in range(PICK_ALL_APPS)]
+        + [f"pickn{i:02d}" for i in range(PICK_N_APPS)]
+        + [f"fixed{i:02d}" for i in range(PICK_FIXED_APPS)]
+    )
+    for app in apps:
+        (out / "hub" / f"{app}.yaml").write_text(app_docs(app, rng.randint(1, 5)))
+    fleet = (
+        "apiVersion: fleetc.io/v1alpha1\nkind: Fleet\nmetadata:\n  name: synthetic\nspec:\n"
+        "  placements:\n" + placements(clusters, rng)
+    )
+    (out / "fleet.yaml").write_text(fleet)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    generate(args.out, args.clusters, args.seed)
+
+
+if __name__ == "__main__":
+    main()
