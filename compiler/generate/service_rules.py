@@ -62,7 +62,40 @@ class Exported:
     affinity_timeout: int | None = None
 
 
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+def problem(service: dict[str, Any]) -> str | None:
+    """Why a (hub, hence untrusted) Service body cannot be read as an export, or None."""
+    spec = service.get("spec")
+    if not isinstance(spec, dict):
+        return "has no spec"
+    ports = spec.get("ports") or []
+    if not isinstance(ports, list) or not all(isinstance(p, dict) for p in ports):
+        return "spec.ports is not a list of ports"
+    for index, port in enumerate(ports):
+        number = port.get("port")
+        if not _is_int(number) or not 1 <= number <= 65535:
+            return f"spec.ports[{index}].port is not a port number (1-65535)"
+        if port.get("protocol", "TCP") not in PROTOCOLS:
+            return f"spec.ports[{index}].protocol is not one of {', '.join(PROTOCOLS)}"
+        for name in ("name", "appProtocol"):
+            if not isinstance(port.get(name, ""), str):
+                return f"spec.ports[{index}].{name} is not a string"
+    timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get(
+        "timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT
+    )
+    if not _is_int(timeout):
+        return "spec.sessionAffinityConfig.clientIP.timeoutSeconds is not an integer"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def exported(cluster: str, api: str, service: dict[str, Any]) -> Exported:
+    """The export view of a Service body that ``problem`` accepted."""
     spec = service.get("spec") if isinstance(service.get("spec"), dict) else {}
     if spec.get("type") == EXTERNAL_NAME:
         kind = EXTERNAL_NAME
@@ -173,11 +206,14 @@ def merge(exports: list[Exported]) -> Merged:
                 continue
             merged.ports.append(port)
             owner[port] = export.cluster
-    for port in merged.ports:
+    for port in merged.ports:  # a port an exporter lacks outright (a clash is a conflict)
         lacking = [
             e.cluster
             for e in ordered
-            if not any(_import_identity(p) == _import_identity(port) for p in e.ports)
+            if not any(
+                p.name == port.name or (p.protocol, p.port) == (port.protocol, port.port)
+                for p in e.ports
+            )
         ]
         if lacking:
             merged.gaps[f"{port.label} ({port})"] = lacking

@@ -46,6 +46,8 @@ class ServicePlan:
     """What one ``services`` entry amounts to on the compiled fleet."""
 
     entry: ServiceEntry
+    # Clusters the Service is rendered on; ``exports`` has those whose Service reads cleanly.
+    placed: list[str] = field(default_factory=list)
     exports: list[Exported] = field(default_factory=list)
     consumers: list[str] = field(default_factory=list)
     load_balancers: list[str] = field(default_factory=list)
@@ -94,9 +96,19 @@ def plan(comp: Compilation, config: Settings, diags: Diagnostics) -> list[Servic
             continue
         for cluster_name, objects in comp.clusters.items():
             rendered = objects.get(entry.key)
-            if rendered is not None:
-                api = config.cluster_api(fleet.clusters[cluster_name])
-                current.exports.append(service_rules.exported(cluster_name, api, rendered.body))
+            if rendered is None:
+                continue
+            current.placed.append(cluster_name)
+            problem = service_rules.problem(rendered.body)
+            if problem is not None:
+                diags.error(
+                    f"Service {entry.ref} on cluster {cluster_name!r} {problem}",
+                    fleet.objects[entry.key].pos("spec"),
+                    "spec",
+                )
+                continue
+            api = config.cluster_api(fleet.clusters[cluster_name])
+            current.exports.append(service_rules.exported(cluster_name, api, rendered.body))
         current.consumers = pick_clusters(fleet, entry.consumers, (*entry.path, "consumers"), diags)
         current.load_balancers = pick_clusters(
             fleet, entry.load_balancer, (*entry.path, "loadBalancer"), diags
@@ -112,17 +124,17 @@ def plan(comp: Compilation, config: Settings, diags: Diagnostics) -> list[Servic
 def generate(comp: Compilation) -> None:
     config = settings(comp.fleet)
     for current in plan(comp, config, comp.diags):
-        _check(comp, current)
+        _check(comp, config, current)
         _render(comp, config, current)
     clusterset_dns.generate(comp, config)
 
 
-def _check(comp: Compilation, current: ServicePlan) -> None:
+def _check(comp: Compilation, config: Settings, current: ServicePlan) -> None:
     entry, fleet, diags = current.entry, comp.fleet, comp.diags
     pos, path = fleet.pos(*entry.path, "service"), field_path((*entry.path, "service"))
     if entry.key not in fleet.objects:
         return
-    if not current.exports:
+    if not current.placed:
         diags.error(
             f"no placement puts Service {entry.ref} on any cluster",
             pos,
@@ -144,7 +156,8 @@ def _check(comp: Compilation, current: ServicePlan) -> None:
                     "to that port only reaches clusters that expose it",
                 )
     importers = current.consumers or current.load_balancers
-    if importers and not current.exporting and current.exports:
+    readable = bool(current.placed) and len(current.exports) == len(current.placed)
+    if importers and not current.exporting and readable:
         diags.error(
             f"cluster(s) {', '.join(sorted(set(current.consumers + current.load_balancers)))} "
             f"would import Service {entry.ref}, which no cluster exports",
@@ -160,7 +173,7 @@ def _check(comp: Compilation, current: ServicePlan) -> None:
             hint="name the clusters that reach it under consumers (or loadBalancer)",
         )
     for cluster in current.load_balancers:
-        api = _api(comp, cluster)
+        api = config.cluster_api(fleet.clusters[cluster])
         if api != AZURE_FLEET:
             lb_path = (*entry.path, "loadBalancer")
             diags.error(
@@ -171,7 +184,8 @@ def _check(comp: Compilation, current: ServicePlan) -> None:
                 "clusters (spec.multicluster.api)",
             )
     for cluster in current.consumers:
-        if _api(comp, cluster) == AZURE_FLEET and cluster not in current.load_balancers:
+        api = config.cluster_api(fleet.clusters[cluster])
+        if api == AZURE_FLEET and cluster not in current.load_balancers:
             diags.warning(
                 f"consumer {cluster!r} runs azure-fleet, which has no clusterset address: it "
                 f"reaches Service {entry.ref} only through a MultiClusterService",
@@ -232,10 +246,6 @@ def _report_conflict(comp: Compilation, current: ServicePlan, conflict: Conflict
             hint="make the Services agree (fix the Service or the placement), or set "
             "conflictResolution: merge",
         )
-
-
-def _api(comp: Compilation, cluster: str) -> str:
-    return settings(comp.fleet).cluster_api(comp.fleet.clusters[cluster])
 
 
 # -- rendering ------------------------------------------------------------------------------
