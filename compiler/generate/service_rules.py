@@ -82,10 +82,15 @@ def problem(service: dict[str, Any]) -> str | None:
         for name in ("name", "appProtocol"):
             if not isinstance(port.get(name, ""), str):
                 return f"spec.ports[{index}].{name} is not a string"
-    timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get(
-        "timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT
-    )
-    if not _is_int(timeout):
+    names = [p.get("name", "") for p in ports]
+    numbers = [(p.get("protocol", "TCP"), p["port"]) for p in ports]
+    if len(set(names)) < len(names) or len(set(numbers)) < len(numbers):
+        return "spec.ports repeats a port name or a (protocol, port)"
+    config = spec.get("sessionAffinityConfig") or {}
+    client_ip = config.get("clientIP") or {} if isinstance(config, dict) else None
+    if not isinstance(client_ip, dict):
+        return "spec.sessionAffinityConfig.clientIP is not a mapping"
+    if not _is_int(client_ip.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)):
         return "spec.sessionAffinityConfig.clientIP.timeoutSeconds is not an integer"
     return None
 
