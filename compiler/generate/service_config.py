@@ -13,7 +13,6 @@ from ..model import Cluster, Fleet, ObjectKey
 MCS_API = "mcs-api"
 AZURE_FLEET = "azure-fleet"
 RENDERED_IMPORTS = "rendered"
-CONTROLLER_IMPORTS = "controller"
 REJECT = "reject"
 MERGE = "merge"
 
