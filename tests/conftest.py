@@ -15,7 +15,17 @@ from compiler.load import load
 from compiler.pipeline import Options, Result, compile_fleet
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_CRDS = REPO.parent / "shared" / "crds"
+
+
+def _shared_crds() -> Path:
+    """``shared/crds`` beside the checkout (CI), or beside any folder above it (worktrees)."""
+    for folder in REPO.parents:
+        if (folder / "shared" / "crds").is_dir():
+            return folder / "shared" / "crds"
+    return REPO.parent / "shared" / "crds"
+
+
+SHARED_CRDS = _shared_crds()
 
 
 class FleetDir:

@@ -1,0 +1,153 @@
+"""Measure fleetc on synthetic fleets; print a table and write it as JSON.
+
+    python benchmarks/run.py [--sizes 100,1000,5000] [--json benchmarks/results.json]
+
+For each size it generates a fleet (benchmarks/fleetgen.py) in a temporary git repository and
+measures wall time and peak memory (max RSS of the fleetc process) of: a full render into an
+empty folder, a re-render with nothing changed, a re-render after one cluster's label changed,
+``fleetc check``, and ``fleetc diff`` for that one-label change. With kubectl on PATH it also
+times the status quo for the smallest size: ``kubectl kustomize`` over one overlay per cluster.
+Each figure is one run of a fresh process, so it includes interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fleetgen  # noqa: E402
+
+FLEETC = [sys.executable, "-m", "compiler"]
+# Runs a command and prints the child's peak RSS (KiB) on the last line of stderr.
+RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def measure(args: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> dict[str, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", RSS_WRAPPER, *args], cwd=cwd, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode not in ok_codes:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    rss_kib = int(proc.stderr.strip().splitlines()[-1])
+    return {"seconds": round(seconds, 3), "peak_mb": round(rss_kib / 1024, 1)}
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def relabel_one_cluster(root: Path) -> None:
+    path = root / "clusters" / "c00000.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("env: prod", "env: staging", 1).replace("env: dev", "env: prod", 1))
+
+
+def bench_size(clusters: int, workdir: Path) -> dict[str, object]:
+    root = workdir / f"fleet-{clusters}"
+    fleetgen.generate(root, clusters)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.email=b@example.com", "-c", "user.name=bench", "add", "-A")
+    results: dict[str, object] = {"clusters": clusters}
+    results["full_render"] = measure([*FLEETC, "render"], root)
+    objects = sum(1 for _ in (root / "rendered").rglob("*.yaml"))
+    results["rendered_files"] = objects
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=b@example.com", "-c", "user.name=bench", "commit", "-qm", "base")
+    results["rerender_unchanged"] = measure([*FLEETC, "render"], root)
+    results["check"] = measure([*FLEETC, "check"], root)
+    relabel_one_cluster(root)
+    results["diff_one_label"] = measure([*FLEETC, "diff", "--base", "HEAD"], root)
+    results["rerender_one_label"] = measure([*FLEETC, "render"], root)
+    return results
+
+
+def kustomize_overlays(root: Path) -> int:
+    """The status quo: a base per app and an overlay per cluster, built one by one."""
+    fleet = root / "kustomize"
+    apps = sorted(p.stem for p in (root / "hub").glob("*.yaml"))
+    for app in apps:
+        base = fleet / "bases" / app
+        base.mkdir(parents=True)
+        shutil.copy(root / "hub" / f"{app}.yaml", base / "app.yaml")
+        (base / "kustomization.yaml").write_text("resources:\n- app.yaml\n")
+    rendered = root / "rendered"
+    clusters = sorted(p.name for p in rendered.iterdir() if p.is_dir())
+    for cluster in clusters:
+        overlay = fleet / "overlays" / cluster
+        overlay.mkdir(parents=True)
+        placed = sorted(
+            app for app in apps if (rendered / cluster / "_cluster" / f"namespace_{app}.yaml").exists()
+        )
+        resources = "".join(f"- ../../bases/{app}\n" for app in placed)
+        (overlay / "kustomization.yaml").write_text(
+            f"resources:\n{resources}commonLabels:\n  fleet.example.com/cluster: {cluster}\n"
+        )
+    return len(clusters)
+
+
+def bench_kustomize(workdir: Path) -> dict[str, object] | None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    root = workdir / "fleet-100"
+    count = kustomize_overlays(root)
+    start = time.perf_counter()
+    for overlay in sorted((root / "kustomize" / "overlays").iterdir()):
+        subprocess.run([kubectl, "kustomize", str(overlay)], check=True, capture_output=True)
+    return {"clusters": count, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    columns = ["full_render", "rerender_unchanged", "rerender_one_label", "check", "diff_one_label"]
+    head = "| clusters | files | " + " | ".join(columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 2)]
+    for row in rows:
+        cells = [f"{row[c]['seconds']:.2f} s / {row[c]['peak_mb']:.0f} MB" for c in columns]
+        lines.append(f"| {row['clusters']} | {row['rendered_files']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results.json"))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    env_root = Path(__file__).resolve().parent.parent
+    os.environ["PYTHONPATH"] = str(env_root) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory(prefix="fleetc-bench-") as tmp:
+        workdir = Path(tmp)
+        rows = [bench_size(size, workdir) for size in sizes]
+        kustomize = bench_kustomize(workdir) if 100 in sizes else None
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "fleetc": rows,
+        "kustomize_overlays": kustomize,
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(rows))
+    if kustomize:
+        print(
+            f"\nkubectl kustomize over {kustomize['clusters']} overlays: {kustomize['seconds']:.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
