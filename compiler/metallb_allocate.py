@@ -2,10 +2,10 @@
 
 Allocations are stable: the previous fleet.lock ``addresses`` section is honoured first (an
 allocation is kept while it still has the requested shape and lies in the cluster's ranges
-clear of reserved addresses), then new requests are served first-fit in name order. So
-adding or removing a cluster or a load balancer never moves anybody else's addresses.
-The addresses of pools this change removes stay quarantined for one render: a new pool that
-took them over would be applied by Flux before the old one is pruned.
+clear of reserved addresses), then new requests are served first-fit, in fleet.yaml order and
+then by cluster name. So adding or removing a cluster or a load balancer never moves anybody
+else's addresses. The addresses of pools this change removes stay quarantined for one render:
+a new pool that took them over would be applied by Flux before the old one is pruned.
 """
 
 from __future__ import annotations
