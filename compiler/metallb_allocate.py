@@ -4,8 +4,9 @@ Allocations are stable: the previous fleet.lock ``addresses`` section is honoure
 allocation is kept while it still has the requested shape and lies in the cluster's ranges
 clear of reserved addresses), then new requests are served first-fit, in fleet.yaml order and
 then by cluster name. So adding or removing a cluster or a load balancer never moves anybody
-else's addresses. The addresses of pools this change removes stay quarantined for one render:
-a new pool that took them over would be applied by Flux before the old one is pruned.
+else's addresses. Addresses the previous lock held stay quarantined for one render: a new
+allocation never takes addresses that a removed or re-allocated pool still announces until Flux
+prunes or updates it.
 """
 
 from __future__ import annotations
@@ -84,12 +85,10 @@ def plan(inputs: Inputs, previous: Previous, diags: Diagnostics) -> dict[str, li
                 used[nets[cluster].site].extend(e.span for e in lb.addresses)
     for net in nets.values():
         used[net.site].extend(e.span for e in net.reserved)
-    current = {(c, lb.name) for lb in inputs.load_balancers for c in lb.clusters}
     for cluster, old in previous.items():
         if cluster in nets:
-            for name, spans in old.items():
-                if (cluster, name) not in current:
-                    used[nets[cluster].site].extend(spans)
+            for spans in old.values():
+                used[nets[cluster].site].extend(spans)
 
     groups = [
         (lb, group)
