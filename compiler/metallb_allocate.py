@@ -31,10 +31,6 @@ class Pool:
     entries: list[Entry] = field(default_factory=list)
 
     @property
-    def allocated(self) -> bool:
-        return self.lb.request is not None
-
-    @property
     def addresses(self) -> list[str]:
         return [str(entry.span) for entry in self.entries]
 

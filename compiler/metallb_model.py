@@ -57,9 +57,6 @@ class ClusterNet:
     reserved: list[Entry] = field(default_factory=list)
     peers: dict[str, Peer] = field(default_factory=dict)
 
-    def pos(self, *path: str | int) -> Position:
-        return self.cluster.pos(*CLUSTER_SECTION, *path)
-
 
 @dataclass
 class LoadBalancer(Located):

@@ -351,3 +351,15 @@ def test_unknown_fields_stay_errors(fleet_dir):
     assert_error(result, "unknown field 'colour'", "fleet.yaml:12:")
     write_cluster(fleet_dir, "c1", CLUSTER.replace("MODE", "frr") + "colour: blue\n")
     assert_error(fleet_dir.compile(), "unknown field 'colour'", "clusters/c1.yaml:")
+
+
+def test_a_load_balancer_defined_twice(fleet_dir):
+    result = compile_one(fleet_dir, lb() + lb().replace("items:\n", ""))
+    assert_error(result, "load balancer 'web' is defined twice (first at fleet.yaml:8:", "fleet")
+
+
+def test_the_bundle_waits_for_the_metallb_install_by_default(fleet_dir):
+    result = compile_one(fleet_dir, lb())
+    assert result.compilation.bundle_dependencies == {"metallb": ("metallb",)}
+    root = result.files["c1/kustomization.yaml"].decode()
+    assert "metallb" not in root
