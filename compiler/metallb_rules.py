@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 from . import ipam
-from .diagnostics import Diagnostics, field_path
+from .diagnostics import Diagnostics, Position, field_path
 from .metallb_allocate import Pool, Previous
 from .metallb_model import ClusterNet, Peer
+from .model import ObjectKey
 
 # Peer fields MetalLB's native BGP mode refuses (DiscardFRROnly).
 FRR_ONLY_PEER_FIELDS = (
@@ -52,6 +55,49 @@ def check_cluster(net: ClusterNet, pools: list[Pool], diags: Diagnostics) -> Non
         _check_peer(net, peer, diags)
     if net.mode in FRR_MODES:
         _check_frr_peers(net, diags)
+
+
+@dataclass
+class Placed:
+    """A metallb.io object a placement puts on the cluster (from the hub, not fleetc's own)."""
+
+    key: ObjectKey
+    body: dict[str, Any]
+    position: Position
+
+
+def check_placed(net: ClusterNet, placed: list[Placed], pools: list[Pool], diags) -> None:
+    """Hub-placed MetalLB objects: in MetalLB's namespace, and no pool overlapping fleetc's."""
+    declared = "metallb" in net.cluster.spec
+    for item in placed:
+        if declared and item.key.namespace != net.namespace:
+            diags.error(
+                f"{item.key.kind} {item.key.name!r} is placed on cluster {net.cluster.name!r} "
+                f"in namespace {item.key.namespace!r}, but MetalLB there runs in "
+                f"{net.namespace!r}",
+                item.position,
+                hint="MetalLB watches only its own namespace and its webhook denies the object "
+                "elsewhere (spec.metallb.namespace of the cluster)",
+            )
+        if item.key.kind != "IPAddressPool":
+            continue
+        addresses = (item.body.get("spec") or {}).get("addresses") or []
+        for text in addresses if isinstance(addresses, list) else []:
+            try:
+                span = ipam.parse(str(text))
+            except ipam.AddressError as exc:
+                diags.error(f"IPAddressPool {item.key.name!r}: {exc}", item.position)
+                continue
+            for pool in pools:
+                entry = next((e for e in pool.entries if e.span.overlaps(span)), None)
+                if entry is not None:
+                    diags.error(
+                        f"{entry.span} in pool {pool.lb.name!r} on cluster "
+                        f"{net.cluster.name!r} overlaps {span} of IPAddressPool "
+                        f"{item.key.name!r} placed from {item.position.file}",
+                        entry.position,
+                        hint="MetalLB's webhook denies overlapping pools",
+                    )
 
 
 def _error(diags: Diagnostics, message: str, where, *path: str | int, hint=None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from metallb_helpers import errors, write_cluster, write_fleet
+from metallb_helpers import errors, indent, write_cluster, write_fleet
 
 CLUSTER = """
 site: lab
@@ -363,3 +363,54 @@ def test_the_bundle_waits_for_the_metallb_install_by_default(fleet_dir):
     assert result.compilation.bundle_dependencies == {"metallb": ("metallb",)}
     root = result.files["c1/kustomization.yaml"].decode()
     assert "metallb" not in root
+
+
+# -- MetalLB objects a placement puts on the cluster ----------------------------------------
+
+PLACEMENT = """
+placements:
+  - name: metallb-extras
+    resourceSelectors:
+      - {group: "", version: v1, kind: Namespace, name: NAMESPACE}
+    policy: {placementType: PickAll}
+"""
+
+HUB_POOL = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: NAMESPACE}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: POOL, namespace: NAMESPACE}
+spec:
+  addresses: ["10.0.0.24/29"]
+"""
+
+
+def compile_with_hub_pool(fleet_dir, namespace: str = "metallb-system", pool: str = "legacy"):
+    write_fleet(fleet_dir, lb())
+    text = (fleet_dir.root / "fleet.yaml").read_text()
+    placement = indent(PLACEMENT.replace("NAMESPACE", namespace), 2)
+    fleet_dir.write("fleet.yaml", text + placement + "\n")
+    fleet_dir.write("hub/pool.yaml", HUB_POOL.replace("NAMESPACE", namespace).replace("POOL", pool))
+    write_cluster(fleet_dir, "c1", CLUSTER.replace("MODE", "frr-k8s"))
+    return fleet_dir.compile()
+
+
+def test_a_hub_placed_pool_counts_in_the_overlap_check(fleet_dir):
+    result = compile_with_hub_pool(fleet_dir)
+    fragment = "overlaps 10.0.0.24/29 of IPAddressPool 'legacy' placed from hub/pool.yaml"
+    assert_error(result, fragment, "fleet.yaml:10:")
+
+
+def test_a_hub_placed_metallb_object_outside_the_metallb_namespace(fleet_dir):
+    result = compile_with_hub_pool(fleet_dir, namespace="lb-config")
+    fragment = "is placed on cluster 'c1' in namespace 'lb-config', but MetalLB there runs in"
+    assert_error(result, fragment, "hub/pool.yaml:")
+
+
+def test_a_hub_placed_object_with_the_name_fleetc_renders(fleet_dir):
+    result = compile_with_hub_pool(fleet_dir, pool="web")
+    fragment = "fleetc renders IPAddressPool.metallb.io/metallb-system/web for cluster 'c1'"
+    assert_error(result, fragment, "hub/pool.yaml:")

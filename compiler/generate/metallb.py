@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import metallb_allocate, metallb_model, metallb_rules
-from ..diagnostics import field_path
+from ..diagnostics import Position, field_path
 from ..metallb_allocate import Pool
 from ..model import ObjectKey
 
@@ -40,6 +40,7 @@ def generate(comp: Compilation) -> None:
     pools = metallb_allocate.plan(inputs, previous, comp.diags)
     for name, net in inputs.nets.items():
         metallb_rules.check_cluster(net, pools[name], comp.diags)
+        metallb_rules.check_placed(net, _placed(comp, name), pools[name], comp.diags)
     metallb_rules.check_sites(inputs.nets, pools, comp.diags)
     metallb_rules.check_renames(inputs.nets, pools, previous, comp.diags)
     section = metallb_allocate.lock_section(pools)
@@ -99,7 +100,29 @@ def _add(
         "spec": spec,
     }
     key = ObjectKey(GROUP, kind, namespace, name)
+    placed = comp.clusters[cluster].get(key)
+    if placed is not None:
+        comp.diags.error(
+            f"fleetc renders {key} for cluster {cluster!r}, and a placement puts one there too "
+            f"(from {placed.source})",
+            _hub_position(comp, key, placed.source),
+            hint="declare it in spec.loadBalancers only, or rename one of them",
+        )
+        return
     comp.add(cluster, RenderedObject(key, body, source, bundle=BUNDLE))
+
+
+def _hub_position(comp: Compilation, key: ObjectKey, source: str) -> Position:
+    hub = comp.fleet.objects.get(key)
+    return hub.pos() if hub is not None else Position(source)
+
+
+def _placed(comp: Compilation, cluster: str) -> list[metallb_rules.Placed]:
+    return [
+        metallb_rules.Placed(key, obj.body, _hub_position(comp, key, obj.source))
+        for key, obj in sorted(comp.clusters[cluster].items())
+        if key.group == GROUP and obj.bundle != BUNDLE
+    ]
 
 
 def loadbalancers_status(comp: Compilation) -> list[dict[str, Any]]:
