@@ -343,6 +343,15 @@ def _check_peer(net: ClusterNet, peer: Peer, diags: Diagnostics) -> None:
             _error(diags, f"{where}: {name} {spec[name]!r} is not an IP address", peer, name)
     if "password" in spec and "passwordSecret" in spec:
         _error(diags, f"{where} sets both password and passwordSecret", peer, "passwordSecret")
+    secret_namespace = (spec.get("passwordSecret") or {}).get("namespace", net.namespace)
+    if secret_namespace != net.namespace:
+        _error(
+            diags,
+            f"{where}: passwordSecret must be in MetalLB's namespace {net.namespace!r}",
+            peer,
+            "passwordSecret",
+            "namespace",
+        )
     _check_timers(where, peer, diags)
     if net.mode == "native":
         for name in FRR_ONLY_PEER_FIELDS:

@@ -203,6 +203,8 @@ def peer_cluster(*fields: str, extra_peer: str = "") -> str:
          "sourceAddress '10.0.0.0/24' is not an IP"),
         (("peerASN: 1", "peerAddress: 10.0.0.1", "password: x", "passwordSecret: {name: s}"),
          "sets both password and passwordSecret"),
+        (("peerASN: 1", "peerAddress: 10.0.0.1", "passwordSecret: {name: s, namespace: x}"),
+         "passwordSecret must be in MetalLB's namespace 'metallb-system'"),
         (("peerASN: 1", "peerAddress: 10.0.0.1", "holdTime: 2s"),
          "holdTime must be 0 or at least 3s"),
         (("peerASN: 1", "peerAddress: 10.0.0.1", "keepaliveTime: 500ms"),
