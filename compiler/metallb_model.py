@@ -119,6 +119,12 @@ def read(fleet: Fleet, diags: Diagnostics) -> Inputs:
             continue
         seen[lb.name] = lb.pos("name")
         lb.clusters = _targets(fleet, raw["clusters"], lb, diags)
+        if not lb.clusters:
+            diags.warning(
+                f"load balancer {lb.name!r} applies to no cluster",
+                lb.pos("clusters"),
+                field_path((*lb.base, "clusters")),
+            )
         if "addresses" in raw:
             lb.addresses = _entries(lb, ("addresses",), raw["addresses"], diags)
         else:

@@ -416,3 +416,14 @@ def test_a_hub_placed_object_with_the_name_fleetc_renders(fleet_dir):
     result = compile_with_hub_pool(fleet_dir, pool="web")
     fragment = "fleetc renders IPAddressPool.metallb.io/metallb-system/web for cluster 'c1'"
     assert_error(result, fragment, "hub/pool.yaml:")
+
+
+def test_a_load_balancer_for_no_cluster_is_a_warning(fleet_dir):
+    section = lb().replace(
+        "{names: [c1]}",
+        "{clusterSelector: {clusterSelectorTerms: [{labelSelector: {matchLabels: {x: y}}}]}}",
+    )
+    result = compile_one(fleet_dir, section)
+    assert result.ok
+    (warning,) = [d.format() for d in result.diagnostics.warnings]
+    assert warning.startswith("fleet.yaml:9:") and "'web' applies to no cluster" in warning
