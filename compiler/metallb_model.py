@@ -21,11 +21,28 @@ SECTION = ("spec", "loadBalancers")
 CLUSTER_SECTION = ("spec", "metallb")
 # BGPPeer spec fields that fleetc copies through unchanged.
 PEER_FIELDS = (
-    "myASN", "peerASN", "dynamicASN", "localASN", "peerAddress", "interface", "sourceAddress",
-    "routerID", "peerPort", "holdTime", "keepaliveTime", "connectTime", "password",
-    "passwordSecret", "nodeSelectors", "bfdProfile", "enableGracefulRestart", "ebgpMultiHop",
-    "vrf", "disableMP", "dualStackAddressFamily",
-)  # fmt: skip
+    "myASN",
+    "peerASN",
+    "dynamicASN",
+    "localASN",
+    "peerAddress",
+    "interface",
+    "sourceAddress",
+    "routerID",
+    "peerPort",
+    "holdTime",
+    "keepaliveTime",
+    "connectTime",
+    "password",
+    "passwordSecret",
+    "nodeSelectors",
+    "bfdProfile",
+    "enableGracefulRestart",
+    "ebgpMultiHop",
+    "vrf",
+    "disableMP",
+    "dualStackAddressFamily",
+)
 
 
 @dataclass
@@ -125,24 +142,49 @@ def read(fleet: Fleet, diags: Diagnostics) -> Inputs:
                 lb.pos("clusters"),
                 field_path((*lb.base, "clusters")),
             )
-        if "addresses" in raw:
-            lb.addresses = _entries(lb, ("addresses",), raw["addresses"], diags)
-        else:
-            asked = raw["allocate"]
-            version = 6 if asked.get("ipFamily") == "IPv6" else 4
-            length = asked.get("prefixLength")
-            if length is not None and length > ipam.BITS[version]:
-                diags.error(
-                    f"prefixLength {length} is longer than an IPv{version} address",
-                    lb.pos("allocate", "prefixLength"),
-                    field_path((*lb.base, "allocate", "prefixLength")),
-                )
-                continue
-            lb.request = ipam.Request(version, length, asked.get("count"))
+        if not _addresses(lb, diags):
+            continue
         selector = raw.get("serviceSelector")
         labels.check_selector(selector, lb, ("serviceSelector",), diags)
         inputs.load_balancers.append(lb)
     return inputs
+
+
+def _addresses(lb: LoadBalancer, diags: Diagnostics) -> bool:
+    """Explicit addresses or an allocation request; False when neither can be used."""
+    raw = lb.raw
+    if ("addresses" in raw) == ("allocate" in raw):
+        _error(
+            diags,
+            f"load balancer {lb.name!r} needs exactly one of addresses and allocate",
+            lb,
+            "name",
+        )
+        return False
+    if "addresses" in raw:
+        lb.addresses = _entries(lb, ("addresses",), raw["addresses"], diags)
+    else:
+        asked = raw["allocate"]
+        if ("prefixLength" in asked) == ("count" in asked):
+            _error(diags, "allocate needs exactly one of prefixLength and count", lb, "allocate")
+            return False
+        version = 6 if asked.get("ipFamily") == "IPv6" else 4
+        length = asked.get("prefixLength")
+        if length is not None and length > ipam.BITS[version]:
+            _error(
+                diags,
+                f"prefixLength {length} is longer than an IPv{version} address",
+                lb,
+                "allocate",
+                "prefixLength",
+            )
+            return False
+        lb.request = ipam.Request(version, length, asked.get("count"))
+    return True
+
+
+def _error(diags: Diagnostics, message: str, where: Located, *path: str | int) -> None:
+    diags.error(message, where.pos(*path), field_path((*where.base, *path)))
 
 
 def _entries(where: Located, path: Path, texts: list[str], diags: Diagnostics) -> list[Entry]:

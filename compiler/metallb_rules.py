@@ -23,9 +23,17 @@ from .model import ObjectKey
 
 # Peer fields MetalLB's native BGP mode refuses (DiscardFRROnly).
 FRR_ONLY_PEER_FIELDS = (
-    "bfdProfile", "keepaliveTime", "vrf", "connectTime", "enableGracefulRestart", "disableMP",
-    "dualStackAddressFamily", "dynamicASN", "interface", "localASN",
-)  # fmt: skip
+    "bfdProfile",
+    "keepaliveTime",
+    "vrf",
+    "connectTime",
+    "enableGracefulRestart",
+    "disableMP",
+    "dualStackAddressFamily",
+    "dynamicASN",
+    "interface",
+    "localASN",
+)
 FRR_MODES = ("frr", "frr-k8s")
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {
@@ -321,8 +329,12 @@ def _check_peer(net: ClusterNet, peer: Peer, diags: Diagnostics) -> None:
     where = f"BGP peer {peer.name!r} on cluster {net.cluster.name!r}"
     my_asn, peer_asn = spec.get("myASN"), spec.get("peerASN")
     if my_asn is None:
-        _error(diags, f"{where} has no myASN", peer, hint="set it on the peer or in "
-               "the cluster's spec.metallb.bgp.myASN")  # fmt: skip
+        _error(
+            diags,
+            f"{where} has no myASN",
+            peer,
+            hint="set it on the peer or in the cluster's spec.metallb.bgp.myASN",
+        )
     elif my_asn == 0:
         _error(diags, f"{where}: myASN 0 is not a valid ASN", peer, "myASN")
     if peer_asn == 0:
@@ -372,15 +384,20 @@ def _check_timers(where: str, peer: Peer, diags: Diagnostics) -> None:
         if name in peer.spec:
             value = parse_duration(str(peer.spec[name]))
             if value is None:
-                _error(diags, f"{where}: {name} {peer.spec[name]!r} is not a duration "
-                       "(e.g. 90s, 1m30s)", peer, name)  # fmt: skip
+                _error(
+                    diags,
+                    f"{where}: {name} {peer.spec[name]!r} is not a duration (e.g. 90s, 1m30s)",
+                    peer,
+                    name,
+                )
             else:
                 seconds[name] = value
     if "connectTime" in seconds:
         value = seconds["connectTime"]
         if not 1 <= value <= 65535 or value != int(value):
-            _error(diags, f"{where}: connectTime must be 1 to 65535 whole seconds", peer,
-                   "connectTime")  # fmt: skip
+            _error(
+                diags, f"{where}: connectTime must be 1 to 65535 whole seconds", peer, "connectTime"
+            )
     hold, keepalive = seconds.get("holdTime"), seconds.get("keepaliveTime")
     if hold is None and keepalive is None:
         return

@@ -427,3 +427,26 @@ def test_a_load_balancer_for_no_cluster_is_a_warning(fleet_dir):
     assert result.ok
     (warning,) = [d.format() for d in result.diagnostics.warnings]
     assert warning.startswith("fleet.yaml:9:") and "'web' applies to no cluster" in warning
+
+
+def test_addresses_and_allocate_together(fleet_dir):
+    section = lb().replace("advertise: ARP", "advertise: ARP\n    allocate: {count: 2}")
+    result = compile_one(fleet_dir, section)
+    assert_error(result, "'web' needs exactly one of addresses and allocate", "fleet.yaml:8:")
+
+
+def test_neither_addresses_nor_allocate(fleet_dir):
+    result = compile_one(fleet_dir, lb().replace('addresses: ["10.0.0.16/28"]', ""))
+    assert_error(result, "'web' needs exactly one of addresses and allocate", "fleet.yaml:8:")
+
+
+def test_an_allocation_needs_a_prefix_length_or_a_count(fleet_dir):
+    section = lb().replace('addresses: ["10.0.0.16/28"]', "allocate: {ipFamily: IPv6}")
+    result = compile_one(fleet_dir, section)
+    assert_error(result, "allocate needs exactly one of prefixLength and count", "fleet.yaml:10:")
+
+
+def test_an_ipv4_prefix_length_beyond_32(fleet_dir):
+    section = lb().replace('addresses: ["10.0.0.16/28"]', "allocate: {prefixLength: 40}")
+    result = compile_one(fleet_dir, section)
+    assert_error(result, "prefixLength 40 is longer than an IPv4 address", "fleet.yaml:10:")
