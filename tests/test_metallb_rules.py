@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from metallb_helpers import errors, indent, write_cluster, write_fleet
+import yaml
+from metallb_helpers import crd_errors, errors, indent, write_cluster, write_fleet
 
 CLUSTER = """
 site: lab
@@ -228,11 +229,26 @@ def test_peer_rules(fleet_dir, fields, fragment):
         ("peerASN: 1", "peerAddress: 10.0.0.1", "holdTime: 1m30s", "keepaliveTime: 30s"),
         ("peerASN: 1", "peerAddress: 10.0.0.1", "keepaliveTime: 20s"),
         ("dynamicASN: internal", "interface: eth0", "connectTime: 5s"),
+        (
+            "peerASN: 1",
+            "peerAddress: 10.0.0.1",
+            "passwordSecret: {name: s}",
+            "vrf: red",
+            "nodeSelectors: [{matchLabels: {rack: r1}}]",
+            "enableGracefulRestart: true",
+            "bfdProfile: fast",
+            "peerPort: 1179",
+            "sourceAddress: 10.0.0.7",
+            "localASN: 7",
+        ),
     ],
 )
 def test_valid_peers(fleet_dir, fields):
     result = compile_one(fleet_dir, lb(), peer_cluster(*fields))
     assert result.ok, errors(result)
+    for path, data in result.files.items():
+        if "/metallb/metallb-system/" in path:
+            assert crd_errors(yaml.safe_load(data)) == [], path
 
 
 def test_a_missing_my_asn_is_an_error(fleet_dir):
