@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import services
+from . import metallb, services
 
 if TYPE_CHECKING:
     from ..pipeline import Compilation
@@ -16,4 +16,5 @@ Generator = Callable[["Compilation"], None]
 
 GENERATORS: list[Generator] = [
     services.generate,
+    metallb.generate,
 ]
