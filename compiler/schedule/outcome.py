@@ -41,9 +41,9 @@ class Condition:
 
 
 # Verdicts of a decision, as ``fleetc explain`` names them.
-SELECTED = "selected"
-NOT_PICKED = "notPicked"
-FILTERED = "filtered"
+VERDICT_SELECTED = "selected"
+VERDICT_NOT_PICKED = "notPicked"
+VERDICT_FILTERED = "filtered"
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ class Decision:
     @property
     def verdict(self) -> str:
         if self.selected:
-            return SELECTED
-        return NOT_PICKED if self.scored else FILTERED
+            return VERDICT_SELECTED
+        return VERDICT_NOT_PICKED if self.scored else VERDICT_FILTERED
 
 
 @dataclass
