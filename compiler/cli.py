@@ -89,6 +89,8 @@ def main() -> None:
       fleetc validate          report every problem in the inputs
       fleetc render            write rendered/ (atomically)
       fleetc check             CI gate: fail if rendered/ is stale
+      fleetc explain NAME      why each cluster was or was not selected
+      fleetc status            every placement's Scheduled condition
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """

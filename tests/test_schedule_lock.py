@@ -17,6 +17,8 @@ from ninefleet import (
     write_fleet,
 )
 
+from compiler.schedule.memory import policy_hash
+
 PROD = required(labels(env="prod"))
 
 
@@ -196,3 +198,17 @@ def test_a_malformed_lock_entry_is_an_error(fleet_dir):
     (error,) = result.diagnostics.errors
     assert "the entry of placement 'app' is malformed" in error.message
     assert error.position.file.endswith("fleet.lock") and error.position.line == 4
+
+
+def test_spelling_out_defaults_keeps_the_policy_hash():
+    terse = {"tolerations": [{"key": "k"}], "topologySpreadConstraints": [{"topologyKey": "r"}]}
+    explicit = {
+        "placementType": "PickAll",
+        "tolerations": [{"key": "k", "operator": "Equal"}],
+        "topologySpreadConstraints": [
+            {"topologyKey": "r", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}
+        ],
+    }
+    assert policy_hash(terse) == policy_hash(explicit)
+    assert policy_hash({**explicit, "numberOfClusters": 3}) == policy_hash(explicit)
+    assert policy_hash({"placementType": "PickN"}) != policy_hash({})

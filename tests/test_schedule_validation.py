@@ -121,3 +121,19 @@ def test_unknown_fixed_cluster_is_a_warning_with_a_suggestion(fleet_dir):
     assert warning.position.line == line_of(fleet_dir, "- clustre-05")
     assert "is not fulfilled" in unfulfilled.message
     assert not fleet_dir.compile(strict=True).ok
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "PickN",
+        {"placementType": "PickN", "numberOfClusters": "three"},
+        {"placementType": "PickSome"},
+        {"affinity": {"clusterAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": 1}}},
+        {"topologySpreadConstraints": [{"maxSkew": 0}]},
+    ],
+)
+def test_malformed_policies_are_reported_not_crashed_on(fleet_dir, policy):
+    result = nine_cluster_fleet(fleet_dir, policy).compile()
+    assert result.diagnostics.errors
+    assert all(d.position is not None for d in result.diagnostics.errors)

@@ -52,7 +52,8 @@ def schedule_fleet(
     for placement in fleet.placements:
         if not validation.check(placement, fleet.clusters, diags):
             pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
-            outcomes[placement.name] = Outcome(placement.name, placement.placement_type, pending)
+            kind = placement.placement_type if isinstance(placement.policy, dict) else ""
+            outcomes[placement.name] = Outcome(placement.name, str(kind), pending)
             continue
         previous = None if placement.name in reschedule else remembered.get(placement.name)
         result = schedule(placement, clusters, previous)

@@ -20,9 +20,25 @@ from .framework import Score
 SECTION = "placements"
 
 
+def _with_defaults(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy as the API server stores it: the CRD's defaults filled in."""
+    filled = {"placementType": "PickAll", **policy}
+    if policy.get("tolerations"):
+        filled["tolerations"] = [{"operator": "Equal", **t} for t in policy["tolerations"]]
+    if policy.get("topologySpreadConstraints"):
+        filled["topologySpreadConstraints"] = [
+            {"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", **c}
+            for c in policy["topologySpreadConstraints"]
+        ]
+    return filled
+
+
 def policy_hash(policy: dict[str, Any]) -> str:
-    """A stable digest of the policy; changing only numberOfClusters keeps it."""
-    relevant = {k: v for k, v in policy.items() if k != "numberOfClusters"}
+    """A stable digest of the policy; changing only numberOfClusters keeps it.
+
+    Defaults are filled in first, so spelling out a default does not reschedule.
+    """
+    relevant = {k: v for k, v in _with_defaults(policy).items() if k != "numberOfClusters"}
     text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
