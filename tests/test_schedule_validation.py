@@ -88,6 +88,11 @@ def line_of(fleet_dir, needle: str) -> int:
             "- value: x",
         ),
         (
+            {"tolerations": [{"key": "bad key", "operator": "Exists"}]},
+            "toleration key 'bad key' is not a valid label key",
+            "key: bad key",
+        ),
+        (
             {"tolerations": [{"key": "k", "operator": "Exists", "value": "x"}]},
             "value must be empty when operator is Exists",
             "value: x",

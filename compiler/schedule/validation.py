@@ -107,7 +107,15 @@ def _check_preferred(checker: _Checker, affinity: dict[str, Any], kind: str) -> 
 
 
 def _check_tolerations(checker: _Checker, tolerations: list[dict[str, Any]]) -> None:
+    label_key = schema.validator("common", "/$defs/labelKey")
     for index, toleration in enumerate(tolerations):
+        if toleration.get("key") and not label_key.is_valid(toleration["key"]):
+            checker.error(
+                f"toleration key {toleration['key']!r} is not a valid label key",
+                "tolerations",
+                index,
+                "key",
+            )
         exists = toleration.get("operator", "Equal") == "Exists"
         if not toleration.get("key") and not exists:
             checker.error("operator must be Exists when key is empty", "tolerations", index)
