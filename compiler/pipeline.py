@@ -122,7 +122,7 @@ def _assemble(comp: Compilation) -> None:
 def _report_outcomes(comp: Compilation) -> None:
     for placement in comp.fleet.placements:
         outcome = comp.outcomes[placement.name]
-        if outcome.condition.status == "True":
+        if outcome.condition.status == "True" or not outcome.valid:
             continue
         message = f"placement {placement.name!r} is not fulfilled: {outcome.condition.message}"
         if comp.options.strict:

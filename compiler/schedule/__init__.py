@@ -53,7 +53,7 @@ def schedule_fleet(
         if not validation.check(placement, fleet.clusters, diags):
             pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
             kind = placement.placement_type if isinstance(placement.policy, dict) else ""
-            outcomes[placement.name] = Outcome(placement.name, str(kind), pending)
+            outcomes[placement.name] = Outcome(placement.name, str(kind), pending, valid=False)
             continue
         previous = None if placement.name in reschedule else remembered.get(placement.name)
         result = schedule(placement, clusters, previous)

@@ -74,6 +74,8 @@ class Outcome:
     decisions: list[Decision] = field(default_factory=list)
     # The digest of the policy this outcome was scheduled under (see ``memory.policy_hash``).
     policy_hash: str = ""
+    # False when the policy broke a validation rule and was not scheduled (errors say why).
+    valid: bool = True
 
     @property
     def selected(self) -> list[str]:
