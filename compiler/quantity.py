@@ -7,6 +7,7 @@ quantity is a ``Fraction``: exact, totally ordered, and ``float()`` gives the va
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -48,6 +49,12 @@ def parse(text: object) -> Fraction | None:
         return Fraction(repr(text)) if text == text and abs(text) != float("inf") else None
     if not isinstance(text, str):
         return None
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Fraction | None:
+    """Cached: the scheduler reads the same property of every cluster in every round."""
     match = _QUANTITY.match(text.strip())
     if match is None:
         return None

@@ -139,7 +139,7 @@ def _unfulfilled(count: int) -> Condition:
 
 def _pick_all(placement: Placement, clusters: list[Cluster], present: list[Pick]) -> Outcome:
     """Every cluster passing the filters, plus those selected before (sticky); always True."""
-    state = CycleState(placement, clusters, selected=[p.cluster for p in present])
+    state = CycleState(placement, clusters, selected=frozenset(p.cluster for p in present))
     passed, rejected = run_filters(filters(), state, clusters)
     decisions = [_selected(p.cluster, Score()) for p in present]
     decisions += [_selected(c.name, Score()) for c in passed]
@@ -156,10 +156,11 @@ class _Round:
         self,
         placement: Placement,
         clusters: list[Cluster],
-        selected: list[str],
+        selected: frozenset[str],
         obsolete: frozenset[str],
+        shared: dict[str, Any],
     ) -> None:
-        state = CycleState(placement, clusters, selected=list(selected), obsolete=obsolete)
+        state = CycleState(placement, clusters, selected, obsolete, shared)
         passed, self.rejected = run_filters(filters(), state, clusters)
         self.scores = run_scores(scorers(), state, passed)
         self.ranked = sorted(
@@ -179,9 +180,10 @@ def _pick_n(
     # Any topology spread constraint limits a cycle to one pick, then everything is rescored.
     batch = 1 if constraints(placement.policy) else max(wanted, 1)
     stale = frozenset(p.cluster for p in obsolete)
+    shared: dict[str, Any] = {}
     last: _Round | None = None
     while len(chosen) < wanted:
-        last = _Round(placement, clusters, [p.cluster for p in chosen], stale)
+        last = _Round(placement, clusters, frozenset(p.cluster for p in chosen), stale, shared)
         taken = last.ranked[: min(wanted - len(chosen), batch)]
         if not taken:
             break
@@ -190,7 +192,9 @@ def _pick_n(
         stale = frozenset()
     if last is None:
         # Nothing to pick: evaluate the rest only to explain why they are not selected.
-        last = _Round(placement, clusters, [p.cluster for p in chosen], frozenset())
+        last = _Round(
+            placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
+        )
     names = {p.cluster for p in chosen}
     decisions = [_selected(p.cluster, p.score) for p in chosen]
     decisions += [

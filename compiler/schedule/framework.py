@@ -66,9 +66,11 @@ class CycleState:
     # domains are computed over all of them).
     clusters: list[Cluster]
     # Clusters holding the placement under the current policy (picked earlier or this cycle).
-    selected: list[str] = field(default_factory=list)
+    selected: frozenset[str] = frozenset()
     # Clusters picked under an older policy: preferred on ties (KubeFleet's obsolete flag).
     obsolete: frozenset[str] = frozenset()
+    # Plugin data by plugin name. The rounds of one PickN cycle share it, so a plugin may keep
+    # what does not depend on the selection (property bounds) and must refresh what does.
     data: dict[str, Any] = field(default_factory=dict)
 
     @property

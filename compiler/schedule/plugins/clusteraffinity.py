@@ -99,6 +99,8 @@ class ClusterAffinity:
         terms = [t for t in preferred_terms(state.policy) if t.get("weight")]
         if not terms:
             return SKIP
+        if NAME in state.data:
+            return SUCCESS  # computed in an earlier round of this cycle
         bounds: dict[str, tuple[Fraction, Fraction] | None] = {}
         for term in terms:
             sorter = (term.get("preference") or {}).get("propertySorter")

@@ -52,14 +52,12 @@ class Spread:
 
 
 def spreads(state: CycleState) -> list[Spread]:
-    by_name = {c.name: c for c in state.clusters}
     result = []
     for constraint in constraints(state.policy):
         key = constraint["topologyKey"]
         counts = {c.labels[key]: 0 for c in state.clusters if key in c.labels}
-        for name in state.selected:
-            cluster = by_name.get(name)
-            if cluster is not None and key in cluster.labels:
+        for cluster in state.clusters:
+            if cluster.name in state.selected and key in cluster.labels:
                 counts[cluster.labels[key]] += 1
         do_not_schedule = constraint.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
         result.append(Spread(key, constraint.get("maxSkew", 1), do_not_schedule, counts))
