@@ -183,3 +183,9 @@ def test_tolerations_admit_tainted_clusters(fleet_dir):
     wrong_value = pick_n(9, tolerations=[{"key": "maintenance", "value": "no"}])
     result = nine_cluster_fleet(fleet_dir, wrong_value).compile()
     assert dict(decisions(result))["cluster-06"] == TAINTED
+
+
+def test_an_empty_key_with_exists_tolerates_every_taint_and_equal_needs_the_value(fleet_dir):
+    for tolerations in ([{"operator": "Exists"}], [{"key": "maintenance", "value": "yes"}]):
+        result = nine_cluster_fleet(fleet_dir, pick_n(9, tolerations=tolerations)).compile()
+        assert "cluster-06" in outcome(result).selected, tolerations
