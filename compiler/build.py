@@ -391,8 +391,10 @@ def _build_placements(fleet: Fleet, diags: Diagnostics) -> None:
 
 def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics) -> None:
     """A clusterNames entry that is not in the inventory is almost always a typo."""
-    for index, name in enumerate(placement.policy.get("clusterNames") or []):
-        if name not in fleet.clusters:
+    policy = placement.spec.get("policy")
+    names = policy.get("clusterNames") if isinstance(policy, dict) else None
+    for index, name in enumerate(names if isinstance(names, list) else []):
+        if isinstance(name, str) and name not in fleet.clusters:
             diags.error(
                 f"placement {placement.name!r} names cluster {name!r}, "
                 "which is not in the inventory",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from . import report, writer
-from .diagnostics import Diagnostics
+from . import report, status, writer
+from .diagnostics import Diagnostics, did_you_mean
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
@@ -32,6 +33,27 @@ def _strict_option(func):
         "--strict",
         is_flag=True,
         help="Treat warnings (such as an unfulfilled placement) as errors.",
+    )(func)
+
+
+def _reschedule_option(func):
+    return click.option(
+        "--reschedule",
+        "reschedule",
+        metavar="PLACEMENT",
+        multiple=True,
+        help="Schedule this placement afresh, ignoring what fleet.lock remembers (repeatable).",
+    )(func)
+
+
+def _format_option(func):
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text for people, json for tools (see the README for the JSON contract).",
     )(func)
 
 
@@ -67,6 +89,8 @@ def main() -> None:
       fleetc validate          report every problem in the inputs
       fleetc render            write rendered/ (atomically)
       fleetc check             CI gate: fail if rendered/ is stale
+      fleetc explain NAME      why each cluster was or was not selected
+      fleetc status            every placement's Scheduled condition
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """
@@ -75,33 +99,41 @@ def main() -> None:
 @main.command()
 @_fleet_option
 @_strict_option
-def validate(path: Path, strict: bool) -> None:
+@_reschedule_option
+def validate(path: Path, strict: bool, reschedule: tuple[str, ...]) -> None:
     """Check the inputs and report every problem at once; writes nothing.
 
     Diagnostics go to stderr as FILE:LINE:COL: error: MESSAGE, with the field
     path and, where one helps, a hint.
     """
-    _root, _output, result = _compile(path, Options(strict=strict))
+    options = Options(strict=strict, reschedule=frozenset(reschedule))
+    _root, _output, result = _compile(path, options)
     raise SystemExit(_finish(result, strict))
 
 
 @main.command()
 @_fleet_option
 @_strict_option
+@_reschedule_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="Write here instead of the fleet's spec.output (default rendered/).",
 )
-def render(path: Path, strict: bool, out: Path | None) -> None:
+def render(path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | None) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
     Nothing is written unless every input is valid; the new output replaces the
     old in one atomic step, so an error or a crash leaves the previous output
     exactly as it was. <cluster>/flux-system/ folders are never touched.
+
+    fleet.lock is rewritten too: it remembers every placement's selected
+    clusters, so the next render keeps them (KubeFleet's stickiness).
+    --reschedule PLACEMENT forgets one placement's selection on purpose.
     """
-    root, output, result = _compile(path, Options(strict=strict))
+    options = Options(strict=strict, reschedule=frozenset(reschedule))
+    root, output, result = _compile(path, options)
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
@@ -150,3 +182,59 @@ def check(path: Path, strict: bool) -> None:
         click.echo(f"extra:   {rel}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
+
+
+def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
+    """Compile for reading decisions; input errors are reported and end the command."""
+    _root, _output, result = _compile(path, Options(reschedule=frozenset(reschedule)))
+    code = _finish(result, strict=False)
+    if code != report.EXIT_OK:
+        raise SystemExit(code)
+    return result
+
+
+@main.command()
+@click.argument("placement")
+@_fleet_option
+@_format_option
+@_reschedule_option
+def explain(placement: str, path: Path, output_format: str, reschedule: tuple[str, ...]) -> None:
+    """Why each cluster was or was not selected by PLACEMENT.
+
+    For every inventory cluster: the verdict (selected, notPicked or
+    filtered), the filter that rejected it with KubeFleet's reason text, and
+    its scores. Decisions start from fleet.lock, as render's would.
+    """
+    result = _compiled_or_exit(path, reschedule)
+    comp = result.compilation
+    assert comp is not None
+    names = [p.name for p in comp.fleet.placements]
+    if placement not in names:
+        hint = did_you_mean(placement, names)
+        raise click.UsageError(f"no placement named {placement!r}" + (f"; {hint}" if hint else ""))
+    item = status.explain(comp, placement)
+    if output_format == "json":
+        click.echo(json.dumps(item, indent=2))
+    else:
+        click.echo(status.explain_text(item), nl=False)
+
+
+@main.command(name="status")
+@_fleet_option
+@_format_option
+@_reschedule_option
+def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) -> None:
+    """Every placement's outcome, as the CRP's Scheduled condition would read.
+
+    SchedulingPolicyFulfilled or SchedulingPolicyUnfulfilled with KubeFleet's
+    messages, and the selected clusters. --format json is a stable contract
+    for CI tools (see the README).
+    """
+    result = _compiled_or_exit(path, reschedule)
+    comp = result.compilation
+    assert comp is not None
+    data = status.status(comp)
+    if output_format == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(status.status_text(data), nl=False)

@@ -15,7 +15,8 @@ from .diagnostics import Diagnostics
 from .generate import GENERATORS
 from .load import Inputs
 from .model import Fleet, HubObject, ObjectKey
-from .schedule import Outcome, schedule
+from .schedule import Outcome, schedule_fleet
+from .schedule.memory import SECTION as PLACEMENTS_SECTION
 from .select import select
 
 
@@ -24,6 +25,8 @@ class Options:
     """How to compile; passed explicitly, varied with ``dataclasses.replace``."""
 
     strict: bool = False
+    # Placements to schedule afresh, ignoring what fleet.lock remembers (--reschedule).
+    reschedule: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -88,10 +91,11 @@ def compile_fleet(inputs: Inputs, options: Options | None = None) -> Result:
     if fleet is None:
         return Result(diags)
     comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
-    clusters = list(fleet.clusters.values())
     for placement in fleet.placements:
         comp.selections[placement.name] = select(fleet, placement, diags)
-        comp.outcomes[placement.name] = schedule(placement, clusters)
+    comp.outcomes, comp.lock.sections[PLACEMENTS_SECTION] = schedule_fleet(
+        fleet, comp.previous_lock, options.reschedule, diags
+    )
     _assemble(comp)
     for generate in GENERATORS:
         generate(comp)
@@ -118,7 +122,7 @@ def _assemble(comp: Compilation) -> None:
 def _report_outcomes(comp: Compilation) -> None:
     for placement in comp.fleet.placements:
         outcome = comp.outcomes[placement.name]
-        if outcome.condition.status == "True":
+        if outcome.condition.status == "True" or not outcome.valid:
             continue
         message = f"placement {placement.name!r} is not fulfilled: {outcome.condition.message}"
         if comp.options.strict:

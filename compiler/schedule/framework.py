@@ -17,6 +17,8 @@ from ..model import Cluster, Placement
 class Code(enum.Enum):
     SUCCESS = "Success"
     UNSCHEDULABLE = "ClusterUnschedulable"
+    # The cluster already holds this placement: it is neither re-filtered nor re-scored.
+    ALREADY_SELECTED = "ClusterAlreadySelected"
     # A pre-filter may skip a plugin's per-cluster filter for the whole cycle.
     SKIP = "Skip"
 
@@ -63,6 +65,12 @@ class CycleState:
     # Every cluster in the inventory, eligible or not (property sorters and topology
     # domains are computed over all of them).
     clusters: list[Cluster]
+    # Clusters holding the placement under the current policy (picked earlier or this cycle).
+    selected: frozenset[str] = frozenset()
+    # Clusters picked under an older policy: preferred on ties (KubeFleet's obsolete flag).
+    obsolete: frozenset[str] = frozenset()
+    # Plugin data by plugin name. The rounds of one PickN cycle share it, so a plugin may keep
+    # what does not depend on the selection (property bounds) and must refresh what does.
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,13 +99,18 @@ class ScorePlugin(Protocol):
 def run_filters(
     plugins: list[FilterPlugin], state: CycleState, clusters: list[Cluster]
 ) -> tuple[list[Cluster], dict[str, Status]]:
-    """Clusters passing every filter, and the first rejection of each other cluster."""
+    """Clusters passing every filter, and the first rejection of each other cluster.
+
+    Already-selected clusters are in neither: KubeFleet skips them.
+    """
     active = [p for p in plugins if p.pre_filter(state).code is not Code.SKIP]
     passed: list[Cluster] = []
     rejected: dict[str, Status] = {}
     for cluster in clusters:
         for plugin in active:
             status = plugin.filter(state, cluster)
+            if status.code is Code.ALREADY_SELECTED:
+                break
             if not status.ok:
                 rejected[cluster.name] = status
                 break

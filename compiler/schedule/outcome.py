@@ -29,6 +29,8 @@ NOT_PICKED = (
 )
 FIXED_NOT_FOUND = 'Specified cluster "{cluster}" is not found'
 FIXED_NOT_ELIGIBLE = 'Cluster "{cluster}" is not eligible for resource placement yet: {reason}'
+# fleetc's own text: KubeFleet lists only the named clusters of a PickFixed placement.
+NOT_NAMED = "not named in clusterNames"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class Condition:
     status: str  # "True" | "False" | "Unknown"
     reason: str
     message: str
+
+
+# Verdicts of a decision, as ``fleetc explain`` names them.
+VERDICT_SELECTED = "selected"
+VERDICT_NOT_PICKED = "notPicked"
+VERDICT_FILTERED = "filtered"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class Decision:
     topology_spread_score: int = 0
     # The plugin that filtered the cluster out, if one did.
     filtered_by: str = ""
+    # Set for clusters that passed the filters but were not picked.
+    scored: bool = False
+
+    @property
+    def verdict(self) -> str:
+        if self.selected:
+            return VERDICT_SELECTED
+        return VERDICT_NOT_PICKED if self.scored else VERDICT_FILTERED
 
 
 @dataclass
@@ -56,6 +72,10 @@ class Outcome:
     condition: Condition
     # Selected clusters first, in pick order; then scored but unpicked; then filtered by name.
     decisions: list[Decision] = field(default_factory=list)
+    # The digest of the policy this outcome was scheduled under (see ``memory.policy_hash``).
+    policy_hash: str = ""
+    # False when the policy broke a validation rule and was not scheduled (errors say why).
+    valid: bool = True
 
     @property
     def selected(self) -> list[str]:

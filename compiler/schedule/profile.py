@@ -5,12 +5,20 @@ from __future__ import annotations
 from .framework import FilterPlugin, ScorePlugin
 from .plugins.clusteraffinity import ClusterAffinity
 from .plugins.eligibility import ClusterEligibility
+from .plugins.sameplacement import SamePlacementAffinity
 from .plugins.tainttoleration import TaintToleration
+from .plugins.topologyspread import TopologySpread
 
 
 def filters() -> list[FilterPlugin]:
-    return [ClusterAffinity(), ClusterEligibility(), TaintToleration()]
+    return [
+        ClusterAffinity(),
+        ClusterEligibility(),
+        TaintToleration(),
+        SamePlacementAffinity(),
+        TopologySpread(),
+    ]
 
 
 def scorers() -> list[ScorePlugin]:
-    return []
+    return [ClusterAffinity(), TopologySpread()]
