@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .generate.metallb import loadbalancers_status
+from .generate.services import services_status
 from .model import Placement
 from .pipeline import Compilation
 from .schedule import Decision, Outcome
@@ -49,7 +51,11 @@ def placements_section(comp: Compilation) -> list[dict[str, Any]]:
     return [placement_item(p, comp.outcomes[p.name]) for p in comp.fleet.placements]
 
 
-SECTIONS: list[tuple[str, StatusSection]] = [("placements", placements_section)]
+SECTIONS: list[tuple[str, StatusSection]] = [
+    ("placements", placements_section),
+    ("services", services_status),
+    ("loadBalancers", loadbalancers_status),
+]
 
 
 def status(comp: Compilation) -> dict[str, Any]:
@@ -79,7 +85,23 @@ def status_text(report: dict[str, Any]) -> str:
         lines.append(_condition_line(item))
         lines.append(f"  {item['scheduled']['message']}")
         lines.append(f"  selected: {', '.join(selected) if selected else '(none)'}")
-    return "\n".join(lines) + "\n" if lines else "no placements\n"
+    if not lines:
+        lines.append("no placements")
+    for service in report.get("services", []):
+        exporters = [e["cluster"] for e in service["exporters"]]
+        lines.append(f"service {service['service']}: exported from {_names(exporters)}")
+        lines.append(f"  consumers: {_names(service['consumers'])}")
+        for conflict in service["conflicts"]:
+            lines.append(f"  conflict: {conflict['message']}")
+    for cluster in report.get("loadBalancers", []):
+        for pool in cluster["pools"]:
+            addresses = ", ".join(pool["addresses"])
+            lines.append(f"pool {cluster['cluster']}/{pool['name']}: {addresses}")
+    return "\n".join(lines) + "\n"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if names else "(none)"
 
 
 def explain_text(item: dict[str, Any]) -> str:

@@ -49,7 +49,8 @@ def test_status_json_contract(fleet_dir, cli):
     result = run(cli, "status", "-f", str(fleet_dir.root), "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["placements"]
+    assert list(data) == ["placements", "services", "loadBalancers"]
+    assert data["services"] == [] and data["loadBalancers"] == []
     first, second = data["placements"]
     assert [first["name"], second["name"]] == ["app", "app2"]
     assert first["scheduled"] == {
@@ -129,3 +130,25 @@ def test_pick_fixed_without_names_is_pending(fleet_dir):
         "SchedulePending",
         "Scheduling has not completed",
     )
+
+
+def test_status_json_reports_services_and_load_balancer_pools(cli):
+    services = json.loads(
+        run(
+            cli, "status", "-f", str(REPO / "examples" / "azure-fleet-l4"), "--format", "json"
+        ).output
+    )
+    assert [s["service"] for s in services["services"]] == [
+        "kuard-demo/kuard",
+        "kuard-demo/kuard-internal",
+    ]
+    assert [e["cluster"] for e in services["services"][0]["exporters"]] == [
+        "aks-member-1",
+        "aks-member-2",
+    ]
+    pools = json.loads(
+        run(cli, "status", "-f", str(REPO / "examples" / "arc-metallb"), "--format", "json").output
+    )
+    assert pools["loadBalancers"] and all(p["pools"] for p in pools["loadBalancers"])
+    text = run(cli, "status", "-f", str(REPO / "examples" / "baremetal-sites")).output
+    assert "pool west-1/ingress: 10.20.0.32/29" in text
