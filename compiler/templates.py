@@ -113,6 +113,10 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             return True
         return any(isinstance(obj, kind) and attr in names for kind, names in SAFE_METHODS.items())
 
+    def wrap_str_format(self, value: Any) -> None:
+        """No ``str.format``/``format_map``: widths in format specs can exhaust memory."""
+        return None
+
     def get_template(self, *args: Any, **kwargs: Any) -> Any:
         raise SecurityError("templates cannot include, import or extend other templates")
 
