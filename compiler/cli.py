@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import report, writer
+from . import provenance, report, writer
 from .diagnostics import Diagnostics
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
@@ -150,3 +150,36 @@ def check(path: Path, strict: bool) -> None:
         click.echo(f"extra:   {rel}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
+
+
+@main.command()
+@_fleet_option
+@click.option("--cluster", required=True, help="The cluster, as named in the inventory.")
+@click.option(
+    "--object",
+    "ref",
+    required=True,
+    metavar="KIND[.GROUP]/[NAMESPACE/]NAME",
+    help="The object, e.g. Deployment.apps/kuard-demo/kuard or Namespace/kuard-demo.",
+)
+def trace(path: Path, cluster: str, ref: str) -> None:
+    """Show where one object on one cluster comes from, and what it becomes.
+
+    Prints the hub source (file:line), the placements that put it there, the
+    overrides applied in order (with where each is defined), a diff of what they
+    changed, and the final manifest exactly as render writes it. Writes nothing.
+    Exit 1 if the inputs have errors or the object is not rendered there.
+    """
+    key = provenance.parse_object(ref)
+    if key is None:
+        raise click.BadParameter(
+            "expected KIND[.GROUP]/NAMESPACE/NAME or KIND[.GROUP]/NAME", param_hint="--object"
+        )
+    _root, _output, result = _compile(path, Options())
+    if result.diagnostics.has_errors or result.compilation is None:
+        raise SystemExit(_finish(result, False))
+    found = provenance.trace(result.compilation, cluster, key)
+    if isinstance(found, str):
+        click.echo(f"error: {found}", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    click.echo(provenance.format_trace(found), nl=False)

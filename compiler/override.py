@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import jsonpatch
 
 from . import build, envelopes, labels, schema, templates
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, Position
 from .load import SourceText
 from .model import Cluster, Fleet, Located, split_api_version
 from .select import is_namespaced_kind
@@ -61,6 +61,13 @@ class Override(Located):
     def label(self) -> str:
         """How provenance names it: ``name`` for a CRO, ``namespace/name`` for an RO."""
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @property
+    def where(self) -> Position:
+        """Where it is named: its fleet.yaml item, or its hub document's metadata.name."""
+        if self.base == ("spec",):
+            return self.doc.pos(("metadata", "name"))
+        return self.pos("name")
 
     @property
     def title(self) -> str:

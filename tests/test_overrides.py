@@ -630,3 +630,81 @@ def test_overrides_render_byte_identical_output_twice(fleet_dir):
     first = ok(make_fleet(fleet_dir, RO_REPLICAS)).files
     second = ok(fleet_dir.compile()).files
     assert first == second
+
+
+# -- fleetc trace ---------------------------------------------------------------------------
+
+
+def test_trace_of_the_example_matches_the_golden_file(cli):
+    from conftest import REPO, run
+
+    result = run(
+        cli, "trace", "-f", str(REPO), "--cluster", "aks-member-1",
+        "--object", "Deployment.apps/kuard-demo/kuard",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    golden = REPO / "tests" / "golden" / "trace-kuard-aks-member-1.txt"
+    assert result.output == golden.read_text(encoding="utf-8")
+
+
+def test_trace_shows_the_final_manifest_exactly_as_rendered(fleet_dir, cli):
+    from conftest import run
+
+    ok(make_fleet(fleet_dir, RO_REPLICAS))
+    result = run(
+        cli, "trace", "-f", str(fleet_dir.root), "--cluster", "west-1",
+        "--object", "Deployment.apps/app/web",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rendered = fleet_dir.compile().files["west-1/app/deployment.apps_web.yaml"].decode()
+    assert result.output.endswith("# final manifest on west-1\n" + rendered)
+    assert "overrides:  app/replicas (fleet.yaml:14:7)" in result.output
+    assert "-  replicas: 1\n+  replicas: 3" in result.output
+
+
+def test_trace_of_a_deleted_or_unknown_object_fails(fleet_dir, cli):
+    from conftest import run
+
+    overrides = """
+    - name: drop
+      kind: ResourceOverride
+      namespace: app
+      resourceSelectors:
+        - {group: apps, version: v1, kind: Deployment, name: web}
+      policy:
+        overrideRules:
+          - clusterSelector: {clusterSelectorTerms: []}
+            overrideType: Delete
+    """
+    ok(make_fleet(fleet_dir, overrides))
+    args = ("trace", "-f", str(fleet_dir.root), "--cluster", "east-1", "--object")
+    result = run(cli, *args, "Deployment.apps/app/web")
+    assert result.exit_code == 1
+    assert "is not rendered on cluster 'east-1'" in result.output
+    result = run(cli, *args, "ConfigMap/settings")
+    assert "did you mean 'ConfigMap/app/settings'?" in result.output
+    result = run(cli, *args, "not-a-ref")
+    assert result.exit_code == 2
+
+
+CLUSTER_ROLE_R = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "r")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Deployment.apps/ns/web", ObjectKey("apps", "Deployment", "ns", "web")),
+        ("Namespace/app", ObjectKey("", "Namespace", "", "app")),
+        (
+            "ClusterRole.rbac.authorization.k8s.io/r",
+            ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "r"),
+        ),
+        ("Deployment/a/b/c", None),
+        ("Deployment/", None),
+        ("/x", None),
+    ],
+)
+def test_parse_object_reference(text, key):
+    from compiler.provenance import parse_object
+
+    assert parse_object(text) == key
