@@ -67,6 +67,8 @@ def main() -> None:
       fleetc validate          report every problem in the inputs
       fleetc render            write rendered/ (atomically)
       fleetc check             CI gate: fail if rendered/ is stale
+      fleetc trace --cluster C --object KIND[.GROUP]/NS/NAME
+                               one object's source, overrides and final manifest
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """

@@ -302,3 +302,30 @@ def test_limits_still_allow_ordinary_templates(fleet_dir):
     assert data["upper"] == "EAST_1"
     assert data["json"] == '{"k": "v"}'
     assert data["keys"] == "east,west"
+
+
+def test_values_must_be_a_mapping(fleet_dir):
+    fleet_dir.write(
+        "fleet.yaml",
+        FLEET.replace(
+            "  values:\n    team: platform\n    replicas: {east: 3, west: 1}\n", "  values: 3\n"
+        ),
+    )
+    messages = errors(fleet_dir.compile())
+    assert any("expected object, got 3 [at spec.values]" in m for m in messages), messages
+
+
+def test_templates_cannot_render_placements_or_overrides(fleet_dir):
+    template = (
+        "apiVersion: placement.kubernetes-fleet.io/v1\nkind: ClusterResourcePlacement\n"
+        "metadata:\n  name: sneaky\nspec: {}\n"
+    )
+    result = make_fleet(fleet_dir, template)
+    assert any("placements and overrides cannot come from templates" in m for m in errors(result))
+
+
+def test_a_template_placed_nowhere_is_not_rendered_anywhere(fleet_dir):
+    template = GOOD.replace("namespace: app", "namespace: elsewhere")
+    result = make_fleet(fleet_dir, template)
+    assert result.ok, errors(result)
+    assert all(len(objs) <= 1 for objs in result.compilation.clusters.values())
