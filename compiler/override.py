@@ -249,18 +249,27 @@ def _check_one_per_object(overrides: list[Override], diags: Diagnostics) -> None
 # -- applying -------------------------------------------------------------------------------
 
 
-def apply(comp: Compilation, overrides: list[Override]) -> None:
-    index: dict[tuple[str, ...], list[Override]] = {}
+Index = dict[tuple[str, ...], list[Override]]
+
+
+def index(overrides: list[Override]) -> Index:
+    """Overrides by the resource identifiers they select, keeping their application order."""
+    found: Index = {}
     for ov in overrides:
         for sel in ov.selectors:
             key = (ov.kind, ov.namespace, sel["group"], sel["version"], sel["kind"], sel["name"])
-            if ov not in index.setdefault(key, []):
-                index[key].append(ov)
+            if ov not in found.setdefault(key, []):
+                found[key].append(ov)
+    return found
+
+
+def apply(comp: Compilation, overrides: list[Override]) -> None:
+    by_resource = index(overrides)
     for cluster_name, placed in comp.clusters.items():
         cluster = comp.fleet.clusters[cluster_name]
         for key in sorted(placed):
             obj = placed[key]
-            matching = [ov for ov in _selecting(index, obj) if _in_scope(ov, obj)]
+            matching = applicable(by_resource, obj)
             if not matching:
                 continue
             result = _override(obj, matching, cluster, comp.diags)
@@ -270,15 +279,18 @@ def apply(comp: Compilation, overrides: list[Override]) -> None:
                 placed[key] = result
 
 
-def _selecting(index: dict[tuple[str, ...], list[Override]], obj: RenderedObject) -> list[Override]:
-    """The CROs, then the ROs, that select ``obj`` (KubeFleet's ResourceIdentifier lookups)."""
+def applicable(by_resource: Index, obj: RenderedObject) -> list[Override]:
+    """The CROs, then the ROs, that apply to ``obj`` (KubeFleet's ResourceIdentifier lookups,
+    then placement scoping)."""
     key = obj.key
     version = split_api_version(str(obj.body.get("apiVersion", "")))[1]
     if key.namespace:
         cro_key = (CRO, "", "", "v1", "Namespace", key.namespace)
         ro_key = (RO, key.namespace, key.group, version, key.kind, key.name)
-        return index.get(cro_key, []) + index.get(ro_key, [])
-    return index.get((CRO, "", key.group, version, key.kind, key.name), [])
+        found = by_resource.get(cro_key, []) + by_resource.get(ro_key, [])
+    else:
+        found = by_resource.get((CRO, "", key.group, version, key.kind, key.name), [])
+    return [ov for ov in found if _in_scope(ov, obj)]
 
 
 def _in_scope(ov: Override, obj: RenderedObject) -> bool:

@@ -56,6 +56,9 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
     obj = placed.get(key)
     if obj is None:
         message = f"{key} is not rendered on cluster {cluster!r}"
+        deleted_by = _deleted_by(comp, cluster, key)
+        if deleted_by:
+            return f"{message}: {deleted_by} deletes it there"
         hint = did_you_mean(str(key), [str(k) for k in placed])
         return message + (f" ({hint})" if hint else "")
     where = {ov.label: str(ov.where) for ov in override.collect(comp.fleet, Diagnostics())}
@@ -72,6 +75,31 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         overridden_manifest=_text(obj.body),
         final_manifest=_text(layout.annotated(obj.body, obj.provenance)),
     )
+
+
+def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
+    """The Delete rule that drops ``key`` on ``cluster``, if one does."""
+    from .pipeline import RenderedObject
+
+    elsewhere = [objs[key] for objs in comp.clusters.values() if key in objs]
+    hub = comp.fleet.objects.get(key)
+    body = (elsewhere[0].original or elsewhere[0].body) if elsewhere else hub.body if hub else None
+    if body is None:
+        return None
+    placements = tuple(
+        name
+        for name, picked in comp.selections.items()
+        if cluster in comp.outcomes[name].selected and any(o.key == key for o in picked)
+    )
+    probe = RenderedObject(key, body, "", placements)
+    labels = comp.fleet.clusters[cluster].labels
+    overrides = override.collect(comp.fleet, Diagnostics())
+    for ov in override.applicable(override.index(overrides), probe):
+        for number, rule in enumerate(ov.rules):
+            deletes = rule.get("overrideType") == override.DELETE
+            if deletes and override.cluster_matches(rule, labels):
+                return f"{ov.title} rule {number} ({ov.where})"
+    return None
 
 
 def _text(body: dict[str, Any]) -> str:

@@ -680,7 +680,10 @@ def test_trace_of_a_deleted_or_unknown_object_fails(fleet_dir, cli):
     args = ("trace", "-f", str(fleet_dir.root), "--cluster", "east-1", "--object")
     result = run(cli, *args, "Deployment.apps/app/web")
     assert result.exit_code == 1
-    assert "is not rendered on cluster 'east-1'" in result.output
+    assert (
+        "is not rendered on cluster 'east-1': ResourceOverride 'app/drop' rule 0 "
+        "(fleet.yaml:14:7) deletes it there"
+    ) in result.output
     result = run(cli, *args, "ConfigMap/settings")
     assert "did you mean 'ConfigMap/app/settings'?" in result.output
     result = run(cli, *args, "not-a-ref")
@@ -708,3 +711,24 @@ def test_parse_object_reference(text, key):
     from compiler.provenance import parse_object
 
     assert parse_object(text) == key
+
+
+def _crd_schema(plural: str, version: str) -> dict:
+    import yaml
+    from conftest import SHARED_CRDS
+
+    path = SHARED_CRDS / "kubefleet" / f"placement.kubernetes-fleet.io_{plural}.yaml"
+    crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+    [served] = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    return served["schema"]["openAPIV3Schema"]
+
+
+def test_the_example_override_is_valid_per_the_upstream_crd():
+    import jsonschema
+    import yaml
+    from conftest import REPO, SHARED_CRDS
+
+    if not SHARED_CRDS.is_dir():
+        pytest.skip("shared CRDs not present beside the repository")
+    doc = yaml.safe_load((REPO / "hub" / "kuard-overrides.yaml").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(_crd_schema("resourceoverrides", "v1beta1")).validate(doc)
