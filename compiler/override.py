@@ -97,7 +97,7 @@ def collect(fleet: Fleet, diags: Diagnostics) -> list[Override]:
     for item in found:
         first = seen.setdefault((item.kind, item.label), item)
         if first is not item:
-            diags.error(f"{item.title} is defined twice (first at {first.pos()})", item.pos("name"))
+            diags.error(f"{item.title} is defined twice (first at {first.where})", item.where)
             continue
         if _check(fleet, item, diags):
             valid.append(item)
@@ -161,6 +161,7 @@ def _from_hub(fleet: Fleet, diags: Diagnostics) -> list[Override]:
 def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
     """KubeFleet's webhook rules that a schema cannot say."""
     problems: list[tuple[str, tuple[str | int, ...]]] = []
+    selectors_ok = True
     for index, selector in enumerate(ov.selectors):
         at = (ov.selectors_field, index)
         group, kind = selector["group"], selector["kind"]
@@ -182,6 +183,11 @@ def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
         )  # fmt: skip
     for index, rule in enumerate(ov.rules):
         problems += [(m, ("policy", "overrideRules", index, *p)) for m, p in _rule_problems(rule)]
+        terms = (rule.get("clusterSelector") or {}).get("clusterSelectorTerms") or []
+        for number, term in enumerate(terms):
+            at = ("policy", "overrideRules", index, "clusterSelector", "clusterSelectorTerms")
+            at = (*at, number, "labelSelector")
+            selectors_ok &= labels.check_selector(term.get("labelSelector"), ov, at, diags)
     for message, path in problems:
         diags.error(f"{ov.title}: {message}", ov.pos(*path))
     if placement and not problems:
@@ -193,7 +199,7 @@ def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
                 ov.pos("placement", "name"),
                 hint="fleetc's placements are ClusterResourcePlacements (scope Cluster)",
             )
-    return not problems
+    return not problems and selectors_ok
 
 
 def _rule_problems(rule: dict[str, Any]) -> list[tuple[str, tuple[str | int, ...]]]:
@@ -252,7 +258,7 @@ def _check_one_per_object(overrides: list[Override], diags: Diagnostics) -> None
 Index = dict[tuple[str, ...], list[Override]]
 
 
-def index(overrides: list[Override]) -> Index:
+def index_by_resource(overrides: list[Override]) -> Index:
     """Overrides by the resource identifiers they select, keeping their application order."""
     found: Index = {}
     for ov in overrides:
@@ -264,7 +270,7 @@ def index(overrides: list[Override]) -> Index:
 
 
 def apply(comp: Compilation, overrides: list[Override]) -> None:
-    by_resource = index(overrides)
+    by_resource = index_by_resource(overrides)
     for cluster_name, placed in comp.clusters.items():
         cluster = comp.fleet.clusters[cluster_name]
         for key in sorted(placed):

@@ -94,7 +94,7 @@ def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
     probe = RenderedObject(key, body, "", placements)
     labels = comp.fleet.clusters[cluster].labels
     overrides = override.collect(comp.fleet, Diagnostics())
-    for ov in override.applicable(override.index(overrides), probe):
+    for ov in override.applicable(override.index_by_resource(overrides), probe):
         for number, rule in enumerate(ov.rules):
             deletes = rule.get("overrideType") == override.DELETE
             if deletes and override.cluster_matches(rule, labels):

@@ -732,3 +732,21 @@ def test_the_example_override_is_valid_per_the_upstream_crd():
         pytest.skip("shared CRDs not present beside the repository")
     doc = yaml.safe_load((REPO / "hub" / "kuard-overrides.yaml").read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(_crd_schema("resourceoverrides", "v1beta1")).validate(doc)
+
+
+def test_invalid_cluster_label_selector_is_an_error(fleet_dir):
+    overrides = """
+    - name: bad-selector
+      kind: ResourceOverride
+      namespace: app
+      resourceSelectors:
+        - {group: "", version: v1, kind: ConfigMap, name: settings}
+      policy:
+        overrideRules:
+          - clusterSelector:
+              clusterSelectorTerms:
+                - labelSelector: {matchExpressions: [{key: env, operator: In}]}
+            overrideType: Delete
+    """
+    [message] = errors(make_fleet(fleet_dir, overrides))
+    assert "operator In needs at least one value" in message
