@@ -147,6 +147,12 @@ def _from_hub(fleet: Fleet, diags: Diagnostics) -> list[Override]:
             if kind == RO and not doc.key.namespace:
                 diags.error("a ResourceOverride needs metadata.namespace", doc.pos("metadata"))
                 continue
+            if kind == CRO and doc.key.namespace:
+                diags.error(
+                    "a ClusterResourceOverride is cluster-scoped: no metadata.namespace",
+                    doc.pos("metadata", "namespace"),
+                )
+                continue
             spec = doc.body.get("spec")
             if not isinstance(spec, dict):
                 diags.error(f"{kind} needs a spec", doc.pos(), "spec")

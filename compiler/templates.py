@@ -22,9 +22,9 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from . import build, yamlsource
 from .diagnostics import Diagnostic, Diagnostics, Position, Severity
 from .load import SourceText
-from .model import Cluster, HubObject, ObjectKey
+from .model import Cluster, Fleet, HubObject, ObjectKey
 from .sandbox import TemplateSandbox
-from .select import select
+from .select import is_namespaced_kind, select
 
 if TYPE_CHECKING:
     from .pipeline import Compilation
@@ -137,7 +137,7 @@ def place(comp: Compilation, sources: list[SourceText]) -> None:
         if representative is None:
             continue
         for obj in representative:
-            clash = _clash(obj, fleet.objects, origin)
+            clash = _clash(obj, fleet, origin)
             if clash:
                 diags.error(f"template {source.file} {clash}", Position(source.file))
                 continue
@@ -185,13 +185,17 @@ def _signature(objects: list[HubObject]) -> list[tuple[Any, ...]]:
     return [(o.key, o.api_version, sorted(o.labels.items())) for o in objects]
 
 
-def _clash(obj: HubObject, hub: dict[ObjectKey, HubObject], origin: dict[ObjectKey, str]) -> str:
-    if obj.key.group == build.PLACEMENT_GROUP and obj.key.kind in build.CONTROL_KINDS:
-        return f"renders {obj.key.kind}: placements and overrides cannot come from templates"
-    if obj.key in hub:
-        return f"renders {obj.key}, which {hub[obj.key].pos()} already defines"
-    if obj.key in origin:
-        return f"renders {obj.key}, which template {origin[obj.key]} also renders"
+def _clash(obj: HubObject, fleet: Fleet, origin: dict[ObjectKey, str]) -> str:
+    """Why a template's object cannot join the hub objects ("" when it can)."""
+    key = obj.key
+    if key.group == build.PLACEMENT_GROUP and key.kind in build.CONTROL_KINDS:
+        return f"renders {key.kind}: placements and overrides cannot come from templates"
+    if key in fleet.objects:
+        return f"renders {key}, which {fleet.objects[key].pos()} already defines"
+    if key in origin:
+        return f"renders {key}, which template {origin[key]} also renders"
+    if not key.namespace and is_namespaced_kind(fleet, key.group, key.kind):
+        return f"renders {key}, which is namespaced but has no metadata.namespace"
     return ""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler.model import ObjectKey
 from compiler.override import forbidden_path
@@ -750,3 +752,69 @@ def test_invalid_cluster_label_selector_is_an_error(fleet_dir):
     """
     [message] = errors(make_fleet(fleet_dir, overrides))
     assert "operator In needs at least one value" in message
+
+
+def test_hub_cluster_resource_override_must_not_be_namespaced(fleet_dir):
+    hub_cro = """
+    apiVersion: placement.kubernetes-fleet.io/v1
+    kind: ClusterResourceOverride
+    metadata:
+      name: hub-cro
+      namespace: app
+    spec:
+      clusterResourceSelectors:
+        - {group: "", version: v1, kind: Namespace, name: app}
+      policy:
+        overrideRules:
+          - clusterSelector: {clusterSelectorTerms: []}
+            overrideType: Delete
+    """
+    [message] = errors(make_fleet(fleet_dir, hub_extra=hub_cro))
+    assert "cluster-scoped: no metadata.namespace" in message
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+PATHS = st.lists(
+    st.sampled_from(["spec", "data", "metadata", "labels", "0", "-", "~1", ""]), max_size=4
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    op=st.sampled_from(["add", "remove", "replace"]),
+    parts=PATHS,
+    value=JSON,
+    with_value=st.booleans(),
+)
+def test_arbitrary_patches_give_diagnostics_never_tracebacks(op, parts, value, with_value):
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from conftest import FleetDir
+
+    patch = {"op": op, "path": "/" + "/".join(parts)}
+    if with_value:
+        patch["value"] = value
+    overrides = f"""
+    - name: fuzz
+      kind: ResourceOverride
+      namespace: app
+      resourceSelectors:
+        - {{group: "", version: v1, kind: ConfigMap, name: settings}}
+      policy:
+        overrideRules:
+          - clusterSelector: {{clusterSelectorTerms: []}}
+            jsonPatchOverrides:
+              - {json.dumps(patch)}
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        result = make_fleet(FleetDir(Path(tmp)), overrides)
+    if not result.ok:
+        assert result.diagnostics.errors

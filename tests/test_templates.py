@@ -348,3 +348,8 @@ def test_example_output_is_identical_under_different_hash_seeds(example, tmp_pat
         outputs.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
     assert outputs[0] == outputs[1]
     assert outputs[0]
+
+
+def test_namespaced_template_objects_must_name_their_namespace(fleet_dir):
+    result = make_fleet(fleet_dir, GOOD.replace("  namespace: app\n", ""))
+    assert any("is namespaced but has no metadata.namespace" in m for m in errors(result))
