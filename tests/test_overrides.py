@@ -818,3 +818,26 @@ def test_arbitrary_patches_give_diagnostics_never_tracebacks(op, parts, value, w
         result = make_fleet(FleetDir(Path(tmp)), overrides)
     if not result.ok:
         assert result.diagnostics.errors
+
+
+def test_rendered_example_with_overrides_and_templates_builds_with_kustomize():
+    import shutil
+    import subprocess
+
+    import yaml
+    from conftest import REPO
+
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(REPO / "rendered" / "aks-member-1")],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    docs = list(yaml.safe_load_all(built))
+    kuard = next(d for d in docs if d["kind"] == "Deployment")
+    assert kuard["spec"]["replicas"] == 3
+    assert kuard["metadata"]["labels"]["fleet.example/cluster"] == "aks-member-1"
+    info = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "cluster-info"
+    )
+    assert info["data"]["cluster"] == "aks-member-1"
