@@ -812,7 +812,7 @@ def test_arbitrary_patches_give_diagnostics_never_tracebacks(op, parts, value, w
         overrideRules:
           - clusterSelector: {{clusterSelectorTerms: []}}
             jsonPatchOverrides:
-              - {json.dumps(patch)}
+              - {json.dumps(patch, ensure_ascii=False)}
     """
     with tempfile.TemporaryDirectory() as tmp:
         result = make_fleet(FleetDir(Path(tmp)), overrides)
