@@ -55,6 +55,10 @@ class Template:
             self.syntax_error = _diagnostic(
                 f"template syntax error: {exc.message}", Position(self.file, exc.lineno or 0)
             )
+        except RecursionError:
+            self.syntax_error = _diagnostic(
+                "template syntax error: expressions are nested too deeply", Position(self.file)
+            )
 
     def render(self, cluster: Cluster, values: dict[str, Any]) -> Render:
         """The template's objects for ``cluster``; problems are returned, not reported."""

@@ -353,3 +353,10 @@ def test_example_output_is_identical_under_different_hash_seeds(example, tmp_pat
 def test_namespaced_template_objects_must_name_their_namespace(fleet_dir):
     result = make_fleet(fleet_dir, GOOD.replace("  namespace: app\n", ""))
     assert any("is namespaced but has no metadata.namespace" in m for m in errors(result))
+
+
+def test_deeply_nested_expressions_are_a_diagnostic(fleet_dir):
+    result = make_fleet(fleet_dir, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}\n" + GOOD)
+    assert errors(result) == [
+        "hub/info.yaml.j2: error: template syntax error: expressions are nested too deeply"
+    ]
