@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import report, status, writer
+from . import provenance, report, status, writer
 from .diagnostics import Diagnostics, did_you_mean
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
@@ -91,6 +91,8 @@ def main() -> None:
       fleetc check             CI gate: fail if rendered/ is stale
       fleetc explain NAME      why each cluster was or was not selected
       fleetc status            every placement's Scheduled condition
+      fleetc trace --cluster C --object KIND[.GROUP]/NS/NAME
+                               one object's source, overrides and final manifest
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """
@@ -238,3 +240,36 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(status.status_text(data), nl=False)
+
+
+@main.command()
+@_fleet_option
+@click.option("--cluster", required=True, help="The cluster, as named in the inventory.")
+@click.option(
+    "--object",
+    "ref",
+    required=True,
+    metavar="KIND[.GROUP]/[NAMESPACE/]NAME",
+    help="The object, e.g. Deployment.apps/kuard-demo/kuard or Namespace/kuard-demo.",
+)
+def trace(path: Path, cluster: str, ref: str) -> None:
+    """Show where one object on one cluster comes from, and what it becomes.
+
+    Prints the hub source (file:line), the placements that put it there, the
+    overrides applied in order (with where each is defined), a diff of what they
+    changed, and the final manifest exactly as render writes it. Writes nothing.
+    Exit 1 if the inputs have errors or the object is not rendered there.
+    """
+    key = provenance.parse_object(ref)
+    if key is None:
+        raise click.BadParameter(
+            "expected KIND[.GROUP]/NAMESPACE/NAME or KIND[.GROUP]/NAME", param_hint="--object"
+        )
+    _root, _output, result = _compile(path, Options())
+    if result.diagnostics.has_errors or result.compilation is None:
+        raise SystemExit(_finish(result, False))
+    found = provenance.trace(result.compilation, cluster, key)
+    if isinstance(found, str):
+        click.echo(f"error: {found}", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    click.echo(provenance.format_trace(found), nl=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import layout, lock
+from . import layout, lock, override
 from .build import build
 from .diagnostics import Diagnostics
 from .generate import GENERATORS
@@ -40,11 +40,16 @@ class RenderedObject:
     # A bundle other than "" is a sub-folder with its own kustomization.yaml that the
     # cluster's root does not include (Flux applies it through its own Kustomization).
     bundle: str = ""
+    # Overrides applied on this cluster (issue 4), and the body before them.
+    overrides: tuple[str, ...] = ()
+    original: dict[str, Any] | None = None
 
     @property
     def provenance(self) -> dict[str, str]:
         notes = {"fleetc.io/placement": ",".join(self.placements)} if self.placements else {}
         notes["fleetc.io/source"] = self.source
+        if self.overrides:
+            notes["fleetc.io/overrides"] = ",".join(self.overrides)
         return notes
 
 
@@ -97,6 +102,7 @@ def compile_fleet(inputs: Inputs, options: Options | None = None) -> Result:
         fleet, comp.previous_lock, options.reschedule, diags
     )
     _assemble(comp)
+    override.stage(comp, inputs.templates)
     for generate in GENERATORS:
         generate(comp)
     _report_outcomes(comp)
