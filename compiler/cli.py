@@ -90,9 +90,9 @@ def main() -> None:
       fleetc render            write rendered/ (atomically)
       fleetc check             CI gate: fail if rendered/ is stale
       fleetc explain NAME      why each cluster was or was not selected
-      fleetc status            every placement's Scheduled condition
-      fleetc trace --cluster C --object KIND[.GROUP]/NS/NAME
+      fleetc explain --cluster C --object KIND[.GROUP]/NS/NAME
                                one object's source, overrides and final manifest
+      fleetc status            every placement's Scheduled condition
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """
@@ -196,17 +196,45 @@ def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
 
 
 @main.command()
-@click.argument("placement")
+@click.argument("placement", required=False)
 @_fleet_option
 @_format_option
 @_reschedule_option
-def explain(placement: str, path: Path, output_format: str, reschedule: tuple[str, ...]) -> None:
-    """Why each cluster was or was not selected by PLACEMENT.
+@click.option("--cluster", help="With --object: the cluster, as named in the inventory.")
+@click.option(
+    "--object",
+    "ref",
+    metavar="KIND[.GROUP]/[NAMESPACE/]NAME",
+    help="Trace one object on --cluster, e.g. Deployment.apps/kuard-demo/kuard.",
+)
+def explain(
+    placement: str | None,
+    path: Path,
+    output_format: str,
+    reschedule: tuple[str, ...],
+    cluster: str | None,
+    ref: str | None,
+) -> None:
+    """Why each cluster was or was not selected by PLACEMENT, or where one object comes from.
 
-    For every inventory cluster: the verdict (selected, notPicked or
-    filtered), the filter that rejected it with KubeFleet's reason text, and
-    its scores. Decisions start from fleet.lock, as render's would.
+    \b
+    fleetc explain PLACEMENT
+        For every inventory cluster: the verdict (selected, notPicked or
+        filtered), the filter that rejected it with KubeFleet's reason text,
+        and its scores. Decisions start from fleet.lock, as render's would.
+    fleetc explain --cluster C --object KIND[.GROUP]/[NAMESPACE/]NAME
+        The object's hub source (file:line), the placements that put it on C,
+        the overrides applied in order (with where each is defined), a diff of
+        what they changed, and the final manifest exactly as render writes it.
+        Exit 1 if the object is not rendered there.
     """
+    if ref is not None or cluster is not None:
+        if placement is not None or ref is None or cluster is None:
+            raise click.UsageError("give either PLACEMENT, or both --cluster and --object")
+        _explain_object(path, reschedule, cluster, ref)
+        return
+    if placement is None:
+        raise click.UsageError("give a PLACEMENT to explain, or --cluster and --object")
     result = _compiled_or_exit(path, reschedule)
     comp = result.compilation
     assert comp is not None
@@ -219,6 +247,21 @@ def explain(placement: str, path: Path, output_format: str, reschedule: tuple[st
         click.echo(json.dumps(item, indent=2))
     else:
         click.echo(status.explain_text(item), nl=False)
+
+
+def _explain_object(path: Path, reschedule: tuple[str, ...], cluster: str, ref: str) -> None:
+    key = provenance.parse_object(ref)
+    if key is None:
+        raise click.BadParameter(
+            "expected KIND[.GROUP]/NAMESPACE/NAME or KIND[.GROUP]/NAME", param_hint="--object"
+        )
+    comp = _compiled_or_exit(path, reschedule).compilation
+    assert comp is not None
+    found = provenance.trace(comp, cluster, key)
+    if isinstance(found, str):
+        click.echo(f"error: {found}", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    click.echo(provenance.format_trace(found), nl=False)
 
 
 @main.command(name="status")
@@ -240,36 +283,3 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(status.status_text(data), nl=False)
-
-
-@main.command()
-@_fleet_option
-@click.option("--cluster", required=True, help="The cluster, as named in the inventory.")
-@click.option(
-    "--object",
-    "ref",
-    required=True,
-    metavar="KIND[.GROUP]/[NAMESPACE/]NAME",
-    help="The object, e.g. Deployment.apps/kuard-demo/kuard or Namespace/kuard-demo.",
-)
-def trace(path: Path, cluster: str, ref: str) -> None:
-    """Show where one object on one cluster comes from, and what it becomes.
-
-    Prints the hub source (file:line), the placements that put it there, the
-    overrides applied in order (with where each is defined), a diff of what they
-    changed, and the final manifest exactly as render writes it. Writes nothing.
-    Exit 1 if the inputs have errors or the object is not rendered there.
-    """
-    key = provenance.parse_object(ref)
-    if key is None:
-        raise click.BadParameter(
-            "expected KIND[.GROUP]/NAMESPACE/NAME or KIND[.GROUP]/NAME", param_hint="--object"
-        )
-    _root, _output, result = _compile(path, Options())
-    if result.diagnostics.has_errors or result.compilation is None:
-        raise SystemExit(_finish(result, False))
-    found = provenance.trace(result.compilation, cluster, key)
-    if isinstance(found, str):
-        click.echo(f"error: {found}", err=True)
-        raise SystemExit(report.EXIT_ERRORS)
-    click.echo(provenance.format_trace(found), nl=False)

@@ -1,7 +1,8 @@
 """Trace one object on one cluster: its hub source, placements, overrides and final manifest. Pure.
 
 This is the offline answer to kubefleet#611 ("show the final per-cluster manifest after
-overrides") and #151 ("which placement put this here?"); ``fleetc trace`` prints it.
+overrides") and #151 ("which placement put this here?"); ``fleetc explain --cluster C
+--object REF`` prints it.
 """
 
 from __future__ import annotations

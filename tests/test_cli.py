@@ -100,3 +100,25 @@ def test_every_command_has_help(cli, command):
     result = run(cli, *command, "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.output and len(result.output.splitlines()) > 5
+
+
+def test_explain_takes_a_placement_or_a_cluster_and_object(cli):
+    from conftest import REPO
+
+    assert run(cli, "explain", "-f", str(REPO)).exit_code == 2
+    assert (
+        run(cli, "explain", "kuard-demo", "--cluster", "aks-member-1", "-f", str(REPO)).exit_code
+        == 2
+    )
+    assert run(cli, "explain", "--object", "Namespace/kuard-demo", "-f", str(REPO)).exit_code == 2
+    traced = run(
+        cli,
+        "explain",
+        "--cluster",
+        "aks-member-1",
+        "--object",
+        "Namespace/kuard-demo",
+        "-f",
+        str(REPO),
+    )
+    assert traced.exit_code == 0 and "kind: Namespace" in traced.output

@@ -641,7 +641,7 @@ def test_trace_of_the_example_matches_the_golden_file(cli):
     from conftest import REPO, run
 
     result = run(
-        cli, "trace", "-f", str(REPO), "--cluster", "aks-member-1",
+        cli, "explain", "-f", str(REPO), "--cluster", "aks-member-1",
         "--object", "Deployment.apps/kuard-demo/kuard",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -654,7 +654,7 @@ def test_trace_shows_the_final_manifest_exactly_as_rendered(fleet_dir, cli):
 
     ok(make_fleet(fleet_dir, RO_REPLICAS))
     result = run(
-        cli, "trace", "-f", str(fleet_dir.root), "--cluster", "west-1",
+        cli, "explain", "-f", str(fleet_dir.root), "--cluster", "west-1",
         "--object", "Deployment.apps/app/web",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -679,7 +679,7 @@ def test_trace_of_a_deleted_or_unknown_object_fails(fleet_dir, cli):
             overrideType: Delete
     """
     ok(make_fleet(fleet_dir, overrides))
-    args = ("trace", "-f", str(fleet_dir.root), "--cluster", "east-1", "--object")
+    args = ("explain", "-f", str(fleet_dir.root), "--cluster", "east-1", "--object")
     result = run(cli, *args, "Deployment.apps/app/web")
     assert result.exit_code == 1
     assert (
