@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from . import report, writer
+from . import diff_format, gitloop, gitsource, report, writer
 from .diagnostics import Diagnostics
+from .diff import FleetDiff
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
@@ -94,18 +95,66 @@ def validate(path: Path, strict: bool) -> None:
     default=None,
     help="Write here instead of the fleet's spec.output (default rendered/).",
 )
-def render(path: Path, strict: bool, out: Path | None) -> None:
+@click.option(
+    "--commit",
+    "make_commit",
+    is_flag=True,
+    help="Commit the output folder and fleet.lock (git); the message names the source "
+    "commit and summarises the changes. Refused when other changes are staged.",
+)
+def render(path: Path, strict: bool, out: Path | None, make_commit: bool) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
     Nothing is written unless every input is valid; the new output replaces the
     old in one atomic step, so an error or a crash leaves the previous output
     exactly as it was. <cluster>/flux-system/ folders are never touched.
     """
+    if make_commit:
+        _render_and_commit(path, Options(strict=strict), out)
+        return
     root, output, result = _compile(path, Options(strict=strict))
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
-    output = out if out is not None else output
+    _write(root, out if out is not None else output, result)
+
+
+def _render_and_commit(path: Path, options: Options, out: Path | None) -> None:
+    try:
+        compared = gitloop.compare_with(find_fleet_file(path), "HEAD", options)
+        repo = gitsource.open_repo(compared.head_inputs.root)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    code = _finish(compared.head, options.strict)
+    if code != report.EXIT_OK:
+        raise SystemExit(code)
+    root = compared.head_inputs.root
+    output = out if out is not None else root / compared.head_inputs.output
+    try:
+        paths = gitloop.paths_to_commit(repo, root, output)
+    except (ValueError, gitsource.GitError) as exc:
+        click.echo(f"error: the output {output} is not inside the repository", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    unrelated = gitloop.unrelated_staged(repo, paths)
+    if unrelated:
+        click.echo(
+            "error: refusing to commit: other changes are staged: " + ", ".join(unrelated), err=True
+        )
+        click.echo("hint: commit or unstage them first (git restore --staged PATH)", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    _write(root, output, compared.head)
+    if compared.diff is None:
+        click.echo("warning: HEAD does not compile; the commit message has no summary", err=True)
+        summary = FleetDiff("HEAD", "working tree")
+    else:
+        summary = compared.diff
+    sources = gitloop.uncommitted_sources(repo, paths)
+    sha = gitloop.commit(repo, paths, gitloop.commit_message(repo, summary, sources))
+    click.echo(f"committed {sha[:12]}" if sha else "nothing to commit: the output is unchanged")
+
+
+def _write(root: Path, output: Path, result: Result) -> None:
     try:
         with writer.repository_lock(root):
             changes = writer.write(output, result.files)
@@ -150,3 +199,48 @@ def check(path: Path, strict: bool) -> None:
         click.echo(f"extra:   {rel}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
+
+
+@main.command()
+@_fleet_option
+@_strict_option
+@click.option(
+    "--base",
+    default=None,
+    metavar="REF",
+    help="Compare with this commit (default: the merge base of HEAD with origin/HEAD, "
+    "main or master; else HEAD).",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(sorted(diff_format.FORMATS)),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for pull requests, json for tools.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
+def diff(path: Path, strict: bool, base: str | None, form: str, exit_code: bool) -> None:
+    """Show what changes on which cluster, and why, between REF and the working tree.
+
+    The fleet at REF is compiled straight from git objects: the working tree,
+    the index and the stash are never touched. The summary comes first
+    (clusters affected, objects added/removed/changed per cluster, clusters
+    gaining or losing a placement and the label, inventory or policy change
+    behind it), then per-cluster object changes with unified YAML diffs.
+    Secret values are never printed. Exit 0 with or without changes.
+    """
+    try:
+        compared = gitloop.compare_with(find_fleet_file(path), base, Options(strict=strict))
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if compared.diff is None:
+        for label, result in (("base", compared.base), ("working tree", compared.head)):
+            if not result.ok:
+                click.echo(f"the {label} does not compile:", err=True)
+                report.show(result.diagnostics)
+        raise SystemExit(report.EXIT_ERRORS)
+    click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
+    if exit_code and compared.diff.changed:
+        raise SystemExit(report.EXIT_ERRORS)

@@ -1,0 +1,262 @@
+"""Compare two compilations of a fleet: which clusters change, which objects, and why. Pure.
+
+The "why" comes from the placements: a cluster gains or loses a placement because the placement
+(its policy or selectors) changed, because the cluster's labels, taints or state changed, or
+because the cluster was added to or removed from the inventory. Secret values never reach a
+diff: ``data`` and ``stringData`` values of Secrets are replaced by a marker saying only whether
+the value changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import layout, yamlout
+from .model import Cluster, ObjectKey
+from .pipeline import Compilation, RenderedObject
+
+ADDED = "added"
+REMOVED = "removed"
+CHANGED = "changed"
+GAINED = "gained"
+LOST = "lost"
+SECRET_FIELDS = ("data", "stringData")
+REDACTED = "<redacted>"
+REDACTED_OLD = "<redacted: old value>"
+REDACTED_NEW = "<redacted: new value>"
+
+
+@dataclass
+class ObjectChange:
+    key: str
+    path: str  # relative to the output folder
+    change: str  # added | removed | changed
+    diff: str  # unified diff of the YAML (Secret values redacted)
+
+
+@dataclass
+class PlacementChange:
+    placement: str
+    cluster: str
+    change: str  # gained | lost
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClusterDiff:
+    name: str
+    status: str  # added | removed | changed
+    objects: list[ObjectChange] = field(default_factory=list)
+
+    def count(self, change: str) -> int:
+        return sum(1 for o in self.objects if o.change == change)
+
+
+@dataclass
+class FleetDiff:
+    base: str  # how the base was named (ref and commit)
+    head: str
+    clusters: list[ClusterDiff] = field(default_factory=list)
+    placements: list[PlacementChange] = field(default_factory=list)
+    # Inventory and placement-spec changes, one sentence each.
+    inventory: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.clusters or self.placements or self.inventory or self.policies)
+
+
+def compare(base: Compilation, head: Compilation, base_name: str, head_name: str) -> FleetDiff:
+    result = FleetDiff(base_name, head_name)
+    result.inventory = _inventory_changes(base.fleet.clusters, head.fleet.clusters)
+    policies = _policy_changes(base, head)
+    result.policies = list(policies.values())
+    result.placements = _placement_changes(base, head, policies)
+    for name in sorted(set(base.clusters) | set(head.clusters)):
+        old, new = base.clusters.get(name), head.clusters.get(name)
+        status = ADDED if old is None else REMOVED if new is None else CHANGED
+        objects = _object_changes(name, old or {}, new or {})
+        if objects or status != CHANGED:
+            result.clusters.append(ClusterDiff(name, status, objects))
+    return result
+
+
+def _object_changes(
+    cluster: str, old: dict[ObjectKey, RenderedObject], new: dict[ObjectKey, RenderedObject]
+) -> list[ObjectChange]:
+    changes: list[ObjectChange] = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if _same(cluster, before, after):
+            continue
+        old_body, new_body = redact_pair(_body(before), _body(after))
+        old_text, new_text = _yaml(old_body), _yaml(new_body)
+        path = _path(cluster, after or before)  # type: ignore[arg-type]
+        change = ADDED if before is None else REMOVED if after is None else CHANGED
+        old_path = _path(cluster, before) if before else "/dev/null"
+        new_path = _path(cluster, after) if after else "/dev/null"
+        diff = "".join(
+            difflib.unified_diff(
+                old_text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=f"a/{old_path}" if before else old_path,
+                tofile=f"b/{new_path}" if after else new_path,
+            )
+        )
+        changes.append(ObjectChange(str(key), path, change, diff))
+    return changes
+
+
+def _same(cluster: str, before: RenderedObject | None, after: RenderedObject | None) -> bool:
+    if before is None or after is None:
+        return False
+    return _path(cluster, before) == _path(cluster, after) and _yaml(_body(before)) == _yaml(
+        _body(after)
+    )
+
+
+def _body(obj: RenderedObject | None) -> dict[str, Any] | None:
+    return None if obj is None else layout.annotated(obj.body, obj.provenance)
+
+
+def _yaml(body: dict[str, Any] | None) -> str:
+    return "" if body is None else yamlout.dump_object(body).decode("utf-8")
+
+
+def _path(cluster: str, obj: RenderedObject) -> str:
+    rel = layout.object_path(obj.key)
+    return f"{cluster}/{obj.bundle}/{rel}" if obj.bundle else f"{cluster}/{rel}"
+
+
+def _is_secret(body: dict[str, Any] | None) -> bool:
+    return isinstance(body, dict) and (body.get("apiVersion"), body.get("kind")) == ("v1", "Secret")
+
+
+def redact_pair(
+    old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both bodies with Secret values replaced; a value that differs is marked old/new."""
+    old_values = {f: old.get(f) or {} for f in SECRET_FIELDS} if _is_secret(old) else {}
+    new_values = {f: new.get(f) or {} for f in SECRET_FIELDS} if _is_secret(new) else {}
+
+    def redact(body, mine, theirs, marker):
+        if not _is_secret(body):
+            return body
+        out = dict(body)
+        for name in SECRET_FIELDS:
+            values = mine.get(name)
+            if not isinstance(values, dict):
+                if name in out:
+                    out[name] = REDACTED
+                continue
+            other = theirs.get(name) if isinstance(theirs.get(name), dict) else {}
+            out[name] = {
+                k: REDACTED if k in other and other[k] == v else marker for k, v in values.items()
+            }
+        return out
+
+    return (
+        redact(old, old_values, new_values, REDACTED_OLD),
+        redact(new, new_values, old_values, REDACTED_NEW),
+    )
+
+
+def _cluster_facts(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "labels": dict(cluster.labels),
+        "taints": sorted(str(t) for t in cluster.taints),
+        "state": cluster.state,
+        "kubernetesVersion": cluster.kubernetes_version,
+    }
+
+
+def _inventory_changes(old: dict[str, Cluster], new: dict[str, Cluster]) -> list[str]:
+    lines: list[str] = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines.append(f"cluster {name} added to the inventory")
+        elif name not in new:
+            lines.append(f"cluster {name} removed from the inventory")
+        else:
+            texts = _cluster_changes(old[name], new[name])
+            lines.extend(f"cluster {name}: {text}" for text in texts)
+    return lines
+
+
+def _cluster_changes(old: Cluster, new: Cluster) -> list[str]:
+    texts: list[str] = []
+    for key in sorted(set(old.labels) | set(new.labels)):
+        before, after = old.labels.get(key), new.labels.get(key)
+        if before == after:
+            continue
+        if before is None:
+            texts.append(f"label {key}={after} added")
+        elif after is None:
+            texts.append(f"label {key}={before} removed")
+        else:
+            texts.append(f"label {key} changed from {before} to {after}")
+    facts_old, facts_new = _cluster_facts(old), _cluster_facts(new)
+    for fact in ("taints", "state", "kubernetesVersion"):
+        if facts_old[fact] != facts_new[fact]:
+            texts.append(f"{fact} changed from {facts_old[fact]} to {facts_new[fact]}")
+    return texts
+
+
+def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
+    """Placement name -> what changed in its spec (policy, resourceSelectors, ...)."""
+    old = {p.name: p for p in base.fleet.placements}
+    new = {p.name: p for p in head.fleet.placements}
+    lines: dict[str, str] = {}
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines[name] = f"placement {name} added"
+        elif name not in new:
+            lines[name] = f"placement {name} removed"
+        else:
+            parts = [
+                part
+                for part in sorted(set(old[name].spec) | set(new[name].spec))
+                if old[name].spec.get(part) != new[name].spec.get(part)
+            ]
+            if parts:
+                lines[name] = f"placement {name}: {', '.join(parts)} changed"
+    return lines
+
+
+def _placement_changes(
+    base: Compilation, head: Compilation, policies: dict[str, str]
+) -> list[PlacementChange]:
+    changes: list[PlacementChange] = []
+    for name in sorted(set(base.outcomes) | set(head.outcomes)):
+        old = base.outcomes.get(name)
+        new = head.outcomes.get(name)
+        before = set(old.selected) if old else set()
+        after = set(new.selected) if new else set()
+        for cluster in sorted(before ^ after):
+            gained = cluster in after
+            reasons = []
+            if name in policies:
+                reasons.append(policies[name])
+            reasons.extend(_cluster_reasons(cluster, base, head))
+            # The scheduler's own words on the side where the cluster is not selected.
+            outcome = old if gained else new
+            decision = next(
+                (d for d in (outcome.decisions if outcome else []) if d.cluster == cluster), None
+            )
+            if decision is not None:
+                side = "before" if gained else "now"
+                reasons.append(f"{side}: {decision.reason}")
+            changes.append(PlacementChange(name, cluster, GAINED if gained else LOST, reasons))
+    return changes
+
+
+def _cluster_reasons(name: str, base: Compilation, head: Compilation) -> list[str]:
+    old, new = base.fleet.clusters.get(name), head.fleet.clusters.get(name)
+    if old is None:
+        return [f"cluster {name} added to the inventory"]
+    if new is None:
+        return [f"cluster {name} removed from the inventory"]
+    return [f"cluster {name}: {text}" for text in _cluster_changes(old, new)]

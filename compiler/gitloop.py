@@ -1,0 +1,108 @@
+"""The git side of the GitOps loop: compile a commit for ``fleetc diff``, and commit a render.
+
+The base commit is read from git objects only (``gitsource``): the working tree, the index and
+the stash are never touched. Committing stages exactly the output folder and fleet.lock, and
+refuses when anything else is staged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from . import diff as fleetdiff
+from . import diff_format, gitsource
+from .diagnostics import Diagnostics
+from .load import Inputs, load, load_commit
+from .lock import LOCK_FILE
+from .pipeline import Options, Result, compile_fleet
+
+# fleetc's own scratch files (the render lock, staging folders): never sources.
+STAGING_PREFIX = ".fleetc"
+
+
+@dataclass
+class Compared:
+    diff: fleetdiff.FleetDiff | None
+    base: Result
+    head: Result
+    head_inputs: Inputs
+
+
+def _compile(inputs: Inputs, diags: Diagnostics, options: Options) -> Result:
+    result = compile_fleet(inputs, options)
+    result.diagnostics.items[:0] = diags.items
+    return result
+
+
+def compare_with(fleet_file: Path, base_ref: str | None, options: Options) -> Compared:
+    """Compile ``base_ref`` (default: ``gitsource.default_base``) and the working tree."""
+    head_diags = Diagnostics()
+    head_inputs = load(fleet_file, head_diags)
+    repo = gitsource.open_repo(head_inputs.root)
+    prefix = gitsource.fleet_prefix(repo, head_inputs.root)
+    ref = base_ref or gitsource.default_base(repo)
+    commit = gitsource.resolve_commit(repo, ref)
+    base_diags = Diagnostics()
+    base = _compile(load_commit(commit, prefix, head_inputs.root, base_diags), base_diags, options)
+    head = _compile(head_inputs, head_diags, options)
+    if not (base.ok and head.ok):
+        return Compared(None, base, head, head_inputs)
+    name = commit.hexsha[:12] if ref == commit.hexsha else f"{ref} ({commit.hexsha[:12]})"
+    assert base.compilation is not None and head.compilation is not None
+    found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
+    return Compared(found, base, head, head_inputs)
+
+
+def unrelated_staged(repo: git.Repo, allowed: list[str]) -> list[str]:
+    """Staged paths (index vs HEAD) outside ``allowed`` (repository-relative prefixes)."""
+    try:
+        staged = repo.index.diff("HEAD")
+        paths = {d.a_path for d in staged} | {d.b_path for d in staged}
+    except (git.BadName, ValueError):
+        paths = {path for path, _stage in repo.index.entries}
+    return sorted(p for p in paths if p and not _under(p, allowed))
+
+
+def _under(path: str, prefixes: list[str]) -> bool:
+    return any(path == a.rstrip("/") or path.startswith(a.rstrip("/") + "/") for a in prefixes)
+
+
+def commit_message(repo: git.Repo, found: fleetdiff.FleetDiff, source_paths: list[str]) -> str:
+    try:
+        source = repo.head.commit.hexsha
+    except ValueError:
+        source = "(no commit yet)"
+    lines = [f"fleetc render: {diff_format.headline(found)}", "", f"Source commit: {source}"]
+    if source_paths:
+        lines.append("Uncommitted source changes rendered: " + ", ".join(source_paths))
+    lines += ["", *diff_format.summary_lines(found)]
+    return "\n".join(lines) + "\n"
+
+
+def uncommitted_sources(repo: git.Repo, allowed: list[str]) -> list[str]:
+    """Changed files in the working tree (staged or not), other than ``allowed``."""
+    changed = {d.a_path for d in repo.index.diff(None)} | set(repo.untracked_files)
+    return sorted(
+        p for p in changed if not _under(p, allowed) and not Path(p).name.startswith(STAGING_PREFIX)
+    )
+
+
+def paths_to_commit(repo: git.Repo, root: Path, output: Path) -> list[str]:
+    prefix = gitsource.fleet_prefix(repo, root)
+    top = Path(repo.working_tree_dir or "").resolve()
+    out_rel = output.resolve().relative_to(top).as_posix()
+    lock_rel = f"{prefix}/{LOCK_FILE}" if prefix else LOCK_FILE
+    return [out_rel, lock_rel]
+
+
+def commit(repo: git.Repo, paths: list[str], message: str) -> str | None:
+    """Stage ``paths`` (additions, changes and deletions) and commit; None if nothing changed."""
+    repo.git.add("--all", "--", *paths)
+    staged = repo.index.diff("HEAD") if repo.head.is_valid() else repo.index.entries
+    if not staged:
+        return None
+    repo.git.commit("--quiet", "-m", message)
+    return repo.head.commit.hexsha
