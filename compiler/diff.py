@@ -24,8 +24,10 @@ GAINED = "gained"
 LOST = "lost"
 SECRET_FIELDS = ("data", "stringData")
 REDACTED = "<redacted>"
-REDACTED_OLD = "<redacted: old value>"
-REDACTED_NEW = "<redacted: new value>"
+# kubectl copies the whole object, values included, into this annotation.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+REDACTED_OLD = "<redacted-old-value>"
+REDACTED_NEW = "<redacted-new-value>"
 
 
 @dataclass
@@ -84,6 +86,40 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     return result
 
 
+def compare_files(old: dict[str, bytes], new: dict[str, bytes]) -> list[ClusterDiff]:
+    """Per-cluster changes between two output trees (paths relative to the output folder).
+
+    Used for the commit message of ``render --commit``: what the commit changes in the
+    committed output. Kustomization files follow from the objects and are not counted.
+    """
+    old_clusters = {path.split("/", 1)[0] for path in old}
+    new_clusters = {path.split("/", 1)[0] for path in new}
+    found: list[ClusterDiff] = []
+    for name in sorted(old_clusters | new_clusters):
+        status = (
+            ADDED if name not in old_clusters else REMOVED if name not in new_clusters else CHANGED
+        )
+        changes = [
+            ObjectChange(
+                path,
+                path,
+                ADDED if path not in old else REMOVED if path not in new else CHANGED,
+                "",
+            )
+            for path in sorted(set(old) | set(new))
+            if path.split("/", 1)[0] == name
+            and not path.endswith("/" + layout.KUSTOMIZATION)
+            and old.get(path) != new.get(path)
+        ]
+        if changes or status != CHANGED:
+            found.append(ClusterDiff(name, status, changes))
+    return found
+
+
+def _kind(name: str, old, new) -> str:
+    return ADDED if name not in old else REMOVED if name not in new else CHANGED
+
+
 def _object_changes(
     cluster: str, old: dict[ObjectKey, RenderedObject], new: dict[ObjectKey, RenderedObject]
 ) -> list[ObjectChange]:
@@ -139,29 +175,31 @@ def redact_pair(
     old: dict[str, Any] | None, new: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Both bodies with Secret values replaced; a value that differs is marked old/new."""
-    old_values = {f: old.get(f) or {} for f in SECRET_FIELDS} if _is_secret(old) else {}
-    new_values = {f: new.get(f) or {} for f in SECRET_FIELDS} if _is_secret(new) else {}
+    return _redact(old, new, REDACTED_OLD), _redact(new, old, REDACTED_NEW)
 
-    def redact(body, mine, theirs, marker):
-        if not _is_secret(body):
-            return body
-        out = dict(body)
-        for name in SECRET_FIELDS:
-            values = mine.get(name)
-            if not isinstance(values, dict):
-                if name in out:
-                    out[name] = REDACTED
-                continue
-            other = theirs.get(name) if isinstance(theirs.get(name), dict) else {}
+
+def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: str):
+    """``body`` with its Secret values replaced: ``marker`` where ``other`` differs."""
+    if body is None or not _is_secret(body):
+        return body
+    out = dict(body)
+    for name in SECRET_FIELDS:
+        values = out.get(name)
+        if values is None:
+            continue
+        theirs = (other or {}).get(name) if _is_secret(other) else None
+        theirs = theirs if isinstance(theirs, dict) else {}
+        if isinstance(values, dict):
             out[name] = {
-                k: REDACTED if k in other and other[k] == v else marker for k, v in values.items()
+                k: REDACTED if k in theirs and theirs[k] == v else marker for k, v in values.items()
             }
-        return out
-
-    return (
-        redact(old, old_values, new_values, REDACTED_OLD),
-        redact(new, new_values, old_values, REDACTED_NEW),
-    )
+        else:
+            out[name] = REDACTED
+    metadata = out.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        out["metadata"] = {**metadata, "annotations": {**annotations, LAST_APPLIED: REDACTED}}
+    return out
 
 
 def _cluster_facts(cluster: Cluster) -> dict[str, Any]:

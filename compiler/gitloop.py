@@ -15,9 +15,11 @@ import git
 from . import diff as fleetdiff
 from . import diff_format, gitsource
 from .diagnostics import Diagnostics
+from .layout import FLUX_SYSTEM
 from .load import Inputs, load, load_commit
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
+from .sources import join
 
 # fleetc's own scratch files (the render lock, staging folders): never sources.
 STAGING_PREFIX = ".fleetc"
@@ -68,6 +70,26 @@ def unrelated_staged(repo: git.Repo, allowed: list[str]) -> list[str]:
 
 def _under(path: str, prefixes: list[str]) -> bool:
     return any(path == a.rstrip("/") or path.startswith(a.rstrip("/") + "/") for a in prefixes)
+
+
+def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes]:
+    """The output files in ``commit`` (repository-relative folder), as ``layout.files`` keys;
+    ``<cluster>/flux-system/`` is not fleetc's and is left out."""
+    source = gitsource.GitSource(commit)
+    found: dict[str, bytes] = {}
+    if not source.is_dir(output_rel):
+        return found
+    stack = [""]
+    while stack:
+        folder = stack.pop()
+        for entry in source.list_dir(join(output_rel, folder)):
+            rel = join(folder, entry.name)
+            if source.is_dir(join(output_rel, rel)):
+                if not (folder.count("/") == 0 and folder and entry.name == FLUX_SYSTEM):
+                    stack.append(rel)
+            elif source.is_file(join(output_rel, rel)):
+                found[rel] = source.read_bytes(join(output_rel, rel))
+    return found
 
 
 def commit_message(repo: git.Repo, found: fleetdiff.FleetDiff, source_paths: list[str]) -> str:
