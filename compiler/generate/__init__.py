@@ -7,9 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import flux
+
 if TYPE_CHECKING:
     from ..pipeline import Compilation
 
 Generator = Callable[["Compilation"], None]
 
-GENERATORS: list[Generator] = []
+GENERATORS: list[Generator] = [
+    flux.generate,  # last: wires the bundles the generators above create
+]
