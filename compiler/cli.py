@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import diff as fleetdiff
-from . import diff_format, gitloop, gitsource, report, writer
+from . import diff_format, gitloop, gitsource, report, validate_rendered, writer
 from .diagnostics import Diagnostics
 from .diff import FleetDiff
 from .load import find_fleet_file, load
@@ -77,14 +77,49 @@ def main() -> None:
 @main.command()
 @_fleet_option
 @_strict_option
-def validate(path: Path, strict: bool) -> None:
+@click.option(
+    "--rendered",
+    is_flag=True,
+    help="Also check every object in the output folder (as committed) against the "
+    "Kubernetes schema of its cluster's kubernetesVersion and the CRDs.",
+)
+@click.option(
+    "--crds",
+    "crd_folders",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="DIR",
+    help="Folder (or file) of CustomResourceDefinitions installed on the clusters; "
+    "repeatable. CRDs in a cluster's own output count as installed there.",
+)
+def validate(path: Path, strict: bool, rendered: bool, crd_folders: tuple[Path, ...]) -> None:
     """Check the inputs and report every problem at once; writes nothing.
 
     Diagnostics go to stderr as FILE:LINE:COL: error: MESSAGE, with the field
     path and, where one helps, a hint.
+
+    With --rendered, every object file in rendered/<cluster>/ (bundles and
+    flux-system/ included) is also checked: built-in kinds against the
+    Kubernetes OpenAPI schema of the cluster's version (the nearest version
+    kubernetes-validate ships), custom resources against their CRD's
+    openAPIV3Schema. A kind that is neither is "CRD not installed on <cluster>".
     """
-    _root, _output, result = _compile(path, Options(strict=strict))
+    root, output, result = _compile(path, Options(strict=strict))
+    if rendered and result.compilation is not None:
+        _validate_output(root, output, result, list(crd_folders))
     raise SystemExit(_finish(result, strict))
+
+
+def _validate_output(root: Path, output: Path, result: Result, crd_folders: list[Path]) -> None:
+    comp = result.compilation
+    assert comp is not None
+    diags = result.diagnostics
+    crds = validate_rendered.read_crds(crd_folders, diags)
+    versions = {name: c.kubernetes_version for name, c in comp.fleet.clusters.items()}
+    rel = output.relative_to(root).as_posix()
+    clusters = validate_rendered.read_output(root, rel, versions, diags)
+    checked = validate_rendered.validate(clusters, crds, diags)
+    click.echo(f"checked {checked} object(s) in {len(clusters)} cluster folder(s)", err=True)
 
 
 @main.command()
