@@ -181,6 +181,13 @@ def test_flux_objects_validate_against_the_flux_crds(cli, fleet_dir):
     result = _validate(cli, fleet_dir.root, SHARED_CRDS / "flux")
     assert result.exit_code == 0, result.output
     assert "checked 2 object(s) in 1 cluster folder(s)" in result.output
+    flux = SHARED_CRDS / "flux"
+    files = [flux / "source.toolkit.fluxcd.io_gitrepositories.yaml"]
+    only_source = _validate(cli, fleet_dir.root, *files)
+    assert "CRD not installed on c1: no CustomResourceDefinition serves " in only_source.output
+    assert "kustomize.toolkit.fluxcd.io/v1 Kustomization" in only_source.output
+    files.append(flux / "kustomize.toolkit.fluxcd.io_kustomizations.yaml")
+    assert _validate(cli, fleet_dir.root, *files).exit_code == 0
 
 
 @pytest.mark.parametrize(
