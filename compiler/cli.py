@@ -69,6 +69,7 @@ def main() -> None:
       fleetc validate          report every problem in the inputs
       fleetc render            write rendered/ (atomically)
       fleetc check             CI gate: fail if rendered/ is stale
+      fleetc diff              what a change does to each cluster, and why
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
     """
