@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from . import diff as fleetdiff
 from . import diff_format, gitloop, gitsource, report, validate_rendered, writer
 from .diagnostics import Diagnostics
-from .diff import FleetDiff
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
@@ -180,16 +178,10 @@ def _render_and_commit(path: Path, options: Options, out: Path | None) -> None:
         )
         click.echo("hint: commit or unstage them first (git restore --staged PATH)", err=True)
         raise SystemExit(report.EXIT_ERRORS)
-    previous = gitloop.committed_output(repo.head.commit, paths[0]) if repo.head.is_valid() else {}
     _write(root, output, compared.head)
     if compared.diff is None:
         click.echo("warning: HEAD does not compile; no placement summary", err=True)
-        summary = FleetDiff("HEAD", "working tree")
-    else:
-        summary = compared.diff
-    summary.clusters = fleetdiff.compare_files(previous, compared.head.files)
-    sources = gitloop.uncommitted_sources(repo, paths)
-    sha = gitloop.commit(repo, paths, gitloop.commit_message(repo, summary, sources))
+    sha = gitloop.commit_rendered(repo, paths, compared)
     click.echo(f"committed {sha[:12]}" if sha else "nothing to commit: the output is unchanged")
 
 

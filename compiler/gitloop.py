@@ -13,7 +13,7 @@ from pathlib import Path
 import git
 
 from . import diff as fleetdiff
-from . import diff_format, gitsource
+from . import diff_format, gitsource, writer
 from .diagnostics import Diagnostics
 from .layout import FLUX_SYSTEM
 from .load import Inputs, load, load_commit
@@ -22,7 +22,7 @@ from .pipeline import Options, Result, compile_fleet
 from .sources import join
 
 # fleetc's own scratch files (the render lock, staging folders): never sources.
-STAGING_PREFIX = ".fleetc"
+SCRATCH_PREFIXES = (writer.LOCK_FILE, writer.STAGING_PREFIX)
 
 
 @dataclass
@@ -85,7 +85,8 @@ def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes]:
         for entry in source.list_dir(join(output_rel, folder)):
             rel = join(folder, entry.name)
             if source.is_dir(join(output_rel, rel)):
-                if not (folder.count("/") == 0 and folder and entry.name == FLUX_SYSTEM):
+                cluster_level = folder and "/" not in folder
+                if not (cluster_level and entry.name == FLUX_SYSTEM):
                     stack.append(rel)
             elif source.is_file(join(output_rel, rel)):
                 found[rel] = source.read_bytes(join(output_rel, rel))
@@ -108,7 +109,9 @@ def uncommitted_sources(repo: git.Repo, allowed: list[str]) -> list[str]:
     """Changed files in the working tree (staged or not), other than ``allowed``."""
     changed = {d.a_path for d in repo.index.diff(None)} | set(repo.untracked_files)
     return sorted(
-        p for p in changed if not _under(p, allowed) and not Path(p).name.startswith(STAGING_PREFIX)
+        p
+        for p in changed
+        if not _under(p, allowed) and not Path(p).name.startswith(SCRATCH_PREFIXES)
     )
 
 
@@ -118,6 +121,16 @@ def paths_to_commit(repo: git.Repo, root: Path, output: Path) -> list[str]:
     out_rel = output.resolve().relative_to(top).as_posix()
     lock_rel = f"{prefix}/{LOCK_FILE}" if prefix else LOCK_FILE
     return [out_rel, lock_rel]
+
+
+def commit_rendered(repo: git.Repo, paths: list[str], compared: Compared) -> str | None:
+    """Commit the written output: the message counts what the commit changes in the committed
+    output, plus the placement moves since HEAD (when HEAD compiles)."""
+    summary = compared.diff or fleetdiff.FleetDiff("HEAD", "working tree")
+    previous = committed_output(repo.head.commit, paths[0]) if repo.head.is_valid() else {}
+    summary.clusters = fleetdiff.compare_files(previous, compared.head.files)
+    message = commit_message(repo, summary, uncommitted_sources(repo, paths))
+    return commit(repo, paths, message)
 
 
 def commit(repo: git.Repo, paths: list[str], message: str) -> str | None:
