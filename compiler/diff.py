@@ -77,10 +77,11 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     policies = _policy_changes(base, head)
     result.policies = list(policies.values())
     result.placements = _placement_changes(base, head, policies)
+    texts = _Texts()
     for name in sorted(set(base.clusters) | set(head.clusters)):
         old, new = base.clusters.get(name), head.clusters.get(name)
         status = ADDED if old is None else REMOVED if new is None else CHANGED
-        objects = _object_changes(name, old or {}, new or {})
+        objects = _object_changes(name, old or {}, new or {}, texts)
         if objects or status != CHANGED:
             result.clusters.append(ClusterDiff(name, status, objects))
     return result
@@ -120,13 +121,31 @@ def _kind(name: str, old, new) -> str:
     return ADDED if name not in old else REMOVED if name not in new else CHANGED
 
 
+class _Texts:
+    """Each distinct (body, provenance) serialised once, however many clusters share it (the
+    compilations outlive this, so the ids stay valid)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
+
+    def of(self, obj: RenderedObject) -> str:
+        key = (id(obj.body), tuple(obj.provenance.items()))
+        text = self.cache.get(key)
+        if text is None:
+            text = self.cache[key] = _yaml(_body(obj))
+        return text
+
+
 def _object_changes(
-    cluster: str, old: dict[ObjectKey, RenderedObject], new: dict[ObjectKey, RenderedObject]
+    cluster: str,
+    old: dict[ObjectKey, RenderedObject],
+    new: dict[ObjectKey, RenderedObject],
+    texts: _Texts,
 ) -> list[ObjectChange]:
     changes: list[ObjectChange] = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key), new.get(key)
-        if _same(cluster, before, after):
+        if before is not None and after is not None and _same(cluster, before, after, texts):
             continue
         old_body, new_body = redact_pair(_body(before), _body(after))
         old_text, new_text = _yaml(old_body), _yaml(new_body)
@@ -146,12 +165,9 @@ def _object_changes(
     return changes
 
 
-def _same(cluster: str, before: RenderedObject | None, after: RenderedObject | None) -> bool:
-    if before is None or after is None:
-        return False
-    return _path(cluster, before) == _path(cluster, after) and _yaml(_body(before)) == _yaml(
-        _body(after)
-    )
+def _same(cluster: str, before: RenderedObject, after: RenderedObject, texts: _Texts) -> bool:
+    same_path = _path(cluster, before) == _path(cluster, after)
+    return same_path and texts.of(before) == texts.of(after)
 
 
 def _body(obj: RenderedObject | None) -> dict[str, Any] | None:

@@ -31,14 +31,20 @@ class GitSource:
         self.commit = commit
         self.tree = commit.tree
         self.prefix = prefix.strip("/")
+        self._folders: dict[str, dict[str, git.Object]] = {}
 
     def _lookup(self, repo_path: str) -> git.Object | None:
+        """The object at ``repo_path`` (links not followed); folders are listed once each."""
         if not repo_path:
             return self.tree
-        try:
-            return self.tree / repo_path
-        except KeyError:
-            return None
+        parent, _, name = repo_path.rpartition("/")
+        children = self._folders.get(parent)
+        if children is None:
+            folder = self._lookup(parent)
+            if folder is None or folder.type != "tree":
+                return None
+            children = self._folders[parent] = {item.name: item for item in folder}
+        return children.get(name)
 
     def _resolve_repo(self, repo_path: str) -> str | None:
         """Follow links component by component; None when a path leaves the repository."""
