@@ -241,3 +241,44 @@ def _kustomize_builds(folder) -> None:
         [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_hub_object_named_like_a_flux_object_is_an_error(fleet_dir, with_bundles):
+    _fleet(fleet_dir)
+    fleet_dir.write(
+        "hub/base.yaml",
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: base
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: flux-system
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: metallb
+          namespace: flux-system
+        spec:
+          interval: 1m
+          prune: false
+          sourceRef: {kind: GitRepository, name: other}
+        """,
+    )
+    path = fleet_dir.root / "fleet.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "name: base}",
+            "name: base}\n        - {group: '', version: v1, kind: Namespace, name: flux-system}",
+        )
+    )
+    result = fleet_dir.compile()
+    errors = [d.format() for d in result.diagnostics.errors]
+    assert (
+        "hub/base.yaml: error: Kustomization.kustomize.toolkit.fluxcd.io/flux-system/metallb on "
+        "cluster c1 is also the Flux object fleetc renders to sync ./rendered/c1/metallb"
+    ) in "\n".join(errors), errors

@@ -24,6 +24,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from .. import schema
+from ..diagnostics import Position
 from ..model import ObjectKey, split_api_version
 
 if TYPE_CHECKING:
@@ -59,7 +60,17 @@ def generate(comp: Compilation) -> None:
             deps = comp.bundle_dependencies.get(bundle, ())
             derived.append(kustomization(bundle, path, settings or {}, deps, wait=True))
         for body in derived:
-            comp.add(cluster, RenderedObject(_key(body), body, comp.fleet.doc.file))
+            key = _key(body)
+            existing = objects.get(key)
+            if existing is not None:
+                comp.diags.error(
+                    f"{key} on cluster {cluster} is also the Flux object fleetc renders "
+                    f"to sync {body['spec'].get('path', 'the cluster')}",
+                    Position(existing.source),
+                    hint="rename the object, or remove it and let fleetc render it",
+                )
+                continue
+            comp.add(cluster, RenderedObject(key, body, comp.fleet.doc.file))
 
 
 def output_path(spec: dict[str, Any]) -> str:
