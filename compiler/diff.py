@@ -10,6 +10,7 @@ the value changed.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     texts = _Texts()
     for name in sorted(set(base.clusters) | set(head.clusters)):
         old, new = base.clusters.get(name), head.clusters.get(name)
-        status = ADDED if old is None else REMOVED if new is None else CHANGED
+        status = _kind(name, base.clusters, head.clusters)
         objects = _object_changes(name, old or {}, new or {}, texts)
         if objects or status != CHANGED:
             result.clusters.append(ClusterDiff(name, status, objects))
@@ -93,32 +94,27 @@ def compare_files(old: dict[str, bytes], new: dict[str, bytes]) -> list[ClusterD
     Used for the commit message of ``render --commit``: what the commit changes in the
     committed output. Kustomization files follow from the objects and are not counted.
     """
+    by_cluster: dict[str, list[str]] = {}
+    for path in sorted(set(old) | set(new)):
+        by_cluster.setdefault(path.split("/", 1)[0], []).append(path)
     old_clusters = {path.split("/", 1)[0] for path in old}
     new_clusters = {path.split("/", 1)[0] for path in new}
     found: list[ClusterDiff] = []
-    for name in sorted(old_clusters | new_clusters):
-        status = (
-            ADDED if name not in old_clusters else REMOVED if name not in new_clusters else CHANGED
-        )
+    for name, paths in sorted(by_cluster.items()):
         changes = [
-            ObjectChange(
-                path,
-                path,
-                ADDED if path not in old else REMOVED if path not in new else CHANGED,
-                "",
-            )
-            for path in sorted(set(old) | set(new))
-            if path.split("/", 1)[0] == name
-            and not path.endswith("/" + layout.KUSTOMIZATION)
-            and old.get(path) != new.get(path)
+            ObjectChange(path, path, _kind(path, old, new), "")
+            for path in paths
+            if not path.endswith("/" + layout.KUSTOMIZATION) and old.get(path) != new.get(path)
         ]
+        status = _kind(name, old_clusters, new_clusters)
         if changes or status != CHANGED:
             found.append(ClusterDiff(name, status, changes))
     return found
 
 
-def _kind(name: str, old, new) -> str:
-    return ADDED if name not in old else REMOVED if name not in new else CHANGED
+def _kind(item: Any, old: Container[Any], new: Container[Any]) -> str:
+    """Whether ``item`` was added, removed or (possibly) changed between ``old`` and ``new``."""
+    return ADDED if item not in old else REMOVED if item not in new else CHANGED
 
 
 class _Texts:
@@ -150,7 +146,7 @@ def _object_changes(
         old_body, new_body = redact_pair(_body(before), _body(after))
         old_text, new_text = _yaml(old_body), _yaml(new_body)
         path = _path(cluster, after or before)  # type: ignore[arg-type]
-        change = ADDED if before is None else REMOVED if after is None else CHANGED
+        change = _kind(key, old, new)
         old_path = _path(cluster, before) if before else "/dev/null"
         new_path = _path(cluster, after) if after else "/dev/null"
         diff = "".join(
