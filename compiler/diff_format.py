@@ -14,6 +14,8 @@ from typing import Any
 from .diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
 
 JSON_VERSION = 1
+# Characters of markdown before YAML diffs are left out (GitHub's job summary limit is 1 MiB).
+MARKDOWN_BUDGET = 900_000
 _SIGN = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
 
 
@@ -66,7 +68,10 @@ def text(diff: FleetDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(diff: FleetDiff) -> str:
+def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
+    """Markdown for a PR comment or job summary. Once the text passes ``budget`` characters,
+    further clusters list their object changes without the YAML diffs (GitHub caps a job
+    summary at 1 MiB and a comment at 65,536 characters)."""
     out = [f"## fleetc diff `{diff.base}` → `{diff.head}`", "", f"**{headline(diff)}**", ""]
     if diff.clusters:
         out += ["| cluster | status | added | removed | changed |", "|---|---|---|---|---|"]
@@ -85,14 +90,25 @@ def markdown(diff: FleetDiff) -> str:
     for title, items in (("Placement specs", diff.policies), ("Inventory", diff.inventory)):
         if items:
             out += [f"### {title}", "", *(f"- {_md(item)}" for item in items), ""]
+    size = sum(len(line) + 1 for line in out)
+    omitted = 0
     for cluster in diff.clusters:
-        out += [f"<details><summary><code>{_cluster_title(cluster)}</code></summary>", ""]
-        out += [f"- {_SIGN[o.change]} `{o.key}` (`{o.path}`)" for o in cluster.objects]
+        block = [f"<details><summary><code>{_cluster_title(cluster)}</code></summary>", ""]
+        block += [f"- {_SIGN[o.change]} `{o.key}` (`{o.path}`)" for o in cluster.objects]
         body = "".join(o.diff for o in cluster.objects)
-        if body:
+        if body and size + len(body) <= budget:
             fence = _fence(body)
-            out += ["", f"{fence}diff", body.rstrip("\n"), fence]
-        out += ["", "</details>", ""]
+            block += ["", f"{fence}diff", body.rstrip("\n"), fence]
+        elif body:
+            omitted += 1
+        block += ["", "</details>", ""]
+        size += sum(len(line) + 1 for line in block)
+        out += block
+    if omitted:
+        out.append(
+            f"_YAML diffs of {omitted} cluster(s) omitted to keep this short: "
+            "run `fleetc diff` locally for all of them._"
+        )
     return "\n".join(out)
 
 

@@ -9,6 +9,10 @@ import pytest
 from conftest import run
 from gitrepo import demo_fleet
 
+from compiler import diff_format
+from compiler.gitloop import compare_with
+from compiler.pipeline import Options
+
 
 def _diff(cli, fleet, *args: str):
     return run(cli, "diff", "-f", str(fleet.root), *args)
@@ -224,3 +228,20 @@ def test_unknown_base_is_an_error(cli, tmp_path):
     result = _diff(cli, fleet, "--base", "no-such-ref")
     assert result.exit_code == 1
     assert "unknown revision 'no-such-ref'" in result.output
+
+
+def test_markdown_leaves_out_yaml_diffs_past_its_budget(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    edit_resource(fleet)
+    found = compare_with(fleet.root / "fleet.yaml", "HEAD", Options()).diff
+    full = diff_format.markdown(found)
+    assert full.count("```diff") == 2
+    first_block = full.index("</details>") + len("</details>")
+    short = diff_format.markdown(found, budget=first_block + 10)
+    assert short.count("```diff") == 1
+    assert short.count("<details>") == 2
+    assert "- ~ `ConfigMap/app/settings` (`c2/app/configmap_settings.yaml`)" in short
+    assert short.endswith(
+        "_YAML diffs of 1 cluster(s) omitted to keep this short: "
+        "run `fleetc diff` locally for all of them._"
+    )
