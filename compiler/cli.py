@@ -144,48 +144,12 @@ def render(path: Path, strict: bool, out: Path | None, make_commit: bool) -> Non
     old in one atomic step, so an error or a crash leaves the previous output
     exactly as it was. <cluster>/flux-system/ folders are never touched.
     """
-    if make_commit:
-        _render_and_commit(path, Options(strict=strict), out)
-        return
     root, output, result = _compile(path, Options(strict=strict))
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
-    _write(root, out if out is not None else output, result)
-
-
-def _render_and_commit(path: Path, options: Options, out: Path | None) -> None:
-    try:
-        compared = gitloop.compare_with(find_fleet_file(path), "HEAD", options)
-        repo = gitsource.open_repo(compared.head_inputs.root)
-    except gitsource.GitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(report.EXIT_ERRORS) from exc
-    code = _finish(compared.head, options.strict)
-    if code != report.EXIT_OK:
-        raise SystemExit(code)
-    root = compared.head_inputs.root
-    output = out if out is not None else root / compared.head_inputs.output
-    try:
-        paths = gitloop.paths_to_commit(repo, root, output)
-    except (ValueError, gitsource.GitError) as exc:
-        click.echo(f"error: the output {output} is not inside the repository", err=True)
-        raise SystemExit(report.EXIT_ERRORS) from exc
-    unrelated = gitloop.unrelated_staged(repo, paths)
-    if unrelated:
-        click.echo(
-            "error: refusing to commit: other changes are staged: " + ", ".join(unrelated), err=True
-        )
-        click.echo("hint: commit or unstage them first (git restore --staged PATH)", err=True)
-        raise SystemExit(report.EXIT_ERRORS)
-    _write(root, output, compared.head)
-    if compared.diff is None:
-        click.echo("warning: HEAD does not compile; no placement summary", err=True)
-    sha = gitloop.commit_rendered(repo, paths, compared)
-    click.echo(f"committed {sha[:12]}" if sha else "nothing to commit: the output is unchanged")
-
-
-def _write(root: Path, output: Path, result: Result) -> None:
+    output = out if out is not None else output
+    pending = _prepare_commit(root, output) if make_commit else None
     try:
         with writer.repository_lock(root):
             changes = writer.write(output, result.files)
@@ -201,6 +165,28 @@ def _write(root: Path, output: Path, result: Result) -> None:
         f"rendered {len(comp.clusters)} cluster(s), {objects} object(s) into {output}: "
         f"{written} file(s) written, {changes.unchanged} unchanged, {len(changes.removed)} removed"
     )
+    if pending is not None:
+        _commit(pending, find_fleet_file(path), Options(strict=strict))
+
+
+def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
+    """Checked before anything is written: refuses when other changes are staged."""
+    try:
+        return gitloop.prepare_commit(root, output)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+
+
+def _commit(pending: gitloop.PendingCommit, fleet_file: Path, options: Options) -> None:
+    try:
+        sha, summarised = gitloop.commit_render(pending, fleet_file, options)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if not summarised:
+        click.echo("warning: HEAD does not compile; no placement summary", err=True)
+    click.echo(f"committed {sha[:12]}" if sha else "nothing to commit: the output is unchanged")
 
 
 @main.command()

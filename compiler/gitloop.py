@@ -115,22 +115,52 @@ def uncommitted_sources(repo: git.Repo, allowed: list[str]) -> list[str]:
     )
 
 
-def paths_to_commit(repo: git.Repo, root: Path, output: Path) -> list[str]:
+@dataclass
+class PendingCommit:
+    repo: git.Repo
+    # The output folder and fleet.lock, relative to the repository's top level.
+    paths: list[str]
+
+
+def prepare_commit(root: Path, output: Path) -> PendingCommit:
+    """What ``render --commit`` will commit; GitError when it must not (other staged changes)."""
+    repo = gitsource.open_repo(root)
     prefix = gitsource.fleet_prefix(repo, root)
     top = Path(repo.working_tree_dir or "").resolve()
-    out_rel = output.resolve().relative_to(top).as_posix()
-    lock_rel = f"{prefix}/{LOCK_FILE}" if prefix else LOCK_FILE
-    return [out_rel, lock_rel]
+    try:
+        out_rel = output.resolve().relative_to(top).as_posix()
+    except ValueError as exc:
+        raise gitsource.GitError(f"the output {output} is not inside the repository") from exc
+    paths = [out_rel, f"{prefix}/{LOCK_FILE}" if prefix else LOCK_FILE]
+    unrelated = unrelated_staged(repo, paths)
+    if unrelated:
+        raise gitsource.GitError(
+            "refusing to commit: other changes are staged: "
+            + ", ".join(unrelated)
+            + " (commit them, or unstage them with git restore --staged PATH)"
+        )
+    return PendingCommit(repo, paths)
 
 
-def commit_rendered(repo: git.Repo, paths: list[str], compared: Compared) -> str | None:
-    """Commit the written output: the message counts what the commit changes in the committed
-    output, plus the placement moves since HEAD (when HEAD compiles)."""
+def commit_render(
+    pending: PendingCommit, fleet_file: Path, options: Options
+) -> tuple[str | None, bool]:
+    """Commit the written output. The message counts what the commit changes in the committed
+    output, plus the placement moves since HEAD. Returns the new commit (None when nothing
+    changed) and whether the placement summary could be made (HEAD exists and compiles)."""
+    repo = pending.repo
+    if not repo.head.is_valid():
+        head = _compile(load(fleet_file, Diagnostics()), Diagnostics(), options)
+        summary = fleetdiff.FleetDiff("(no commit)", "working tree")
+        summary.clusters = fleetdiff.compare_files({}, head.files)
+        message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
+        return commit(repo, pending.paths, message), False
+    compared = compare_with(fleet_file, "HEAD", options)
     summary = compared.diff or fleetdiff.FleetDiff("HEAD", "working tree")
-    previous = committed_output(repo.head.commit, paths[0]) if repo.head.is_valid() else {}
+    previous = committed_output(repo.head.commit, pending.paths[0])
     summary.clusters = fleetdiff.compare_files(previous, compared.head.files)
-    message = commit_message(repo, summary, uncommitted_sources(repo, paths))
-    return commit(repo, paths, message)
+    message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
+    return commit(repo, pending.paths, message), compared.diff is not None
 
 
 def commit(repo: git.Repo, paths: list[str], message: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import run
-from gitrepo import demo_fleet
+from gitrepo import APP_PLACEMENT, HUB, GitFleet, demo_fleet
 
 
 def _render_commit(cli, fleet):
@@ -72,3 +72,18 @@ def test_staged_output_is_not_unrelated(cli, tmp_path):
     result = _render_commit(cli, fleet)
     assert result.exit_code == 0, result.output
     assert "rendered/c1/stale.yaml" not in {i.path for i in fleet.repo.head.commit.tree.traverse()}
+
+
+def test_first_commit_of_a_new_repository(cli, tmp_path):
+    fleet = GitFleet(tmp_path)
+    fleet.write("fleet.yaml", APP_PLACEMENT)
+    fleet.write("hub/app.yaml", HUB)
+    fleet.cluster("c1", {"env": "prod"})
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert head.message.startswith("fleetc render: 1 cluster(s) affected, 4 object change(s)")
+    assert "Uncommitted source changes rendered: clusters/c1.yaml, fleet.yaml, hub/app.yaml" in (
+        head.message
+    )
+    assert {p.split("/")[0] for p in head.stats.files} == {"rendered", "fleet.lock"}
