@@ -251,8 +251,15 @@ def _cluster_changes(old: Cluster, new: Cluster) -> list[str]:
     facts_old, facts_new = _cluster_facts(old), _cluster_facts(new)
     for fact in ("taints", "state", "kubernetesVersion"):
         if facts_old[fact] != facts_new[fact]:
-            texts.append(f"{fact} changed from {facts_old[fact]} to {facts_new[fact]}")
+            before, after = _fact(facts_old[fact]), _fact(facts_new[fact])
+            texts.append(f"{fact} changed from {before} to {after}")
     return texts
+
+
+def _fact(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) if value else "(none)"
+    return "(none)" if value is None else str(value)
 
 
 def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:

@@ -45,14 +45,14 @@ def compare_with(fleet_file: Path, base_ref: str | None, options: Options) -> Co
     head_inputs = load(fleet_file, head_diags)
     repo = gitsource.open_repo(head_inputs.root)
     prefix = gitsource.fleet_prefix(repo, head_inputs.root)
-    ref = base_ref or gitsource.default_base(repo)
+    ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
     commit = gitsource.resolve_commit(repo, ref)
     base_diags = Diagnostics()
     base = _compile(load_commit(commit, prefix, head_inputs.root, base_diags), base_diags, options)
     head = _compile(head_inputs, head_diags, options)
     if not (base.ok and head.ok):
         return Compared(None, base, head, head_inputs)
-    name = commit.hexsha[:12] if ref == commit.hexsha else f"{ref} ({commit.hexsha[:12]})"
+    name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
     assert base.compilation is not None and head.compilation is not None
     found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
     return Compared(found, base, head, head_inputs)

@@ -136,8 +136,9 @@ def resolve_commit(repo: git.Repo, ref: str) -> git.Commit:
         raise GitError(f"unknown revision {ref!r}") from exc
 
 
-def default_base(repo: git.Repo) -> str:
-    """The merge base of HEAD with the default branch (origin/HEAD, main or master), else HEAD."""
+def default_base(repo: git.Repo) -> tuple[str, str]:
+    """The merge base of HEAD with the default branch (origin/HEAD, main or master), else HEAD;
+    as (commit, how it was chosen)."""
     try:
         head = repo.head.commit
     except ValueError as exc:
@@ -149,5 +150,5 @@ def default_base(repo: git.Repo) -> str:
             continue
         bases = repo.merge_base(head, branch)
         if bases:
-            return bases[0].hexsha
-    return head.hexsha
+            return bases[0].hexsha, f"merge base with {name}"
+    return head.hexsha, "HEAD"

@@ -191,11 +191,12 @@ def test_default_base_is_the_merge_base_with_main(cli, tmp_path):
     fleet.repo.git.checkout("--quiet", "feature")
 
     data = _json(cli, fleet)
-    assert data["base"] == fork[:12]
+    assert data["base"] == f"merge base with main ({fork[:12]})"
     # main's new cluster is not in the feature's diff; the feature's own edit is.
     assert sorted(data["summary"]["clusters"]) == ["c1", "c2"]
     head = _json(cli, fleet, "--base", "HEAD")
     assert head["changed"] is False
+    assert head["base"] == f"HEAD ({fleet.repo.head.commit.hexsha[:12]})"
 
 
 def test_fleet_in_a_sub_folder(cli, tmp_path):
@@ -245,3 +246,17 @@ def test_markdown_leaves_out_yaml_diffs_past_its_budget(cli, tmp_path):
         "_YAML diffs of 1 cluster(s) omitted to keep this short: "
         "run `fleetc diff` locally for all of them._"
     )
+
+
+def test_a_taint_names_itself_as_the_reason(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    fleet.cluster(
+        "c2", {"env": "prod"}, spec="spec:\n  taints:\n    - {key: maint, effect: NoSchedule}\n"
+    )
+    moves = {(p["placement"], p["cluster"]): p["reasons"] for p in _json(cli, fleet)["placements"]}
+    assert set(moves) == {("app", "c2"), ("baseline", "c2")}
+    assert moves[("baseline", "c2")] == [
+        "cluster c2: taints changed from (none) to &{Key:maint Value: Effect:NoSchedule}",
+        "now: ClusterUnschedulable, "
+        "taint &{Key:maint Value: Effect:NoSchedule} cannot be tolerated",
+    ]
