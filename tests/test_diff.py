@@ -260,3 +260,14 @@ def test_a_taint_names_itself_as_the_reason(cli, tmp_path):
         "now: ClusterUnschedulable, "
         "taint &{Key:maint Value: Effect:NoSchedule} cannot be tolerated",
     ]
+
+
+def test_outside_a_repository_is_an_error(cli, fleet_dir):
+    fleet_dir.write(
+        "fleet.yaml",
+        "apiVersion: fleetc.io/v1alpha1\nkind: Fleet\nmetadata:\n  name: x\nspec: {}\n",
+    )
+    fleet_dir.write("clusters/.keep", "")
+    result = run(cli, "diff", "-f", str(fleet_dir.root))
+    assert result.exit_code == 1
+    assert f"error: {fleet_dir.root} is not inside a git repository" in result.output
