@@ -36,6 +36,10 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SCHEMA_ROOT = "kubernetes-json-schema"
 _VERSION_DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _CLUSTER_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+# What a Kubernetes apiVersion and kind may look like (they also name schema files).
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
+_VERSION = re.compile(r"^[a-z0-9]{1,63}$")
+_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -51,24 +55,34 @@ class CustomResourceDefinitions:
         data = doc.data
         if not isinstance(data, dict):
             return
-        items = data.get("items") if data.get("kind", "").endswith("List") else [data]
+        kind = data.get("kind")
+        items = data.get("items") if isinstance(kind, str) and kind.endswith("List") else [data]
         for item in items if isinstance(items, list) else []:
-            if not (isinstance(item, dict) and item.get("kind") == "CustomResourceDefinition"):
+            if isinstance(item, dict) and item.get("kind") == "CustomResourceDefinition":
+                self._add_crd(item, doc, diags)
+
+    def _add_crd(self, crd: dict[str, Any], doc: Document, diags: Diagnostics) -> None:
+        spec = crd.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        group, kind = spec.get("group"), names.get("kind")
+        versions = spec.get("versions")
+        if not (isinstance(group, str) and isinstance(kind, str) and isinstance(versions, list)):
+            diags.warning("a CustomResourceDefinition without group, kind or versions", doc.pos())
+            return
+        for version in versions:
+            if not isinstance(version, dict) or version.get("served") is not True:
                 continue
-            spec = item.get("spec") or {}
-            group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
-            for version in spec.get("versions") or []:
-                if not isinstance(version, dict) or not version.get("served", False):
-                    continue
-                schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                if not isinstance(schema, dict):
-                    diags.warning(
-                        f"CRD {kind}.{group} {version.get('name')} has no openAPIV3Schema",
-                        doc.pos(),
-                    )
-                    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                self.schemas[(group, version.get("name", ""), kind)] = schema
-                self.served.setdefault((group, kind), []).append(version.get("name", ""))
+            name = version.get("name")
+            schema = version.get("schema")
+            schema = schema.get("openAPIV3Schema") if isinstance(schema, dict) else None
+            if not isinstance(name, str):
+                continue
+            if not isinstance(schema, dict):
+                diags.warning(f"CRD {kind}.{group} {name} has no openAPIV3Schema", doc.pos())
+                schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            self.schemas[(group, name, kind)] = schema
+            self.served.setdefault((group, kind), []).append(name)
 
     def merged(self, other: CustomResourceDefinitions) -> CustomResourceDefinitions:
         served = {k: list(v) for k, v in self.served.items()}
@@ -77,6 +91,7 @@ class CustomResourceDefinitions:
         return CustomResourceDefinitions({**self.schemas, **other.schemas}, served)
 
 
+@lru_cache(maxsize=1)
 def shipped_versions() -> list[tuple[int, int]]:
     """The Kubernetes minor versions whose schemas kubernetes-validate ships, ascending."""
     root = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT)
@@ -92,15 +107,15 @@ def schema_version(kubernetes_version: str | None) -> tuple[int, int]:
     """The shipped minor version nearest to a cluster's ``kubernetesVersion``.
 
     The same minor when shipped; older clusters get the oldest shipped schema, newer ones and
-    clusters without a version the newest (a version between two shipped ones cannot occur:
-    every minor in the range is shipped).
+    clusters without a version the newest.
     """
     shipped = shipped_versions()
     match = _CLUSTER_VERSION.match(kubernetes_version or "")
     if match is None:
         return shipped[-1]
     wanted = (int(match.group(1)), int(match.group(2)))
-    return min(shipped, key=lambda v: (abs((v[0] - wanted[0]) * 1000 + v[1] - wanted[1]), v))
+    clamped = min(max(wanted, shipped[0]), shipped[-1])
+    return min(shipped, key=lambda v: (abs(v[1] - clamped[1]) if v[0] == clamped[0] else 1000, v))
 
 
 @lru_cache(maxsize=8)
@@ -222,6 +237,11 @@ def _validate_object(
         diags.error(f"{cluster}: not a Kubernetes object (no apiVersion and kind)", doc.pos())
         return
     group, api = split_api_version(api_version)
+    if not (_KIND.match(kind) and _VERSION.match(api) and (not group or _GROUP.match(group))):
+        diags.error(
+            f"{cluster}: {api_version!r} {kind!r} is not a valid apiVersion and kind", doc.pos()
+        )
+        return
     k8s = f"Kubernetes {version[0]}.{version[1]}"
     validator = builtin_validator(version, group, api, kind)
     what = f"{kind} ({api_version})"

@@ -199,3 +199,28 @@ def test_cluster_version_maps_to_the_nearest_shipped_schema(version, expected):
     assert expected[1] in (shipped[0][1], 31, shipped[-1][1])
     want = {(1, 25): shipped[0], (1, 37): shipped[-1]}.get(expected, expected)
     assert validate_rendered.schema_version(version) == want
+
+
+def test_malformed_objects_and_crds_are_reported_not_raised(cli, copy):
+    copy.write(
+        "rendered/aks-member-1/platform/odd.yaml",
+        """
+        apiVersion: v1
+        kind: ../../../../pyproject
+        metadata: {name: x}
+        ---
+        - just a list
+        ---
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: broken}
+        spec: 5
+        """,
+    )
+    result = _validate(cli, copy.root)
+    assert result.exit_code == 1
+    assert "aks-member-1: 'v1' '../../../../pyproject' is not a valid apiVersion and kind" in (
+        result.output
+    )
+    assert "aks-member-1: not a Kubernetes object (no apiVersion and kind)" in result.output
+    assert "a CustomResourceDefinition without group, kind or versions" in result.output
