@@ -282,3 +282,10 @@ def test_a_hub_object_named_like_a_flux_object_is_an_error(fleet_dir, with_bundl
         "hub/base.yaml: error: Kustomization.kustomize.toolkit.fluxcd.io/flux-system/metallb on "
         "cluster c1 is also the Flux object fleetc renders to sync ./rendered/c1/metallb"
     ) in "\n".join(errors), errors
+
+
+def test_an_invalid_output_is_reported_not_raised(fleet_dir, with_bundles):
+    _fleet(fleet_dir, "output: 5")
+    result = fleet_dir.compile()
+    assert not result.ok
+    assert any("spec.output" in d.format() for d in result.diagnostics.errors)

@@ -76,7 +76,8 @@ def generate(comp: Compilation) -> None:
 def output_path(spec: dict[str, Any]) -> str:
     """The output folder relative to the git repository's root, without a trailing '/'."""
     flux = spec.get("flux") if isinstance(spec.get("flux"), dict) else {}
-    path = flux.get("path") or spec.get("output") or DEFAULT_OUTPUT
+    candidates = (flux.get("path"), spec.get("output"), DEFAULT_OUTPUT)
+    path = next(c for c in candidates if isinstance(c, str) and c)
     return posixpath.normpath(path).strip("/")
 
 
