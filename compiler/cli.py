@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import provenance, report, status, writer
+from . import diff_format, gitloop, gitsource, provenance, report, status, validate_rendered, writer
 from .diagnostics import Diagnostics, did_you_mean
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
@@ -92,6 +92,7 @@ def main() -> None:
       fleetc explain NAME      why each cluster was or was not selected
       fleetc explain --cluster C --object KIND[.GROUP]/NS/NAME
                                one object's source, overrides and final manifest
+      fleetc diff              what a change does to each cluster, and why
       fleetc status            every placement's Scheduled condition
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
@@ -102,15 +103,56 @@ def main() -> None:
 @_fleet_option
 @_strict_option
 @_reschedule_option
-def validate(path: Path, strict: bool, reschedule: tuple[str, ...]) -> None:
+@click.option(
+    "--rendered",
+    is_flag=True,
+    help="Also check every object in the output folder (as committed) against the "
+    "Kubernetes schema of its cluster's kubernetesVersion and the CRDs.",
+)
+@click.option(
+    "--crds",
+    "crd_folders",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="DIR",
+    help="Folder (or file) of CustomResourceDefinitions installed on the clusters; "
+    "repeatable. CRDs in a cluster's own output count as installed there.",
+)
+def validate(
+    path: Path,
+    strict: bool,
+    reschedule: tuple[str, ...],
+    rendered: bool,
+    crd_folders: tuple[Path, ...],
+) -> None:
     """Check the inputs and report every problem at once; writes nothing.
 
     Diagnostics go to stderr as FILE:LINE:COL: error: MESSAGE, with the field
     path and, where one helps, a hint.
+
+    With --rendered, every object file in rendered/<cluster>/ (bundles and
+    flux-system/ included) is also checked: built-in kinds against the
+    Kubernetes OpenAPI schema of the cluster's version (the nearest version
+    kubernetes-validate ships), custom resources against their CRD's
+    openAPIV3Schema. A kind that is neither is "CRD not installed on <cluster>".
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
-    _root, _output, result = _compile(path, options)
+    root, output, result = _compile(path, options)
+    if rendered and result.compilation is not None:
+        _validate_output(root, output, result, list(crd_folders))
     raise SystemExit(_finish(result, strict))
+
+
+def _validate_output(root: Path, output: Path, result: Result, crd_folders: list[Path]) -> None:
+    comp = result.compilation
+    assert comp is not None
+    diags = result.diagnostics
+    crds = validate_rendered.read_crds(crd_folders, diags)
+    versions = {name: c.kubernetes_version for name, c in comp.fleet.clusters.items()}
+    rel = output.relative_to(root).as_posix()
+    clusters = validate_rendered.read_output(root, rel, versions, diags)
+    checked = validate_rendered.validate(clusters, crds, diags)
+    click.echo(f"checked {checked} object(s) in {len(clusters)} cluster folder(s)", err=True)
 
 
 @main.command()
@@ -123,7 +165,16 @@ def validate(path: Path, strict: bool, reschedule: tuple[str, ...]) -> None:
     default=None,
     help="Write here instead of the fleet's spec.output (default rendered/).",
 )
-def render(path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | None) -> None:
+@click.option(
+    "--commit",
+    "make_commit",
+    is_flag=True,
+    help="Commit the output folder and fleet.lock (git); the message names the source "
+    "commit and summarises the changes. Refused when other changes are staged.",
+)
+def render(
+    path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | None, make_commit: bool
+) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
     Nothing is written unless every input is valid; the new output replaces the
@@ -140,6 +191,7 @@ def render(path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | No
     if code != report.EXIT_OK:
         raise SystemExit(code)
     output = out if out is not None else output
+    pending = _prepare_commit(root, output) if make_commit else None
     try:
         with writer.repository_lock(root):
             changes = writer.write(output, result.files)
@@ -155,6 +207,28 @@ def render(path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | No
         f"rendered {len(comp.clusters)} cluster(s), {objects} object(s) into {output}: "
         f"{written} file(s) written, {changes.unchanged} unchanged, {len(changes.removed)} removed"
     )
+    if pending is not None:
+        _commit(pending, find_fleet_file(path), options)
+
+
+def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
+    """Checked before anything is written: refuses when other changes are staged."""
+    try:
+        return gitloop.prepare_commit(root, output)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+
+
+def _commit(pending: gitloop.PendingCommit, fleet_file: Path, options: Options) -> None:
+    try:
+        sha, summarised = gitloop.commit_render(pending, fleet_file, options)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if not summarised:
+        click.echo("warning: HEAD does not compile; no placement summary", err=True)
+    click.echo(f"committed {sha[:12]}" if sha else "nothing to commit: the output is unchanged")
 
 
 @main.command()
@@ -283,3 +357,48 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(status.status_text(data), nl=False)
+
+
+@main.command()
+@_fleet_option
+@_strict_option
+@click.option(
+    "--base",
+    default=None,
+    metavar="REF",
+    help="Compare with this commit (default: the merge base of HEAD with origin/HEAD, "
+    "main or master; else HEAD).",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(sorted(diff_format.FORMATS)),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for pull requests, json for tools.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
+def diff(path: Path, strict: bool, base: str | None, form: str, exit_code: bool) -> None:
+    """Show what changes on which cluster, and why, between REF and the working tree.
+
+    The fleet at REF is compiled straight from git objects: the working tree,
+    the index and the stash are never touched. The summary comes first
+    (clusters affected, objects added/removed/changed per cluster, clusters
+    gaining or losing a placement and the label, inventory or policy change
+    behind it), then per-cluster object changes with unified YAML diffs.
+    Secret values are never printed. Exit 0 with or without changes.
+    """
+    try:
+        compared = gitloop.compare_with(find_fleet_file(path), base, Options(strict=strict))
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if compared.diff is None:
+        for label, result in (("base", compared.base), ("working tree", compared.head)):
+            if not result.ok:
+                click.echo(f"the {label} does not compile:", err=True)
+                report.show(result.diagnostics)
+        raise SystemExit(report.EXIT_ERRORS)
+    click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
+    if exit_code and compared.diff.changed:
+        raise SystemExit(report.EXIT_ERRORS)

@@ -1,7 +1,8 @@
 """Where each rendered object goes, and the bytes of every output file. Pure.
 
 ``<cluster>/<namespace>/<kind>[.<group>]_<name>.yaml`` for namespaced objects and
-``<cluster>/_cluster/...`` for cluster-scoped ones (``_`` cannot begin a namespace name), plus
+``<cluster>/_cluster/...`` for cluster-scoped ones (``_`` cannot begin a namespace name; objects
+in namespace flux-system go to ``_flux-system/``, as ``flux-system/`` is bootstrap's), plus
 a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
 ``<cluster>/<bundle>/`` with a kustomization of their own that the root does not include.
 """
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 CLUSTER_SCOPE_DIR = "_cluster"
 KUSTOMIZATION = "kustomization.yaml"
 FLUX_SYSTEM = "flux-system"
+FLUX_SYSTEM_OBJECTS_DIR = "_flux-system"
 _UNSAFE = re.compile(r"[^a-z0-9.-]")
 
 
@@ -33,6 +35,8 @@ def _segment(text: str) -> str:
 def object_path(key: ObjectKey) -> str:
     kind = f"{key.kind}.{key.group}" if key.group else key.kind
     folder = key.namespace or CLUSTER_SCOPE_DIR
+    if folder == FLUX_SYSTEM:  # <cluster>/flux-system/ belongs to 'flux bootstrap'
+        folder = FLUX_SYSTEM_OBJECTS_DIR
     return f"{folder}/{_segment(kind)}_{_segment(key.name)}.yaml"
 
 

@@ -1,19 +1,25 @@
 """The load stage: find and read the input files, refusing anything outside the repository.
 
-This and ``writer`` are the only modules that touch the file system. The repository root is
+This and ``writer`` are the only modules that touch the file system (through a
+``sources.Source``: the working tree, or a commit read by ``gitsource``). The repository root is
 the folder that holds fleet.yaml; every path the inputs name must stay inside it.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import git
+
 from . import yamlsource
 from .diagnostics import Diagnostics, Position
+from .gitsource import GitSource
 from .layout import FLUX_SYSTEM
 from .lock import LOCK_FILE
+from .sources import FileSource, Source, join
 from .yamlsource import Document
 
 FLEET_FILE = "fleet.yaml"
@@ -50,32 +56,32 @@ class Inputs:
 
 
 class Reader:
-    """Reads files below ``root`` for one run, counting them against the limit."""
+    """Reads files below the fleet's root from a ``Source``, counting them against the limit.
 
-    def __init__(self, root: Path, diags: Diagnostics) -> None:
-        self.root = root
-        self.real_root = Path(os.path.realpath(root))
+    Paths are relative to the root, written with ``/``.
+    """
+
+    def __init__(self, source: Source, diags: Diagnostics) -> None:
+        self.source = source
         self.diags = diags
         self.files_read = 0
 
-    def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+    def inside(self, rel: str) -> bool:
+        return self.source.resolve(rel) is not None
 
-    def inside(self, path: Path) -> bool:
-        real = Path(os.path.realpath(path))
-        return real == self.real_root or self.real_root in real.parents
-
-    def resolve(self, relpath: str, what: str, pos: Position, path: str) -> Path | None:
+    def resolve(self, relpath: str, what: str, pos: Position, path: str) -> str | None:
         """``relpath`` under the root, or a diagnostic if it is absolute or escapes."""
-        if os.path.isabs(relpath) or relpath.startswith("~"):
+        if os.path.isabs(relpath) or posixpath.isabs(relpath) or relpath.startswith("~"):
             self.diags.error(
                 f"{what} {relpath!r} is an absolute path; paths must be relative to fleet.yaml",
                 pos,
                 path,
             )
             return None
-        candidate = self.root / relpath
-        if not self.inside(candidate):
+        candidate = posixpath.normpath(relpath)
+        if candidate == ".":
+            candidate = ""
+        if candidate.startswith("../") or candidate == ".." or not self.inside(candidate):
             self.diags.error(
                 f"{what} {relpath!r} points outside the repository",
                 pos,
@@ -85,57 +91,55 @@ class Reader:
             return None
         return candidate
 
-    def read_text(self, path: Path) -> str | None:
+    def read_text(self, rel: str) -> str | None:
         self.files_read += 1
         if self.files_read > MAX_INPUT_FILES:
             if self.files_read == MAX_INPUT_FILES + 1:
-                self.diags.error(
-                    f"more than {MAX_INPUT_FILES} input files", Position(self.rel(path))
-                )
+                self.diags.error(f"more than {MAX_INPUT_FILES} input files", Position(rel))
             return None
         try:
-            raw = path.read_bytes()
+            raw = self.source.read_bytes(rel)
         except OSError as exc:
-            self.diags.error(f"cannot read file: {exc.strerror}", Position(self.rel(path)))
+            self.diags.error(f"cannot read file: {exc.strerror}", Position(rel))
             return None
-        return yamlsource.decode(raw, self.rel(path), self.diags)
+        return yamlsource.decode(raw, rel, self.diags)
 
-    def read_documents(self, path: Path) -> list[Document]:
-        text = self.read_text(path)
-        return [] if text is None else yamlsource.parse(text, self.rel(path), self.diags)
+    def read_documents(self, rel: str) -> list[Document]:
+        text = self.read_text(rel)
+        return [] if text is None else yamlsource.parse(text, rel, self.diags)
 
-    def walk(self, folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    def walk(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
         """Files below ``folder`` with one of ``suffixes``, sorted; symlinks must stay inside."""
-        found: list[Path] = []
-        seen: set[str] = set()
+        found: list[str] = []
+        seen: set[str | None] = set()
         stack = [folder]
         while stack:
             current = stack.pop()
-            real = os.path.realpath(current)
+            real = self.source.resolve(current)
             if real in seen:
                 continue
             seen.add(real)
             try:
-                entries = sorted(os.scandir(current), key=lambda e: e.name)
+                entries = self.source.list_dir(current)
             except OSError as exc:
-                self.diags.error(f"cannot list folder: {exc.strerror}", Position(self.rel(current)))
+                self.diags.error(f"cannot list folder: {exc.strerror}", Position(current))
                 continue
             for entry in entries:
-                path = Path(entry.path)
+                path = join(current, entry.name)
                 if entry.name.startswith("."):
                     continue
-                if entry.is_symlink() and not self.inside(path):
+                if entry.link and not self.inside(path):
                     self.diags.error(
                         "symbolic link points outside the repository",
-                        Position(self.rel(path)),
+                        Position(path),
                         hint="fleetc follows links only when they stay inside the repository",
                     )
                     continue
-                if entry.is_dir():
+                if self.source.is_dir(path):
                     stack.append(path)
-                elif entry.is_file() and entry.name.endswith(suffixes):
+                elif self.source.is_file(path) and entry.name.endswith(suffixes):
                     found.append(path)
-        return sorted(found, key=lambda p: self.rel(p))
+        return sorted(found)
 
 
 def find_fleet_file(target: Path) -> Path:
@@ -144,15 +148,34 @@ def find_fleet_file(target: Path) -> Path:
 
 
 def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
+    """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree."""
     fleet_file = Path(os.path.abspath(fleet_file))
     root = fleet_file.parent
-    reader = Reader(root, diags)
     if not fleet_file.is_file():
         diags.error(
             f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
         )
         return Inputs(root, None)
-    docs = reader.read_documents(fleet_file)
+    return load_source(FileSource(root), root, diags, fleet_file.name)
+
+
+def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
+    """Load the fleet as it is in ``commit``, whose fleet.yaml lives in folder ``prefix`` of the
+    repository; ``root`` is where that folder is checked out (used for messages only)."""
+    source = GitSource(commit, prefix)
+    if not source.is_file(FLEET_FILE):
+        where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
+        diags.error(f"no {where} in commit {commit.hexsha[:12]}")
+        return Inputs(root, None)
+    return load_source(source, root, diags)
+
+
+def load_source(
+    source: Source, root: Path, diags: Diagnostics, fleet_name: str = FLEET_FILE
+) -> Inputs:
+    """Load a fleet from ``source``, whose root folder holds ``fleet_name``."""
+    reader = Reader(source, diags)
+    docs = reader.read_documents(fleet_name)
     if len(docs) > 1:
         diags.error("fleet.yaml must hold exactly one YAML document", docs[1].pos())
     fleet = docs[0] if docs else None
@@ -163,7 +186,7 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
     inventory = _string(spec, "inventory", DEFAULT_INVENTORY)
     folder = reader.resolve(inventory, "inventory", _pos(fleet, "inventory"), "spec.inventory")
     if folder is not None:
-        if folder.is_dir():
+        if source.is_dir(folder):
             for path in reader.walk(folder, MANIFEST_SUFFIXES):
                 inputs.inventory.extend(reader.read_documents(path))
         else:
@@ -178,31 +201,29 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
         target = reader.resolve(entry, "resource path", pos, where)
         if target is None:
             continue
-        if target.is_dir():
+        if source.is_dir(target):
             files = reader.walk(target, (*MANIFEST_SUFFIXES, TEMPLATE_SUFFIX))
-        elif target.is_file():
+        elif source.is_file(target):
             files = [target]
         else:
             diags.error(f"resource path {entry!r} does not exist", pos, where)
             continue
         for path in files:
-            if path.name.endswith(TEMPLATE_SUFFIX):
+            if path.endswith(TEMPLATE_SUFFIX):
                 text = reader.read_text(path)
                 if text is not None:
-                    inputs.templates.append(SourceText(reader.rel(path), text))
+                    inputs.templates.append(SourceText(path, text))
             else:
                 inputs.hub.extend(reader.read_documents(path))
 
-    lock_file = root / LOCK_FILE
-    if lock_file.is_file():
-        lock_docs = reader.read_documents(lock_file)
+    if source.is_file(LOCK_FILE):
+        lock_docs = reader.read_documents(LOCK_FILE)
         inputs.lock = lock_docs[0] if lock_docs else None
 
     output = _string(spec, "output", DEFAULT_OUTPUT)
     target = reader.resolve(output, "output", _pos(fleet, "output"), "spec.output")
     if target is not None:
-        real = Path(os.path.realpath(target))
-        if real == reader.real_root or real in Path(os.path.realpath(fleet_file)).parents:
+        if source.resolve(target) == "":
             diags.error(
                 f"output {output!r} would replace the repository itself",
                 _pos(fleet, "output"),
@@ -213,8 +234,8 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
             inputs.output = output
             inputs.flux_system = frozenset(
                 entry.name
-                for entry in (sorted(target.iterdir()) if target.is_dir() else [])
-                if (entry / FLUX_SYSTEM).is_dir()
+                for entry in (source.list_dir(target) if source.is_dir(target) else [])
+                if source.is_dir(join(join(target, entry.name), FLUX_SYSTEM))
             )
     return inputs
 

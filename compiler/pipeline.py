@@ -70,6 +70,8 @@ class Compilation:
     # bundle name -> names of the Flux Kustomizations it must wait for (e.g. the MetalLB
     # configuration waits for the MetalLB install).
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
+    flux_system: frozenset[str] = frozenset()
 
     def add(self, cluster: str, obj: RenderedObject) -> None:
         self.clusters[cluster][obj.key] = obj
@@ -96,6 +98,7 @@ def compile_fleet(inputs: Inputs, options: Options | None = None) -> Result:
     if fleet is None:
         return Result(diags)
     comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
+    comp.flux_system = inputs.flux_system
     for placement in fleet.placements:
         comp.selections[placement.name] = select(fleet, placement, diags)
     comp.outcomes, comp.lock.sections[PLACEMENTS_SECTION] = schedule_fleet(

@@ -34,7 +34,7 @@ def test_every_rendered_metallb_object_validates_against_the_crds(metallb_exampl
     objects = [
         yaml.safe_load(data)
         for path, data in rendered.items()
-        if "/metallb/" in path and not path.endswith("kustomization.yaml")
+        if "/metallb-config/" in path and not path.endswith("kustomization.yaml")
     ]
     assert objects
     for body in objects:
@@ -46,33 +46,45 @@ def test_every_rendered_metallb_object_validates_against_the_crds(metallb_exampl
 def test_metallb_objects_are_a_bundle_the_cluster_root_does_not_include(metallb_example):
     result = metallb_example.compile()
     assert result.ok
-    assert result.compilation.bundle_dependencies["metallb"] in (
+    assert result.compilation.bundle_dependencies["metallb-config"] in (
         ("metallb",),
         ("arc-metallb-extension",),
     )
     for cluster in result.compilation.clusters:
         root = yaml.safe_load(result.files[f"{cluster}/kustomization.yaml"])
         assert not any(r.startswith("metallb") for r in root["resources"])
-        bundle = yaml.safe_load(result.files[f"{cluster}/metallb/kustomization.yaml"])
+        bundle = yaml.safe_load(result.files[f"{cluster}/metallb-config/kustomization.yaml"])
         on_disk = sorted(
-            p.removeprefix(f"{cluster}/metallb/")
+            p.removeprefix(f"{cluster}/metallb-config/")
             for p in result.files
-            if p.startswith(f"{cluster}/metallb/") and not p.endswith("kustomization.yaml")
+            if p.startswith(f"{cluster}/metallb-config/") and not p.endswith("kustomization.yaml")
         )
         assert bundle["resources"] == on_disk
+        flux = yaml.safe_load(
+            result.files[
+                f"{cluster}/_flux-system/kustomization.kustomize.toolkit.fluxcd.io_metallb-config.yaml"
+            ]
+        )
+        assert flux["spec"]["dependsOn"] == [
+            {
+                "name": result.compilation.bundle_dependencies["metallb-config"][0],
+                "namespace": "flux-system",
+            }
+        ]
+        assert flux["spec"]["path"].endswith(f"/{cluster}/metallb-config")
 
 
 def test_arc_example_puts_everything_in_kube_system():
     result = FleetDir(REPO / "examples" / "arc-metallb").compile()
     assert result.ok
     objects = result.compilation.clusters["arc-local-1"]
-    assert {(k.kind, k.namespace, k.name) for k in objects} == {
+    assert {(k.kind, k.namespace, k.name) for k in objects if k.group == "metallb.io"} == {
         ("IPAddressPool", "kube-system", "lb1"),
         ("L2Advertisement", "kube-system", "lb1"),
         ("BGPAdvertisement", "kube-system", "lb1"),
         ("BGPPeer", "kube-system", "peer1"),
     }
-    assert result.compilation.bundle_dependencies == {"metallb": ("arc-metallb-extension",)}
+    assert result.compilation.bundle_dependencies == {"metallb-config": ("arc-metallb-extension",)}
 
 
 def test_baremetal_sites_never_share_an_address_inside_a_site_except_anycast():
@@ -106,7 +118,7 @@ def test_status_lists_each_clusters_pools_and_addresses():
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_kustomize_builds_the_bundle():
-    folder = REPO / "examples" / "baremetal-sites" / "rendered" / "east-1" / "metallb"
+    folder = REPO / "examples" / "baremetal-sites" / "rendered" / "east-1" / "metallb-config"
     out = subprocess.run(
         ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True
     ).stdout

@@ -66,7 +66,7 @@ def test_bad_addresses_are_errors_at_their_line(fleet_dir, address, fragment):
 def test_a_bare_ip_is_rendered_as_a_host_cidr(fleet_dir):
     result = compile_one(fleet_dir, lb('["10.0.0.20"]'))
     assert result.ok, errors(result)
-    pool = result.files["c1/metallb/metallb-system/ipaddresspool.metallb.io_web.yaml"]
+    pool = result.files["c1/metallb-config/metallb-system/ipaddresspool.metallb.io_web.yaml"]
     assert b"- 10.0.0.20/32\n" in pool
 
 
@@ -247,7 +247,7 @@ def test_valid_peers(fleet_dir, fields):
     result = compile_one(fleet_dir, lb(), peer_cluster(*fields))
     assert result.ok, errors(result)
     for path, data in result.files.items():
-        if "/metallb/metallb-system/" in path:
+        if "/metallb-config/metallb-system/" in path:
             assert crd_errors(yaml.safe_load(data)) == [], path
 
 
@@ -378,9 +378,11 @@ def test_a_load_balancer_defined_twice(fleet_dir):
 
 def test_the_bundle_waits_for_the_metallb_install_by_default(fleet_dir):
     result = compile_one(fleet_dir, lb())
-    assert result.compilation.bundle_dependencies == {"metallb": ("metallb",)}
+    assert result.compilation.bundle_dependencies == {"metallb-config": ("metallb",)}
     root = result.files["c1/kustomization.yaml"].decode()
-    assert "metallb" not in root
+    # The root applies only the Flux Kustomization that applies the bundle, not the bundle.
+    assert "metallb-config/" not in root
+    assert "_flux-system/kustomization.kustomize.toolkit.fluxcd.io_metallb-config.yaml" in root
 
 
 # -- MetalLB objects a placement puts on the cluster ----------------------------------------

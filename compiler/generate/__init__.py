@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import metallb, services
+from . import flux, metallb, services
 
 if TYPE_CHECKING:
     from ..pipeline import Compilation
@@ -17,4 +17,5 @@ Generator = Callable[["Compilation"], None]
 GENERATORS: list[Generator] = [
     services.generate,
     metallb.generate,
+    flux.generate,  # last: wires the bundles the generators above create
 ]

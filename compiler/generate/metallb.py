@@ -1,4 +1,4 @@
-"""MetalLB configuration per cluster: pools, advertisements and BGP peers, in bundle "metallb".
+"""MetalLB configuration per cluster: pools, advertisements and BGP peers.
 
 Reads fleet.yaml ``spec.loadBalancers`` and each cluster's ``spec.metallb``, allocates the
 requested addresses (recorded in fleet.lock ``addresses``), checks every cluster's whole
@@ -8,8 +8,9 @@ configuration, and adds per cluster:
 - an ``L2Advertisement`` for ARP/Both and a ``BGPAdvertisement`` for BGP/Both (same name),
 - a ``BGPPeer`` (metallb.io/v1beta2) per peer of the cluster,
 
-all in the cluster's MetalLB namespace. They go to the "metallb" bundle, which the cluster's
-root kustomization does not include: Flux applies it through a Kustomization of its own that
+all in the cluster's MetalLB namespace. They go to the "metallb-config" bundle (the name
+Flux's MetalLB guide gives that Kustomization), which the cluster's root kustomization does
+not include: Flux applies it through a Kustomization of its own that
 depends on the MetalLB install (``spec.loadBalancers.installKustomization``), so the webhook
 serves before the objects arrive.
 """
@@ -26,7 +27,7 @@ from ..model import ObjectKey
 if TYPE_CHECKING:
     from ..pipeline import Compilation
 
-BUNDLE = "metallb"
+BUNDLE = "metallb-config"
 GROUP = "metallb.io"
 
 

@@ -1,0 +1,73 @@
+"""Where the load stage reads from: the working tree, or a commit (``gitsource``).
+
+A ``Source`` answers questions about paths relative to the fleet's root (the folder holding
+fleet.yaml), written with ``/``. Every implementation keeps the same safety rules: a path is
+usable only if, after following symbolic links, it stays inside the root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a folder listing; ``link`` when it is a symbolic link."""
+
+    name: str
+    link: bool = False
+
+
+class Source(Protocol):
+    def resolve(self, rel: str) -> str | None:
+        """``rel`` with links followed, relative to the root; None when it leaves the root."""
+
+    def is_dir(self, rel: str) -> bool: ...
+
+    def is_file(self, rel: str) -> bool: ...
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        """The entries of a folder, sorted by name; raises OSError when it cannot be listed."""
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The content of a file; raises OSError when it cannot be read."""
+
+
+def join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+class FileSource:
+    """The file system below ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = Path(os.path.realpath(root))
+
+    def _path(self, rel: str) -> Path:
+        return self.root / rel if rel else self.root
+
+    def resolve(self, rel: str) -> str | None:
+        real = Path(os.path.realpath(self._path(rel)))
+        if real == self.real_root:
+            return ""
+        if self.real_root in real.parents:
+            return real.relative_to(self.real_root).as_posix()
+        return None
+
+    def is_dir(self, rel: str) -> bool:
+        return self._path(rel).is_dir()
+
+    def is_file(self, rel: str) -> bool:
+        return self._path(rel).is_file()
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        with os.scandir(self._path(rel)) as entries:
+            found = [Entry(e.name, e.is_symlink()) for e in entries]
+        return sorted(found, key=lambda e: e.name)
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self._path(rel).read_bytes()

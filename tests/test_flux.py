@@ -1,0 +1,291 @@
+"""The Flux generator: sync objects from spec.flux, and a Kustomization per bundle."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO, run
+
+from compiler import generate
+from compiler.model import ObjectKey
+from compiler.pipeline import RenderedObject
+
+GOLDEN = REPO / "tests" / "golden" / "flux"
+
+FLEET = """
+apiVersion: fleetc.io/v1alpha1
+kind: Fleet
+metadata:
+  name: demo
+spec:
+  {flux}
+  placements:
+    - name: baseline
+      resourceSelectors:
+        - {{group: "", version: v1, kind: Namespace, name: base}}
+"""
+
+FLUX = """flux:
+    url: ssh://git@example.com/platform/fleet.git
+    branch: release
+    interval: 5m
+    secretRef: fleet-deploy-key
+    decryption:
+      provider: sops
+      secretRef: sops-age"""
+
+BOOTSTRAP_SYNC = """
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 1m0s
+  ref:
+    branch: main
+  secretRef:
+    name: flux-system
+  url: ssh://git@example.com/platform/fleet.git
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 10m0s
+  path: ./rendered/c1
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+
+def _fleet(fleet_dir, flux: str = ""):
+    fleet_dir.write("fleet.yaml", FLEET.format(flux=flux))
+    fleet_dir.write("hub/base.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: base\n")
+    fleet_dir.cluster("c1")
+    fleet_dir.cluster("c2")
+    return fleet_dir
+
+
+def _metallb_bundles(comp) -> None:
+    """A stand-in for the MetalLB generator: an install bundle and a config bundle after it."""
+    for cluster in comp.clusters:
+        install = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "metallb-system"}}
+        pool = {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "pool", "namespace": "metallb-system"},
+            "spec": {"addresses": ["10.0.0.0/28"]},
+        }
+        comp.add(
+            cluster,
+            RenderedObject(
+                ObjectKey("", "Namespace", "", "metallb-system"), install, "t", bundle="metallb"
+            ),
+        )
+        key = ObjectKey("metallb.io", "IPAddressPool", "metallb-system", "pool")
+        comp.add(cluster, RenderedObject(key, pool, "t", bundle="metallb-config"))
+    comp.bundle_dependencies["metallb-config"] = ("metallb",)
+
+
+@pytest.fixture
+def with_bundles(monkeypatch):
+    monkeypatch.setattr(generate, "GENERATORS", [_metallb_bundles, *generate.GENERATORS])
+    monkeypatch.setattr("compiler.pipeline.GENERATORS", [_metallb_bundles, *generate.GENERATORS])
+
+
+def _objects(result, cluster: str) -> dict[tuple[str, str], dict]:
+    return {
+        (key.kind, key.name): obj.body
+        for key, obj in result.compilation.clusters[cluster].items()
+        if key.namespace == "flux-system"
+    }
+
+
+def test_no_flux_section_and_no_bundles_renders_nothing(fleet_dir):
+    result = _fleet(fleet_dir).compile()
+    assert result.ok
+    assert _objects(result, "c1") == {}
+
+
+def test_spec_flux_renders_the_sync_pair_golden(fleet_dir, cli):
+    _fleet(fleet_dir, FLUX)
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    files = fleet_dir.files()
+    got = {rel: data for rel, data in files.items() if rel.startswith("c1/")}
+    want = {
+        p.relative_to(GOLDEN / "sync").as_posix(): p.read_bytes()
+        for p in sorted((GOLDEN / "sync").rglob("*"))
+        if p.is_file()
+    }
+    assert got == want
+
+
+def test_bootstrapped_cluster_keeps_flux_system_and_gets_no_duplicate(fleet_dir, cli):
+    _fleet(fleet_dir, FLUX)
+    fleet_dir.write("rendered/c1/flux-system/gotk-sync.yaml", BOOTSTRAP_SYNC)
+    fleet_dir.write(
+        "rendered/c1/flux-system/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n- gotk-sync.yaml\n",
+    )
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    result = fleet_dir.compile()
+    assert _objects(result, "c1") == {}
+    assert set(_objects(result, "c2")) == {
+        ("GitRepository", "flux-system"),
+        ("Kustomization", "flux-system"),
+    }
+    root = yaml.safe_load((fleet_dir.root / "rendered/c1/kustomization.yaml").read_text())
+    assert "flux-system" in root["resources"]
+    assert (fleet_dir.root / "rendered/c1/flux-system/gotk-sync.yaml").read_text() == (
+        BOOTSTRAP_SYNC.lstrip("\n")
+    )
+    assert run(cli, "check", "-f", str(fleet_dir.root)).exit_code == 0
+    _kustomize_builds(fleet_dir.root / "rendered/c1")
+
+
+def test_bundles_get_a_kustomization_with_depends_on(fleet_dir, with_bundles, cli):
+    _fleet(fleet_dir, FLUX)
+    result = fleet_dir.compile()
+    assert result.ok, [d.format() for d in result.diagnostics]
+    objects = _objects(result, "c1")
+    config = objects[("Kustomization", "metallb-config")]
+    assert config["spec"] == {
+        "interval": "10m",
+        "dependsOn": [{"name": "metallb", "namespace": "flux-system"}],
+        "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}},
+        "path": "./rendered/c1/metallb-config",
+        "prune": True,
+        "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+        "wait": True,
+    }
+    install = objects[("Kustomization", "metallb")]
+    assert "dependsOn" not in install["spec"]
+    assert install["spec"]["path"] == "./rendered/c1/metallb"
+    for body in objects.values():
+        assert "targetNamespace" not in body["spec"]
+    # The bundle Kustomizations live in the root, the bundles in their own folders.
+    assert "c1/_flux-system/kustomization.kustomize.toolkit.fluxcd.io_metallb-config.yaml" in (
+        result.files
+    )
+    root = yaml.safe_load(result.files["c1/kustomization.yaml"])
+    assert not any(r.startswith("metallb") for r in root["resources"])
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    for folder in ("c1", "c1/metallb", "c1/metallb-config"):
+        _kustomize_builds(fleet_dir.root / "rendered" / folder)
+
+
+def test_bundles_without_spec_flux_use_bootstraps_source(fleet_dir, with_bundles):
+    result = _fleet(fleet_dir).compile()
+    assert result.ok
+    objects = _objects(result, "c2")
+    assert set(objects) == {("Kustomization", "metallb"), ("Kustomization", "metallb-config")}
+    spec = objects[("Kustomization", "metallb-config")]["spec"]
+    assert spec["sourceRef"] == {
+        "kind": "GitRepository",
+        "name": "flux-system",
+        "namespace": "flux-system",
+    }
+    assert spec["path"] == "./rendered/c2/metallb-config"
+    assert "decryption" not in spec
+
+
+def test_path_prefix_for_a_fleet_in_a_sub_folder(fleet_dir):
+    flux = "flux:\n    url: https://example.com/fleet.git\n    path: fleets/prod/out"
+    _fleet(fleet_dir, flux)
+    result = fleet_dir.compile()
+    assert result.ok
+    sync = _objects(result, "c1")[("Kustomization", "flux-system")]["spec"]
+    assert sync["path"] == "./fleets/prod/out/c1"
+    assert _objects(result, "c1")[("GitRepository", "flux-system")]["spec"] == {
+        "interval": "1m",
+        "ref": {"branch": "main"},
+        "url": "https://example.com/fleet.git",
+    }
+
+
+@pytest.mark.parametrize(
+    ("flux", "message"),
+    [
+        ("flux:\n    url: git@example.com:fleet.git", "url"),
+        ("flux:\n    url: https://x/y\n    interval: soon", "interval"),
+        (
+            "flux:\n    url: https://x/y\n    decryption: {provider: vault, secretRef: k}",
+            "provider",
+        ),
+        ("flux:\n    url: https://x/y\n    path: ../elsewhere", "path"),
+        ("flux:\n    url: https://x/y\n    targetNamespace: apps", "targetNamespace"),
+        ("flux:\n    branch: main", "url"),
+    ],
+)
+def test_spec_flux_is_validated(fleet_dir, flux, message):
+    result = _fleet(fleet_dir, flux).compile()
+    assert not result.ok
+    errors = [d.format() for d in result.diagnostics.errors]
+    assert any("fleet.yaml" in e and message in e for e in errors), errors
+
+
+def _kustomize_builds(folder) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: cannot check that kustomize builds the output")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_hub_object_named_like_a_flux_object_is_an_error(fleet_dir, with_bundles):
+    _fleet(fleet_dir)
+    fleet_dir.write(
+        "hub/base.yaml",
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: base
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: flux-system
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: metallb
+          namespace: flux-system
+        spec:
+          interval: 1m
+          prune: false
+          sourceRef: {kind: GitRepository, name: other}
+        """,
+    )
+    path = fleet_dir.root / "fleet.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "name: base}",
+            "name: base}\n        - {group: '', version: v1, kind: Namespace, name: flux-system}",
+        )
+    )
+    result = fleet_dir.compile()
+    errors = [d.format() for d in result.diagnostics.errors]
+    assert (
+        "hub/base.yaml: error: Kustomization.kustomize.toolkit.fluxcd.io/flux-system/metallb on "
+        "cluster c1 is also the Flux object fleetc renders to sync ./rendered/c1/metallb"
+    ) in "\n".join(errors), errors
+
+
+def test_an_invalid_output_is_reported_not_raised(fleet_dir, with_bundles):
+    _fleet(fleet_dir, "output: 5")
+    result = fleet_dir.compile()
+    assert not result.ok
+    assert any("spec.output" in d.format() for d in result.diagnostics.errors)

@@ -1,0 +1,89 @@
+"""fleetc render --commit: commits exactly the output and fleet.lock, with a useful message."""
+
+from __future__ import annotations
+
+from conftest import run
+from gitrepo import APP_PLACEMENT, HUB, GitFleet, demo_fleet
+
+
+def _render_commit(cli, fleet):
+    return run(cli, "render", "--commit", "-f", str(fleet.root))
+
+
+def test_commit_message_names_the_source_and_summarises(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    source = fleet.repo.head.commit.hexsha
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert head.parents[0].hexsha == source
+    message = head.message
+    assert message.startswith("fleetc render: 3 cluster(s) affected, 9 object change(s)")
+    assert f"Source commit: {source}" in message
+    assert "  c1 (cluster added): +4 -0 ~0" in message
+    assert "  c3 (cluster added): +1 -0 ~0" in message
+    assert "Uncommitted source changes" not in message
+    committed = {item.path for item in head.tree.traverse()}
+    assert "rendered/c1/app/configmap_settings.yaml" in committed
+    assert "fleet.lock" in committed
+    changed = set(head.stats.files)
+    assert all(p.startswith("rendered/") or p == "fleet.lock" for p in changed)
+
+    again = _render_commit(cli, fleet)
+    assert again.exit_code == 0
+    assert "nothing to commit" in again.output
+    assert fleet.repo.head.commit == head
+
+
+def test_uncommitted_source_changes_are_named_and_not_committed(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    assert _render_commit(cli, fleet).exit_code == 0
+    path = fleet.root / "hub/app.yaml"
+    path.write_text(path.read_text().replace("color: blue", "color: green"))
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert "2 cluster(s) affected, 2 object change(s)" in head.message
+    assert "Uncommitted source changes rendered: hub/app.yaml" in head.message
+    assert set(head.stats.files) == {
+        "rendered/c1/app/configmap_settings.yaml",
+        "rendered/c2/app/configmap_settings.yaml",
+    }
+    assert " M hub/app.yaml" in fleet.repo.git.status("--porcelain").splitlines()
+
+
+def test_refuses_when_unrelated_changes_are_staged(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    before = fleet.repo.head.commit
+    fleet.write("notes.txt", "staged by hand\n")
+    fleet.repo.git.add("notes.txt")
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 1
+    assert "refusing to commit: other changes are staged: notes.txt" in result.output
+    assert fleet.repo.head.commit == before
+    assert not (fleet.root / "rendered").exists()
+    assert fleet.repo.git.diff("--cached", "--name-only") == "notes.txt"
+
+
+def test_staged_output_is_not_unrelated(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    fleet.write("rendered/c1/stale.yaml", "kind: Stale\n")
+    fleet.repo.git.add("rendered")
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 0, result.output
+    assert "rendered/c1/stale.yaml" not in {i.path for i in fleet.repo.head.commit.tree.traverse()}
+
+
+def test_first_commit_of_a_new_repository(cli, tmp_path):
+    fleet = GitFleet(tmp_path)
+    fleet.write("fleet.yaml", APP_PLACEMENT)
+    fleet.write("hub/app.yaml", HUB)
+    fleet.cluster("c1", {"env": "prod"})
+    result = _render_commit(cli, fleet)
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert head.message.startswith("fleetc render: 1 cluster(s) affected, 4 object change(s)")
+    assert "Uncommitted source changes rendered: clusters/c1.yaml, fleet.yaml, hub/app.yaml" in (
+        head.message
+    )
+    assert {p.split("/")[0] for p in head.stats.files} == {"rendered", "fleet.lock"}
