@@ -12,6 +12,7 @@ from .diagnostics import Diagnostics, did_you_mean
 from .load import find_fleet_file, load
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
+from .reporter import SILENT, Reporter
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 
@@ -57,11 +58,24 @@ def _format_option(func):
     )(func)
 
 
-def _compile(path: Path, options: Options) -> tuple[Path, Path, Result]:
+def _timings_option(func):
+    return click.option(
+        "--timings", is_flag=True, help="Print the time spent in each stage on stderr."
+    )(func)
+
+
+def _reporter(timings: bool) -> report.TerminalReporter:
+    return report.TerminalReporter(timings=timings, progress=report.interactive())
+
+
+def _compile(
+    path: Path, options: Options, reporter: Reporter = SILENT
+) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
     diags = Diagnostics()
-    inputs = load(find_fleet_file(path), diags)
-    result = compile_fleet(inputs, options)
+    with reporter.stage("load"):
+        inputs = load(find_fleet_file(path), diags)
+    result = compile_fleet(inputs, options, reporter)
     result.diagnostics.items[:0] = diags.items
     return inputs.root, inputs.root / inputs.output, result
 
@@ -172,8 +186,14 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
     help="Commit the output folder and fleet.lock (git); the message names the source "
     "commit and summarises the changes. Refused when other changes are staged.",
 )
+@_timings_option
 def render(
-    path: Path, strict: bool, reschedule: tuple[str, ...], out: Path | None, make_commit: bool
+    path: Path,
+    strict: bool,
+    reschedule: tuple[str, ...],
+    out: Path | None,
+    make_commit: bool,
+    timings: bool,
 ) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
@@ -186,14 +206,15 @@ def render(
     --reschedule PLACEMENT forgets one placement's selection on purpose.
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
-    root, output, result = _compile(path, options)
+    reporter = _reporter(timings)
+    root, output, result = _compile(path, options, reporter)
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
     output = out if out is not None else output
     pending = _prepare_commit(root, output) if make_commit else None
     try:
-        with writer.repository_lock(root):
+        with writer.repository_lock(root), reporter.stage("write"):
             changes = writer.write(output, result.files)
             writer.write_file(root / LOCK_FILE, result.lock)
     except writer.WriteError as exc:
@@ -207,6 +228,7 @@ def render(
         f"rendered {len(comp.clusters)} cluster(s), {objects} object(s) into {output}: "
         f"{written} file(s) written, {changes.unchanged} unchanged, {len(changes.removed)} removed"
     )
+    reporter.print_timings()
     if pending is not None:
         _commit(pending, find_fleet_file(path), options)
 
@@ -234,19 +256,23 @@ def _commit(pending: gitloop.PendingCommit, fleet_file: Path, options: Options) 
 @main.command()
 @_fleet_option
 @_strict_option
-def check(path: Path, strict: bool) -> None:
+@_timings_option
+def check(path: Path, strict: bool, timings: bool) -> None:
     """Fail (exit 1) unless the committed output is exactly what render would write.
 
     This is the CI gate: it lists every stale, missing or extra file.
     """
-    root, output, result = _compile(path, Options(strict=strict))
+    reporter = _reporter(timings)
+    root, output, result = _compile(path, Options(strict=strict), reporter)
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
-    changes = writer.compare(output, result.files)
-    lock_path = root / LOCK_FILE
-    if writer.read_bytes(lock_path) != result.lock:
-        changes.changed.append(str(lock_path.relative_to(root)))
+    with reporter.stage("compare"):
+        changes = writer.compare(output, result.files)
+        lock_path = root / LOCK_FILE
+        if writer.read_bytes(lock_path) != result.lock:
+            changes.changed.append(str(lock_path.relative_to(root)))
+    reporter.print_timings()
     if changes.clean:
         click.echo(f"{output} is up to date ({changes.unchanged} file(s))")
         return
@@ -378,7 +404,10 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
     help="text for terminals, markdown for pull requests, json for tools.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
-def diff(path: Path, strict: bool, base: str | None, form: str, exit_code: bool) -> None:
+@_timings_option
+def diff(
+    path: Path, strict: bool, base: str | None, form: str, exit_code: bool, timings: bool
+) -> None:
     """Show what changes on which cluster, and why, between REF and the working tree.
 
     The fleet at REF is compiled straight from git objects: the working tree,
@@ -389,7 +418,10 @@ def diff(path: Path, strict: bool, base: str | None, form: str, exit_code: bool)
     Secret values are never printed. Exit 0 with or without changes.
     """
     try:
-        compared = gitloop.compare_with(find_fleet_file(path), base, Options(strict=strict))
+        reporter = _reporter(timings)
+        compared = gitloop.compare_with(
+            find_fleet_file(path), base, Options(strict=strict), reporter
+        )
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -400,5 +432,6 @@ def diff(path: Path, strict: bool, base: str | None, form: str, exit_code: bool)
                 report.show(result.diagnostics)
         raise SystemExit(report.EXIT_ERRORS)
     click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
+    reporter.print_timings()
     if exit_code and compared.diff.changed:
         raise SystemExit(report.EXIT_ERRORS)

@@ -19,6 +19,7 @@ from .layout import FLUX_SYSTEM
 from .load import Inputs, load, load_commit
 from .lock import LOCK_FILE
 from .pipeline import Options, Result, compile_fleet
+from .reporter import SILENT, Reporter
 from .sources import join
 
 # fleetc's own scratch files (the render lock, staging folders): never sources.
@@ -33,28 +34,35 @@ class Compared:
     head_inputs: Inputs
 
 
-def _compile(inputs: Inputs, diags: Diagnostics, options: Options) -> Result:
-    result = compile_fleet(inputs, options)
+def _compile(
+    inputs: Inputs, diags: Diagnostics, options: Options, reporter: Reporter = SILENT
+) -> Result:
+    result = compile_fleet(inputs, options, reporter)
     result.diagnostics.items[:0] = diags.items
     return result
 
 
-def compare_with(fleet_file: Path, base_ref: str | None, options: Options) -> Compared:
+def compare_with(
+    fleet_file: Path, base_ref: str | None, options: Options, reporter: Reporter = SILENT
+) -> Compared:
     """Compile ``base_ref`` (default: ``gitsource.default_base``) and the working tree."""
     head_diags = Diagnostics()
-    head_inputs = load(fleet_file, head_diags)
-    repo = gitsource.open_repo(head_inputs.root)
-    prefix = gitsource.fleet_prefix(repo, head_inputs.root)
-    ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
-    commit = gitsource.resolve_commit(repo, ref)
-    base_diags = Diagnostics()
-    base = _compile(load_commit(commit, prefix, head_inputs.root, base_diags), base_diags, options)
-    head = _compile(head_inputs, head_diags, options)
+    with reporter.stage("load"):
+        head_inputs = load(fleet_file, head_diags)
+        repo = gitsource.open_repo(head_inputs.root)
+        prefix = gitsource.fleet_prefix(repo, head_inputs.root)
+        ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
+        commit = gitsource.resolve_commit(repo, ref)
+        base_diags = Diagnostics()
+        base_inputs = load_commit(commit, prefix, head_inputs.root, base_diags)
+    base = _compile(base_inputs, base_diags, options, reporter)
+    head = _compile(head_inputs, head_diags, options, reporter)
     if not (base.ok and head.ok):
         return Compared(None, base, head, head_inputs)
     name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
     assert base.compilation is not None and head.compilation is not None
-    found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
+    with reporter.stage("compare"):
+        found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
     return Compared(found, base, head, head_inputs)
 
 

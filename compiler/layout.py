@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import yamlout
 from .model import ObjectKey
+from .reporter import SILENT, Reporter
 
 if TYPE_CHECKING:
     from .pipeline import Compilation, RenderedObject
@@ -56,11 +57,13 @@ def kustomization(resources: Iterable[str]) -> bytes:
     return yamlout.dump(doc).encode("utf-8")
 
 
-def files(comp: Compilation, flux_system: frozenset[str] = frozenset()) -> dict[str, bytes]:
+def files(
+    comp: Compilation, flux_system: frozenset[str] = frozenset(), reporter: Reporter = SILENT
+) -> dict[str, bytes]:
     """Every output file, keyed by its path relative to the output folder."""
     out: dict[str, bytes] = {}
     cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
-    for cluster, objects in comp.clusters.items():
+    for cluster, objects in reporter.progress("serialize", list(comp.clusters.items())):
         bundles: dict[str, list[str]] = defaultdict(list)
         for key in sorted(objects):
             obj = objects[key]

@@ -15,6 +15,7 @@ from .diagnostics import Diagnostics
 from .generate import GENERATORS
 from .load import Inputs
 from .model import Fleet, HubObject, ObjectKey
+from .reporter import SILENT, Reporter
 from .schedule import Outcome, schedule_fleet
 from .schedule.memory import SECTION as PLACEMENTS_SECTION
 from .select import select
@@ -91,27 +92,34 @@ class Result:
         return self.compilation is not None and not self.diagnostics.has_errors
 
 
-def compile_fleet(inputs: Inputs, options: Options | None = None) -> Result:
+def compile_fleet(
+    inputs: Inputs, options: Options | None = None, reporter: Reporter = SILENT
+) -> Result:
     options = options or Options()
     diags = Diagnostics()
-    fleet = build(inputs, diags)
+    with reporter.stage("load"):
+        fleet = build(inputs, diags)
     if fleet is None:
         return Result(diags)
     comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
     comp.flux_system = inputs.flux_system
-    for placement in fleet.placements:
-        comp.selections[placement.name] = select(fleet, placement, diags)
-    comp.outcomes, comp.lock.sections[PLACEMENTS_SECTION] = schedule_fleet(
-        fleet, comp.previous_lock, options.reschedule, diags
-    )
-    _assemble(comp)
-    override.stage(comp, inputs.templates)
-    for generate in GENERATORS:
-        generate(comp)
+    with reporter.stage("schedule"):
+        for placement in fleet.placements:
+            comp.selections[placement.name] = select(fleet, placement, diags)
+        comp.outcomes, comp.lock.sections[PLACEMENTS_SECTION] = schedule_fleet(
+            fleet, comp.previous_lock, options.reschedule, diags
+        )
+        _assemble(comp)
+    with reporter.stage("override"):
+        override.stage(comp, inputs.templates)
+    with reporter.stage("generate"):
+        for generate in GENERATORS:
+            generate(comp)
     _report_outcomes(comp)
     if diags.has_errors:
         return Result(diags, comp)
-    files = layout.files(comp, inputs.flux_system)
+    with reporter.stage("serialize"):
+        files = layout.files(comp, inputs.flux_system, reporter)
     return Result(diags, comp, files, lock.dump(comp.lock))
 
 
