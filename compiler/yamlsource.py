@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from .diagnostics import Diagnostics, Position
 
@@ -194,8 +195,18 @@ def parse(text: str, file: str, diags: Diagnostics) -> list[Document]:
     return documents
 
 
+class _Yaml12Resolver(VersionedResolver):
+    """YAML 1.2 always (a %YAML directive does not change it), without the per-scalar
+    version lookup that dominates composing a large inventory."""
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 2)
+
+
 def _compose_all(text: str) -> Iterator[Node | None]:
     # typ="safe" composes with libyaml (ruamel.yaml.clib) where installed: same nodes and
     # marks as the pure-Python parser, several times faster on large inventories.
     yaml = YAML(typ="safe")
+    yaml.Resolver = _Yaml12Resolver
     yield from yaml.compose_all(io.StringIO(text))
