@@ -213,7 +213,7 @@ NAMESPACED_BUILTINS = frozenset(
 def _build_hub(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
     objects: list[HubObject] = []
     for doc in docs:
-        obj = _hub_object(doc, diags)
+        obj = hub_object(doc, diags)
         if obj is None:
             continue
         if obj.key.group == "apiextensions.k8s.io" and obj.key.kind == "CustomResourceDefinition":
@@ -268,7 +268,7 @@ CONTROL_KINDS = frozenset(
 )  # fmt: skip
 
 
-def _hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
+def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
     data = doc.data
     if not isinstance(data, dict):
         diags.error("a hub manifest must be a Kubernetes object (a mapping)", doc.pos())

@@ -88,7 +88,7 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
                 envelope.pos(*at),
             )
             continue
-        obj = build._hub_object(_entry_document(envelope, at), diags)
+        obj = build.hub_object(_entry_document(envelope, at), diags)
         if obj is not None and _check(fleet, envelope, entry, obj, diags):
             objects.append(_in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj)
     return objects

@@ -69,7 +69,7 @@ class Template:
             return Render([], [error])
         scratch = Diagnostics()
         docs = yamlsource.parse(text, self.file, scratch)
-        objects = [obj for doc in docs if (obj := build._hub_object(doc, scratch)) is not None]
+        objects = [obj for doc in docs if (obj := build.hub_object(doc, scratch)) is not None]
         errors = [
             _diagnostic(
                 f"template output for cluster {cluster.name!r} is not valid Kubernetes YAML: "
