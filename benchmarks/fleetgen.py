@@ -16,15 +16,25 @@ from pathlib import Path
 
 REGIONS = ["eastus", "westus", "northeurope", "westeurope", "southeastasia"]
 ENVS = ["prod", "staging", "dev"]
-PICK_ALL_APPS = 10
+PICK_ALL_APPS = 12
 PICK_N_APPS = 4
 PICK_FIXED_APPS = 2
+
+
+SITES_PER_REGION = 4
+
+
+def site_of(index: int) -> tuple[str, int]:
+    """A cluster's site name and number; each site owns 10.<number>.0.0/16."""
+    region = index % len(REGIONS)
+    number = region * SITES_PER_REGION + (index // len(REGIONS)) % SITES_PER_REGION
+    return f"{REGIONS[region]}-site{number % SITES_PER_REGION}", number
 
 
 def cluster_doc(index: int, rng: random.Random) -> str:
     region = REGIONS[index % len(REGIONS)]
     env = ENVS[(index // len(REGIONS)) % len(ENVS)]
-    site = f"{region}-site{index % 4}"
+    site, number = site_of(index)
     nodes = rng.randint(2, 40)
     return (
         "apiVersion: fleetc.io/v1alpha1\n"
@@ -37,6 +47,10 @@ def cluster_doc(index: int, rng: random.Random) -> str:
         f"    site: {site}\n"
         "spec:\n"
         "  kubernetesVersion: v1.31.2\n"
+        "  metallb:\n"
+        f"    site: {site}\n"
+        f'    addressRanges: ["10.{number}.0.0/16"]\n'
+        f"    reserved: [10.{number}.0.0-10.{number}.0.255]\n"
         "status:\n"
         "  properties:\n"
         f'    kubernetes-fleet.io/node-count: "{nodes}"\n'
@@ -105,6 +119,40 @@ data:
 """
 
 
+def region_override(name: str) -> str:
+    """A ResourceOverride with one rule per region: replicas and a region label."""
+    rules = "".join(
+        "      - clusterSelector:\n"
+        "          clusterSelectorTerms:\n"
+        f"            - labelSelector: {{matchLabels: {{region: {region}}}}}\n"
+        "        jsonPatchOverrides:\n"
+        f"          - {{op: replace, path: /spec/replicas, value: {index + 2}}}\n"
+        "          - {op: add, path: /metadata/labels/region, value: '${MEMBER-CLUSTER-LABEL-KEY-region}'}\n"
+        for index, region in enumerate(REGIONS)
+    )
+    return (
+        "apiVersion: placement.kubernetes-fleet.io/v1beta1\n"
+        "kind: ResourceOverride\n"
+        f"metadata:\n  name: {name}-per-region\n  namespace: {name}\n"
+        "spec:\n"
+        f"  resourceSelectors:\n    - {{group: apps, version: v1, kind: Deployment, name: {name}}}\n"
+        f"  policy:\n    overrideRules:\n{rules}"
+    )
+
+
+TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-info
+  namespace: {namespace}
+data:
+  cluster: {{{{ cluster.name }}}}
+  region: {{{{ cluster.labels.region }}}}
+  nodes: "{{{{ cluster.properties["kubernetes-fleet.io/node-count"] }}}}"
+"""
+
+
 def namespace_selector(name: str) -> str:
     return f'        - {{group: "", version: v1, kind: Namespace, name: {name}}}\n'
 
@@ -112,14 +160,14 @@ def namespace_selector(name: str) -> str:
 def placements(clusters: int, rng: random.Random) -> str:
     out = []
     for i in range(PICK_ALL_APPS):
-        env = ENVS[i % 2]  # prod and staging apps
+        env = ENVS[i % 2]  # prod and staging apps, and every third app everywhere
         out.append(
             f"    - name: app{i:02d}\n      resourceSelectors:\n{namespace_selector(f'app{i:02d}')}"
             "      policy:\n        placementType: PickAll\n"
             "        affinity:\n          clusterAffinity:\n"
             "            requiredDuringSchedulingIgnoredDuringExecution:\n"
             "              clusterSelectorTerms:\n"
-            f"                - labelSelector: {{matchExpressions: [{{key: env, operator: In, values: [{env}, dev]}}]}}\n"
+            f"                - labelSelector: {{matchExpressions: [{{key: env, operator: In, values: [{', '.join(ENVS) if i % 3 == 0 else env + ', dev'}]}}]}}\n"
         )
     for i in range(PICK_N_APPS):
         name = f"pickn{i:02d}"
@@ -146,6 +194,29 @@ def placements(clusters: int, rng: random.Random) -> str:
     return "".join(out)
 
 
+# app00 and app01 are exported, and consumed by the dev clusters.
+SERVICES = "  services:\n    items:\n" + "".join(
+    f"      - service: app{i:02d}/app{i:02d}\n"
+    "        consumers:\n"
+    "          clusterSelectorTerms:\n"
+    "            - labelSelector: {matchLabels: {env: dev}}\n"
+    for i in range(2)
+)
+
+# An ingress /30 per production cluster from its site's range, and ten BGP addresses for apps.
+LOAD_BALANCERS = """\
+  loadBalancers:
+    items:
+      - name: ingress
+        clusters:
+          clusterSelector:
+            clusterSelectorTerms:
+              - labelSelector: {matchLabels: {env: prod}}
+        allocate: {prefixLength: 30}
+        advertise: ARP
+"""
+
+
 def generate(out: Path, clusters: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     (out / "clusters").mkdir(parents=True, exist_ok=True)
@@ -159,9 +230,16 @@ def generate(out: Path, clusters: int, seed: int = 7) -> None:
     )
     for app in apps:
         (out / "hub" / f"{app}.yaml").write_text(app_docs(app, rng.randint(1, 5)))
+    for app in apps[:PICK_ALL_APPS]:
+        (out / "hub" / f"{app}-overrides.yaml").write_text(region_override(app))
+    for app in apps[:3]:
+        (out / "hub" / f"{app}-info.yaml.j2").write_text(TEMPLATE.format(namespace=app))
     fleet = (
         "apiVersion: fleetc.io/v1alpha1\nkind: Fleet\nmetadata:\n  name: synthetic\nspec:\n"
-        "  placements:\n" + placements(clusters, rng)
+        + SERVICES
+        + LOAD_BALANCERS
+        + "  placements:\n"
+        + placements(clusters, rng)
     )
     (out / "fleet.yaml").write_text(fleet)
 

@@ -56,7 +56,9 @@ def git(cwd: Path, *args: str) -> None:
 def relabel_one_cluster(root: Path) -> None:
     path = root / "clusters" / "c00000.yaml"
     text = path.read_text()
-    path.write_text(text.replace("env: prod", "env: staging", 1).replace("env: dev", "env: prod", 1))
+    path.write_text(
+        text.replace("env: prod", "env: staging", 1).replace("env: dev", "env: prod", 1)
+    )
 
 
 def bench_size(clusters: int, workdir: Path) -> dict[str, object]:
@@ -93,7 +95,9 @@ def kustomize_overlays(root: Path) -> int:
         overlay = fleet / "overlays" / cluster
         overlay.mkdir(parents=True)
         placed = sorted(
-            app for app in apps if (rendered / cluster / "_cluster" / f"namespace_{app}.yaml").exists()
+            app
+            for app in apps
+            if (rendered / cluster / "_cluster" / f"namespace_{app}.yaml").exists()
         )
         resources = "".join(f"- ../../bases/{app}\n" for app in placed)
         (overlay / "kustomization.yaml").write_text(

@@ -269,6 +269,7 @@ CONTROL_KINDS = frozenset(
 
 
 def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
+    """One manifest as a HubObject after the identity and metadata checks, or None."""
     data = doc.data
     if not isinstance(data, dict):
         diags.error("a hub manifest must be a Kubernetes object (a mapping)", doc.pos())
