@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import schema
+from . import schema, secrets
 from .diagnostics import Diagnostics, Position
 from .load import Inputs
 from .model import (
@@ -41,6 +41,7 @@ REASON_UNHEALTHY = "cluster is not connected to the fleet: unhealthy for a prolo
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?$")
 MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
 
 
 def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
@@ -58,6 +59,7 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
     fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
     _build_inventory(fleet, inputs.inventory, diags)
     _build_hub(fleet, inputs.hub, diags)
+    secrets.check(fleet, diags)
     _build_placements(fleet, diags)
     return fleet
 
@@ -304,7 +306,9 @@ def _hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
         ok = False
     if namespace is None:
         namespace = ""
-    if not isinstance(namespace, str) or (namespace and not _DNS_LABEL.match(namespace)):
+    if not isinstance(namespace, str) or (
+        namespace and (len(namespace) > MAX_LABEL_LENGTH or not _DNS_LABEL.match(namespace))
+    ):
         diags.error(
             f"namespace {namespace!r} is not a DNS-1123 label",
             doc.pos(("metadata", "namespace")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -38,10 +39,23 @@ def _strict_option(func):
 def _compile(path: Path, options: Options) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
     diags = Diagnostics()
-    inputs = load(find_fleet_file(path), diags)
+    fleet_file = find_fleet_file(path)
+    _recover(Path(os.path.abspath(fleet_file)).parent)
+    inputs = load(fleet_file, diags)
     result = compile_fleet(inputs, options)
     result.diagnostics.items[:0] = diags.items
     return inputs.root, inputs.root / inputs.output, result
+
+
+def _recover(root: Path) -> None:
+    """Finish or undo a render that was killed halfway, before reading anything."""
+    try:
+        message = writer.recover(root)
+    except (OSError, writer.WriteError) as exc:
+        click.echo(f"error: cannot recover an interrupted render: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if message:
+        click.echo(f"note: {message}", err=True)
 
 
 def _finish(result: Result, strict: bool) -> int:
@@ -108,8 +122,7 @@ def render(path: Path, strict: bool, out: Path | None) -> None:
     output = out if out is not None else output
     try:
         with writer.repository_lock(root):
-            changes = writer.write(output, result.files)
-            writer.write_file(root / LOCK_FILE, result.lock)
+            changes = writer.commit(root, output, result.files, root / LOCK_FILE, result.lock)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc

@@ -78,10 +78,16 @@ def _join(cluster: str, bundle: str, rel: str) -> str:
 
 
 def _serialise(obj: RenderedObject, cache: dict) -> bytes:
-    """Each distinct (body, provenance) is serialised once, however many clusters share it."""
-    notes = obj.provenance
+    """Each distinct (body, provenance) is serialised once, however many clusters share it.
+
+    A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
+    its keys, so an added annotation would make decryption on the cluster fail.
+    """
+    sops = isinstance(obj.body.get("sops"), dict)
+    notes = {} if sops else obj.provenance
     key = (id(obj.body), tuple(notes.items()))
     data = cache.get(key)
     if data is None:
-        data = cache[key] = yamlout.dump_object(annotated(obj.body, notes))
+        body = obj.body if sops else yamlout.ordered(annotated(obj.body, notes))
+        data = cache[key] = yamlout.dump(body).encode("utf-8")
     return data

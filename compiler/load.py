@@ -57,6 +57,8 @@ class Reader:
         self.real_root = Path(os.path.realpath(root))
         self.diags = diags
         self.files_read = 0
+        self.bytes_read = 0
+        self.budget = yamlsource.Budget()
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -94,15 +96,27 @@ class Reader:
                 )
             return None
         try:
-            raw = path.read_bytes()
+            # Read one byte past the limit, never the whole of an enormous file.
+            with open(path, "rb") as handle:
+                raw = handle.read(yamlsource.MAX_FILE_BYTES + 1)
         except OSError as exc:
             self.diags.error(f"cannot read file: {exc.strerror}", Position(self.rel(path)))
+            return None
+        self.bytes_read += len(raw)
+        if self.bytes_read > yamlsource.MAX_TOTAL_BYTES:
+            self.diags.error(
+                f"the inputs are larger than the limit of "
+                f"{yamlsource.MAX_TOTAL_BYTES // (1024 * 1024)} MiB in total",
+                Position(self.rel(path)),
+            )
             return None
         return yamlsource.decode(raw, self.rel(path), self.diags)
 
     def read_documents(self, path: Path) -> list[Document]:
         text = self.read_text(path)
-        return [] if text is None else yamlsource.parse(text, self.rel(path), self.diags)
+        if text is None:
+            return []
+        return yamlsource.parse(text, self.rel(path), self.diags, self.budget)
 
     def walk(self, folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
         """Files below ``folder`` with one of ``suffixes``, sorted; symlinks must stay inside."""
@@ -194,7 +208,12 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
                 inputs.hub.extend(reader.read_documents(path))
 
     lock_file = root / LOCK_FILE
-    if lock_file.is_file():
+    if lock_file.is_symlink() and not reader.inside(lock_file):
+        diags.error(
+            f"{LOCK_FILE} is a symbolic link that points outside the repository",
+            Position(LOCK_FILE),
+        )
+    elif lock_file.is_file():
         lock_docs = reader.read_documents(lock_file)
         inputs.lock = lock_docs[0] if lock_docs else None
 
@@ -209,6 +228,13 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
                 "spec.output",
                 hint="use a folder of its own, such as rendered/",
             )
+        elif clash := _output_clash(real, root, spec):
+            diags.error(
+                f"output {output!r} would replace {clash}",
+                _pos(fleet, "output"),
+                "spec.output",
+                hint="use a folder of its own, such as rendered/",
+            )
         else:
             inputs.output = output
             inputs.flux_system = frozenset(
@@ -217,6 +243,18 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
                 if (entry / FLUX_SYSTEM).is_dir()
             )
     return inputs
+
+
+def _output_clash(real_output: Path, root: Path, spec: dict) -> str | None:
+    """An input folder (or .git) that the output folder is, holds, or sits inside."""
+    resources = spec.get("resources", list(DEFAULT_RESOURCES))
+    inputs = [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
+    inputs += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git"]
+    for name in inputs:
+        real = Path(os.path.realpath(root / name))
+        if real == real_output or real_output in real.parents or real in real_output.parents:
+            return f"the input {name!r}"
+    return None
 
 
 def _string(spec: dict, key: str, default: str) -> str:
