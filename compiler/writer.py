@@ -172,15 +172,15 @@ def commit(
     """
     for rel in files:
         check_relative(rel)
+    if (root / JOURNAL).exists():
+        _recover_locked(root)
+    _remove_leftovers(output.parent)
+    _remove_leftovers(root)
     changes = compare(output, files)
     if changes.clean:
         if lock_path is not None:
             write_file(lock_path, lock)
         return changes
-    if (root / JOURNAL).exists():
-        _recover_locked(root)
-    _remove_leftovers(output.parent)
-    _remove_leftovers(root)
     staging = output.parent / f"{STAGING_PREFIX}{output.name}-{os.getpid()}"
     journal: Journal | None = None
     try:
