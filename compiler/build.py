@@ -53,9 +53,12 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
             "fleet.yaml must be a mapping with apiVersion, kind, metadata and spec", doc.pos()
         )
         return None
-    schema.validate(doc, "fleet", diags)
+    valid = schema.validate(doc, "fleet", diags)
     metadata = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
     spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
+    # Later stages trust fleet.spec to match its schema: an invalid one (already reported) is
+    # not handed on, and the inventory and hub are still checked so every error shows at once.
+    spec = spec if valid else {}
     fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
     _build_inventory(fleet, inputs.inventory, diags)
     _build_hub(fleet, inputs.hub, diags)
