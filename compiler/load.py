@@ -240,7 +240,7 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
             inputs.flux_system = frozenset(
                 entry.name
                 for entry in (sorted(target.iterdir()) if target.is_dir() else [])
-                if (entry / FLUX_SYSTEM).is_dir()
+                if _real_dir(entry) and _real_dir(entry / FLUX_SYSTEM)
             )
     return inputs
 
@@ -255,6 +255,11 @@ def _output_clash(real_output: Path, root: Path, spec: dict) -> str | None:
         if real == real_output or real_output in real.parents or real in real_output.parents:
             return f"the input {name!r}"
     return None
+
+
+def _real_dir(path: Path) -> bool:
+    """A folder that is not a symbolic link (links in the output are never followed)."""
+    return path.is_dir() and not path.is_symlink()
 
 
 def _string(spec: dict, key: str, default: str) -> str:

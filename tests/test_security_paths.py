@@ -201,3 +201,20 @@ def test_a_symlink_in_the_committed_output_is_replaced_not_followed(repo, outsid
     assert not committed.is_symlink()
     assert os.stat(committed).st_ino != os.stat(target).st_ino
     assert os.stat(target).st_nlink == 1
+
+
+def test_a_cluster_folder_linked_outside_is_replaced_and_its_flux_system_ignored(
+    repo, outside, cli
+):
+    write_fleet(repo)
+    (outside / "c1" / "flux-system").mkdir(parents=True)
+    (outside / "c1" / "flux-system" / "gotk-sync.yaml").write_text("outside\n")
+    (repo.root / "rendered").mkdir()
+    (repo.root / "rendered" / "c1").symlink_to(outside / "c1")
+    result = run(cli, "render", "-f", str(repo.root))
+    assert result.exit_code == 0, result.output
+    cluster = repo.root / "rendered" / "c1"
+    assert cluster.is_dir() and not cluster.is_symlink()
+    assert not (cluster / "flux-system").exists()
+    assert "flux-system" not in (cluster / "kustomization.yaml").read_text()
+    assert (outside / "c1" / "flux-system" / "gotk-sync.yaml").read_text() == "outside\n"
