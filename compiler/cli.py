@@ -83,6 +83,9 @@ def main() -> None:
       fleetc check             CI gate: fail if rendered/ is stale
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
+
+    Inputs are treated as untrusted (paths, links, YAML limits, plain Secrets):
+    see SECURITY.md.
     """
 
 
@@ -111,9 +114,12 @@ def validate(path: Path, strict: bool) -> None:
 def render(path: Path, strict: bool, out: Path | None) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
-    Nothing is written unless every input is valid; the new output replaces the
-    old in one atomic step, so an error or a crash leaves the previous output
-    exactly as it was. <cluster>/flux-system/ folders are never touched.
+    Nothing is written unless every input is valid; the new output and
+    fleet.lock replace the old ones in one atomic, journaled step, so an error
+    or a crash leaves the previous output exactly as it was (the next fleetc
+    command finishes or rolls back a render that was killed halfway). A second
+    render of the same repository is refused while one runs.
+    <cluster>/flux-system/ folders are never touched.
     """
     root, output, result = _compile(path, Options(strict=strict))
     code = _finish(result, strict)
