@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.composer import MaxDepthExceededError
+from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -246,8 +246,17 @@ def parse(text: str, file: str, diags: Diagnostics, budget: Budget | None = None
     return documents
 
 
+class _Composer(Composer):
+    """Reusing an anchor name is valid YAML (the later one wins): no Python warning for it."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader=loader)
+        self.warn_double_anchors = False
+
+
 def _compose_all(text: str) -> Iterator[Node | None]:
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _Composer
     # ruamel's composer recurses once per level: stop it early with a clean error.
     yaml.max_depth = MAX_DEPTH + 1
     yield from yaml.compose_all(io.StringIO(text))

@@ -192,7 +192,9 @@ def test_sigkill_at_random_moments_leaves_old_or_new(tmp_path):
         set_version(root, target)
         old_lock = lock_before(lock, f"attempt {attempt}")
         lock_path.write_bytes(old_lock)
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         try:
             proc.wait(timeout=rng.uniform(0.3, 1.2) * duration)
         except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,9 @@ from compiler import yamlsource
 from compiler.diagnostics import Diagnostics
 from compiler.load import load
 from compiler.pipeline import compile_fleet
+
+# A Python warning from the loaders would reach the user as noise on stderr: fail on it.
+pytestmark = pytest.mark.filterwarnings("error")
 
 FUZZ = settings(
     max_examples=120,

@@ -224,3 +224,9 @@ def test_crlf_and_bom_give_the_same_output_as_plain_text(fleet_dir: FleetDir, tm
     odd = _compile_with_cluster_file(other, b"\xef\xbb\xbf" + crlf)
     assert plain.ok and odd.ok
     assert plain.files == odd.files
+
+
+def test_a_reused_anchor_is_valid_yaml_and_raises_no_python_warning(recwarn):
+    docs, errors = parse("a: &x 1\nb: &x 2\nc: *x\n")
+    assert errors == [] and docs[0].data == {"a": 1, "b": 2, "c": 2}
+    assert not recwarn.list
