@@ -166,6 +166,13 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
             f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
         )
         return Inputs(root, None)
+    if not reader.inside(fleet_file):
+        # A linked fleet.yaml could make a CI check print another file's contents.
+        diags.error(
+            f"{fleet_file.name} is a symbolic link that points outside the repository",
+            Position(fleet_file.name),
+        )
+        return Inputs(root, None)
     docs = reader.read_documents(fleet_file)
     if len(docs) > 1:
         diags.error("fleet.yaml must hold exactly one YAML document", docs[1].pos())

@@ -122,7 +122,7 @@ def repository_lock(root: Path) -> Iterator[None]:
     """One render at a time per repository; a second one is refused, not interleaved."""
     path = root / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise WriteError(f"cannot create lock file {path}: {exc.strerror}") from exc
     try:
@@ -143,6 +143,7 @@ def write_file(path: Path, data: bytes) -> bool:
         return False
     temp = path.with_name(f"{STAGING_PREFIX}{path.name}-{os.getpid()}")
     try:
+        temp.unlink(missing_ok=True)  # never write through a link planted under this name
         temp.write_bytes(data)
         os.replace(temp, path)
     except OSError as exc:

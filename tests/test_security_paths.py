@@ -218,3 +218,25 @@ def test_a_cluster_folder_linked_outside_is_replaced_and_its_flux_system_ignored
     assert not (cluster / "flux-system").exists()
     assert "flux-system" not in (cluster / "kustomization.yaml").read_text()
     assert (outside / "c1" / "flux-system" / "gotk-sync.yaml").read_text() == "outside\n"
+
+
+def test_a_fleet_yaml_linked_outside_is_not_read(repo, outside, cli):
+    """In CI, a linked fleet.yaml could otherwise echo another file into the check's log."""
+    write_fleet(repo)
+    secret = outside / "config.json"
+    secret.write_text('{"auths": {"registry": {"auth": "c2VjcmV0LXRva2Vu"}}}')
+    (repo.root / "fleet.yaml").unlink()
+    (repo.root / "fleet.yaml").symlink_to(secret)
+    result = run(cli, "check", "-f", str(repo.root))
+    assert result.exit_code == 1
+    assert "fleet.yaml: error: fleet.yaml is a symbolic link that points outside" in result.output
+    assert "auths" not in result.output and "c2VjcmV0" not in result.output
+
+
+def test_a_planted_lock_file_link_is_not_followed(repo, outside, cli):
+    write_fleet(repo)
+    (repo.root / writer.LOCK_FILE).symlink_to(outside / "created-by-fleetc")
+    result = run(cli, "render", "-f", str(repo.root))
+    assert result.exit_code == 1 and "cannot create lock file" in result.output
+    assert not (outside / "created-by-fleetc").exists()
+    assert not (repo.root / "rendered").exists()

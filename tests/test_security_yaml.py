@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO, FleetDir, run
 from security_fleet import NAMESPACE, messages, write_fleet
 
+from compiler import load as load_module
 from compiler import yamlsource
 from compiler.diagnostics import Diagnostics
 
@@ -230,3 +231,10 @@ def test_a_reused_anchor_is_valid_yaml_and_raises_no_python_warning(recwarn):
     docs, errors = parse("a: &x 1\nb: &x 2\nc: *x\n")
     assert errors == [] and docs[0].data == {"a": 1, "b": 2, "c": 2}
     assert not recwarn.list
+
+
+def test_the_number_of_input_files_has_a_limit(fleet_dir: FleetDir, monkeypatch):
+    monkeypatch.setattr(load_module, "MAX_INPUT_FILES", 3)
+    write_fleet(fleet_dir, clusters=("c1", "c2", "c3", "c4"))
+    result = fleet_dir.compile()
+    assert any(d.message == "more than 3 input files" for d in result.diagnostics.errors)
