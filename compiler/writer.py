@@ -2,8 +2,10 @@
 
 The new tree is staged next to the output folder (unchanged files are hard-linked, not
 rewritten) and swapped in with one ``renameat2(RENAME_EXCHANGE)``, so a reader or a kill at any
-moment sees the old tree or the new one, never a mixture. ``<cluster>/flux-system/`` folders,
-written by ``flux bootstrap``, are carried over untouched.
+moment sees the old tree or the new one, never a mixture. ``fleet.lock`` is staged with it and
+a journal records the swap, so ``recover`` (run before every command) completes or rolls back
+a render killed between the two renames. ``<cluster>/flux-system/`` folders, written by
+``flux bootstrap``, are carried over untouched.
 """
 
 from __future__ import annotations
@@ -173,10 +175,16 @@ def commit(
     """
     for rel in files:
         check_relative(rel)
-    if (root / JOURNAL).exists():
-        _recover_locked(root)
-    _remove_leftovers(output.parent)
-    _remove_leftovers(root)
+    try:
+        if (root / JOURNAL).exists():
+            _recover_locked(root)
+        _remove_leftovers(output.parent)
+        _remove_leftovers(root)
+    except OSError as exc:
+        raise WriteError(
+            f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else "")
+        ) from exc
     changes = compare(output, files)
     if changes.clean:
         if lock_path is not None:
@@ -184,6 +192,7 @@ def commit(
         return changes
     staging = output.parent / f"{STAGING_PREFIX}{output.name}-{os.getpid()}"
     journal: Journal | None = None
+    existed = output.exists()
     try:
         _stage(output, staging, files)
         if lock_path is not None:
@@ -202,7 +211,10 @@ def commit(
         try:
             os.replace(journal.path(root, "lock_temp"), journal.path(root, "lock"))
         except OSError as exc:
-            _swap(staging, output)  # put the old tree back
+            if existed:
+                _swap(staging, output)  # put the old tree back
+            else:
+                shutil.rmtree(output, ignore_errors=True)
             _undo_staging(root, staging, journal)
             raise WriteError(
                 f"writing {lock_path} failed: {exc.strerror or exc}; "

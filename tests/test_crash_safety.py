@@ -350,3 +350,20 @@ def test_any_command_completes_an_interrupted_render_first(tmp_path, monkeypatch
     assert "note: completed an interrupted render" in result.output
     assert result.exit_code == 0, result.output
     assert (root / "fleet.lock").read_bytes() == new.lock
+
+
+def test_a_failing_lock_rename_on_a_first_render_leaves_no_output(tmp_path, monkeypatch, cli):
+    root = tmp_path / "repo"
+    make_fleet(root, clusters=1, configmaps=1)
+    real = os.replace
+
+    def replace(src, dst, **kwargs):
+        if Path(dst).name == "fleet.lock":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return real(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    result = run(cli, "render", "-f", str(root))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert not (root / "rendered").exists() and not (root / "fleet.lock").exists()
+    assert leftovers(root) == [] and not (root / writer.JOURNAL).exists()
