@@ -145,9 +145,15 @@ class Reader:
                         hint="fleetc follows links only when they stay inside the repository",
                     )
                     continue
-                if entry.is_dir():
+                try:
+                    is_dir = entry.is_dir()
+                    is_file = not is_dir and entry.is_file()
+                except OSError as exc:  # e.g. a link that points to itself
+                    self.diags.error(f"cannot read: {exc.strerror}", Position(self.rel(path)))
+                    continue
+                if is_dir:
                     stack.append(path)
-                elif entry.is_file() and entry.name.endswith(suffixes):
+                elif is_file and entry.name.endswith(suffixes):
                     found.append(path)
         return sorted(found, key=lambda p: self.rel(p))
 

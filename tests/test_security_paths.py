@@ -10,6 +10,7 @@ from conftest import FleetDir, run
 from security_fleet import NAMESPACE, messages, write_fleet
 
 from compiler import writer
+from compiler.model import ObjectKey
 
 
 @pytest.fixture
@@ -240,3 +241,16 @@ def test_a_planted_lock_file_link_is_not_followed(repo, outside, cli):
     assert result.exit_code == 1 and "cannot create lock file" in result.output
     assert not (outside / "created-by-fleetc").exists()
     assert not (repo.root / "rendered").exists()
+
+
+def test_link_loops_dangling_links_and_pipes_in_the_hub_are_diagnostics(repo):
+    write_fleet(repo)
+    hub = repo.root / "hub"
+    (hub / "loop.yaml").symlink_to("loop.yaml")
+    (hub / "dangling.yaml").symlink_to("nowhere.yaml")
+    (hub / "self").symlink_to("../hub")
+    os.mkfifo(hub / "pipe.yaml")
+    result = repo.compile()
+    errors = [d.format() for d in result.diagnostics.errors]
+    assert errors == ["hub/loop.yaml: error: cannot read: Too many levels of symbolic links"]
+    assert ObjectKey("", "ConfigMap", "app", "settings") in result.compilation.fleet.objects
