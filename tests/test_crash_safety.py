@@ -367,3 +367,22 @@ def test_a_failing_lock_rename_on_a_first_render_leaves_no_output(tmp_path, monk
     assert result.exit_code == 1 and "No space left on device" in result.output
     assert not (root / "rendered").exists() and not (root / "fleet.lock").exists()
     assert leftovers(root) == [] and not (root / writer.JOURNAL).exists()
+
+
+def test_two_renders_started_at_once_do_not_interleave(tmp_path):
+    root = tmp_path / "repo"
+    make_fleet(root, clusters=60, configmaps=4)
+    expected = compiled(root)
+    command = [sys.executable, "-m", "compiler", "render", "-f", str(root)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(2)
+    ]
+    results = [(*proc.communicate(), proc.returncode) for proc in procs]
+    for _out, err, code in results:
+        assert code == 0 or (code == 1 and b"another fleetc render is running" in err), err
+    assert any(code == 0 for *_, code in results)
+    assert snapshot(root / "rendered") == expected.files
+    assert (root / "fleet.lock").read_bytes() == expected.lock
+    assert leftovers(root) == [] and not (root / writer.JOURNAL).exists()
