@@ -8,6 +8,7 @@ a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ CLUSTER_SCOPE_DIR = "_cluster"
 KUSTOMIZATION = "kustomization.yaml"
 FLUX_SYSTEM = "flux-system"
 _UNSAFE = re.compile(r"[^a-z0-9.-]")
+MAX_FILE_NAME = 255
+_TRUNCATED = 200
 
 
 def _segment(text: str) -> str:
@@ -33,7 +36,17 @@ def _segment(text: str) -> str:
 def object_path(key: ObjectKey) -> str:
     kind = f"{key.kind}.{key.group}" if key.group else key.kind
     folder = key.namespace or CLUSTER_SCOPE_DIR
-    return f"{folder}/{_segment(kind)}_{_segment(key.name)}.yaml"
+    stem = f"{_segment(kind)}_{_segment(key.name)}"
+    if len(stem) + len(".yaml") > MAX_FILE_NAME:
+        # File systems refuse longer names; escaping can triple a long Kubernetes name.
+        stem = _distinct(stem[:_TRUNCATED], key)
+    return f"{folder}/{stem}.yaml"
+
+
+def _distinct(stem: str, key: ObjectKey) -> str:
+    """``stem`` made unique to ``key`` ('~' never appears in an escaped name)."""
+    identity = "\0".join((key.group, key.kind, key.namespace, key.name)).encode("utf-8")
+    return f"{stem}~{hashlib.sha256(identity).hexdigest()[:16]}"
 
 
 def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
@@ -61,6 +74,10 @@ def files(comp: Compilation, flux_system: frozenset[str] = frozenset()) -> dict[
         for key in sorted(objects):
             obj = objects[key]
             rel = object_path(key)
+            if _join(cluster, obj.bundle, rel) in out:
+                # Names that differ only in case (or escape alike) would share a file: the
+                # later one, in key order, gets a distinct name.
+                rel = _distinct(rel.removesuffix(".yaml"), key) + ".yaml"
             out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
             bundles[obj.bundle].append(rel)
         for bundle, paths in sorted(bundles.items()):

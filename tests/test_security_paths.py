@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,37 @@ def test_link_loops_dangling_links_and_pipes_in_the_hub_are_diagnostics(repo):
     errors = [d.format() for d in result.diagnostics.errors]
     assert errors == ["hub/loop.yaml: error: cannot read: Too many levels of symbolic links"]
     assert ObjectKey("", "ConfigMap", "app", "settings") in result.compilation.fleet.objects
+
+
+def test_names_that_differ_only_in_case_get_files_of_their_own(repo):
+    hub = NAMESPACE + "".join(
+        f"---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: app\n"
+        for name in ("Robot", "robot")
+    )
+    write_fleet(repo, hub=hub)
+    result = repo.compile()
+    assert result.ok, messages(result)
+    accounts = sorted(rel for rel in result.files if "serviceaccount" in rel)
+    assert len(accounts) == 2, accounts
+    # Key order puts "Robot" first: it keeps the plain name.
+    assert accounts[0] == "c1/app/serviceaccount_robot.yaml"
+    assert re.fullmatch(r"c1/app/serviceaccount_robot~[0-9a-f]{16}\.yaml", accounts[1])
+    assert b"name: Robot" in result.files[accounts[0]]
+    assert b"name: robot" in result.files[accounts[1]]
+    kustomization = result.files["c1/kustomization.yaml"].decode()
+    assert all(rel.removeprefix("c1/") in kustomization for rel in accounts)
+
+
+def test_very_long_names_get_file_names_the_file_system_accepts(repo, cli):
+    long_name = ("a" * 60 + ".") * 4 + "b" * 8  # 252 characters, a valid name
+    hub = NAMESPACE + (
+        "---\napiVersion: example.com/v1\nkind: VeryLongKindNameForAnExampleResource\n"
+        f"metadata:\n  name: {long_name}\n  namespace: app\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        f"  name: {long_name.upper()}\n  namespace: app\n"
+    )
+    write_fleet(repo, hub=hub)
+    result = run(cli, "render", "-f", str(repo.root))
+    assert result.exit_code == 0, result.output
+    names = [p.name for p in (repo.root / "rendered" / "c1" / "app").iterdir()]
+    assert len(names) == 3 and all(len(name) <= 255 for name in names)
