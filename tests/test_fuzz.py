@@ -29,7 +29,12 @@ FUZZ = settings(
 EXAMPLE = {
     p.relative_to(REPO).as_posix(): p.read_bytes()
     for p in sorted(
-        [REPO / "fleet.yaml", *(REPO / "clusters").glob("*.yaml"), *(REPO / "hub").glob("*.yaml")]
+        [
+            REPO / "fleet.yaml",
+            REPO / "fleet.lock",
+            *(REPO / "clusters").glob("*.yaml"),
+            *(REPO / "hub").glob("*.yaml"),
+        ]
     )
 }
 
