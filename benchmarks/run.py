@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fleetgen  # noqa: E402
+import fleetgen
 
 FLEETC = [sys.executable, "-m", "compiler"]
 # Runs a command and prints the child's peak RSS (KiB) on the last line of stderr.
@@ -148,9 +148,8 @@ def main() -> None:
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(table(rows))
     if kustomize:
-        print(
-            f"\nkubectl kustomize over {kustomize['clusters']} overlays: {kustomize['seconds']:.2f} s"
-        )
+        count, seconds = kustomize["clusters"], kustomize["seconds"]
+        print(f"\nkubectl kustomize over {count} overlays: {seconds:.2f} s")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import schema
+from . import schema, secrets
 from .diagnostics import Diagnostics, Position, did_you_mean
 from .load import Inputs
 from .model import (
@@ -41,6 +41,7 @@ REASON_UNHEALTHY = "cluster is not connected to the fleet: unhealthy for a prolo
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?$")
 MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
 
 
 def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
@@ -52,12 +53,16 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
             "fleet.yaml must be a mapping with apiVersion, kind, metadata and spec", doc.pos()
         )
         return None
-    schema.validate(doc, "fleet", diags)
+    valid = schema.validate(doc, "fleet", diags)
     metadata = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
     spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
+    # Later stages trust fleet.spec to match its schema: an invalid one (already reported) is
+    # not handed on, and the inventory and hub are still checked so every error shows at once.
+    spec = spec if valid else {}
     fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
     _build_inventory(fleet, inputs.inventory, diags)
     _build_hub(fleet, inputs.hub, diags)
+    secrets.check(fleet, diags)
     _build_placements(fleet, diags)
     return fleet
 
@@ -306,7 +311,9 @@ def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
         ok = False
     if namespace is None:
         namespace = ""
-    if not isinstance(namespace, str) or (namespace and not _DNS_LABEL.match(namespace)):
+    if not isinstance(namespace, str) or (
+        namespace and (len(namespace) > MAX_LABEL_LENGTH or not _DNS_LABEL.match(namespace))
+    ):
         diags.error(
             f"namespace {namespace!r} is not a DNS-1123 label",
             doc.pos(("metadata", "namespace")),

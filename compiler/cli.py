@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -73,11 +74,24 @@ def _compile(
 ) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
     diags = Diagnostics()
+    fleet_file = find_fleet_file(path)
+    _recover(Path(os.path.abspath(fleet_file)).parent)
     with reporter.stage("load"):
-        inputs = load(find_fleet_file(path), diags)
+        inputs = load(fleet_file, diags)
     result = compile_fleet(inputs, options, reporter)
     result.diagnostics.items[:0] = diags.items
     return inputs.root, inputs.root / inputs.output, result
+
+
+def _recover(root: Path) -> None:
+    """Finish or undo a render that was killed halfway, before reading anything."""
+    try:
+        message = writer.recover(root)
+    except (OSError, writer.WriteError) as exc:
+        click.echo(f"error: cannot recover an interrupted render: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if message:
+        click.echo(f"note: {message}", err=True)
 
 
 def _finish(result: Result, strict: bool) -> int:
@@ -110,6 +124,9 @@ def main() -> None:
       fleetc status            every placement's Scheduled condition
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
+
+    Inputs are treated as untrusted (paths, links, YAML limits, plain Secrets):
+    see SECURITY.md.
     """
 
 
@@ -197,13 +214,16 @@ def render(
 ) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
-    Nothing is written unless every input is valid; the new output replaces the
-    old in one atomic step, so an error or a crash leaves the previous output
-    exactly as it was. <cluster>/flux-system/ folders are never touched.
+    Nothing is written unless every input is valid; the new output and
+    fleet.lock replace the old ones in one atomic, journaled step, so an error
+    or a crash leaves the previous output exactly as it was (the next fleetc
+    command finishes or rolls back a render that was killed halfway). A second
+    render of the same repository is refused while one runs.
+    <cluster>/flux-system/ folders are never touched.
 
-    fleet.lock is rewritten too: it remembers every placement's selected
-    clusters, so the next render keeps them (KubeFleet's stickiness).
-    --reschedule PLACEMENT forgets one placement's selection on purpose.
+    fleet.lock remembers every placement's selected clusters, so the next
+    render keeps them (KubeFleet's stickiness). --reschedule PLACEMENT
+    forgets one placement's selection on purpose.
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
@@ -215,8 +235,7 @@ def render(
     pending = _prepare_commit(root, output) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
-            changes = writer.write(output, result.files)
-            writer.write_file(root / LOCK_FILE, result.lock)
+            changes = writer.commit(root, output, result.files, root / LOCK_FILE, result.lock)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc

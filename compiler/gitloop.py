@@ -80,6 +80,10 @@ def _under(path: str, prefixes: list[str]) -> bool:
     return any(path == a.rstrip("/") or path.startswith(a.rstrip("/") + "/") for a in prefixes)
 
 
+# fleetc's own output, read back from a commit: bounded only against a corrupted repository.
+COMMITTED_FILE_LIMIT = 1 << 30
+
+
 def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes]:
     """The output files in ``commit`` (repository-relative folder), as ``layout.files`` keys;
     ``<cluster>/flux-system/`` is not fleetc's and is left out."""
@@ -97,7 +101,7 @@ def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes]:
                 if not (cluster_level and entry.name == FLUX_SYSTEM):
                     stack.append(rel)
             elif source.is_file(join(output_rel, rel)):
-                found[rel] = source.read_bytes(join(output_rel, rel))
+                found[rel] = source.read_bytes(join(output_rel, rel), COMMITTED_FILE_LIMIT)
     return found
 
 

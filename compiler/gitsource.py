@@ -104,11 +104,11 @@ class GitSource:
         entries = [Entry(item.name, item.mode == LINK_MODE) for item in obj]
         return sorted(entries, key=lambda e: e.name)
 
-    def read_bytes(self, rel: str) -> bytes:
+    def read_bytes(self, rel: str, limit: int) -> bytes:
         obj = self._object(rel)
         if obj is None or obj.type != "blob":
             raise FileNotFoundError(2, "No such file in the commit", rel)
-        return obj.data_stream.read()
+        return obj.data_stream.read(limit)
 
 
 def open_repo(path: Path) -> git.Repo:

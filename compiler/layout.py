@@ -9,6 +9,7 @@ a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ KUSTOMIZATION = "kustomization.yaml"
 FLUX_SYSTEM = "flux-system"
 FLUX_SYSTEM_OBJECTS_DIR = "_flux-system"
 _UNSAFE = re.compile(r"[^a-z0-9.-]")
+MAX_FILE_NAME = 255
+_TRUNCATED = 200
 
 
 def _segment(text: str) -> str:
@@ -38,7 +41,17 @@ def object_path(key: ObjectKey) -> str:
     folder = key.namespace or CLUSTER_SCOPE_DIR
     if folder == FLUX_SYSTEM:  # <cluster>/flux-system/ belongs to 'flux bootstrap'
         folder = FLUX_SYSTEM_OBJECTS_DIR
-    return f"{folder}/{_segment(kind)}_{_segment(key.name)}.yaml"
+    stem = f"{_segment(kind)}_{_segment(key.name)}"
+    if len(stem) + len(".yaml") > MAX_FILE_NAME:
+        # File systems refuse longer names; escaping can triple a long Kubernetes name.
+        stem = _distinct(stem[:_TRUNCATED], key)
+    return f"{folder}/{stem}.yaml"
+
+
+def _distinct(stem: str, key: ObjectKey) -> str:
+    """``stem`` made unique to ``key`` ('~' never appears in an escaped name)."""
+    identity = "\0".join((key.group, key.kind, key.namespace, key.name)).encode("utf-8")
+    return f"{stem}~{hashlib.sha256(identity).hexdigest()[:16]}"
 
 
 def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
@@ -68,6 +81,10 @@ def files(
         for key in sorted(objects):
             obj = objects[key]
             rel = object_path(key)
+            if _join(cluster, obj.bundle, rel) in out:
+                # Names that differ only in case (or escape alike) would share a file: the
+                # later one, in key order, gets a distinct name.
+                rel = _distinct(rel.removesuffix(".yaml"), key) + ".yaml"
             out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
             bundles[obj.bundle].append(rel)
         for bundle, paths in sorted(bundles.items()):
@@ -85,10 +102,16 @@ def _join(cluster: str, bundle: str, rel: str) -> str:
 
 
 def _serialise(obj: RenderedObject, cache: dict) -> bytes:
-    """Each distinct (body, provenance) is serialised once, however many clusters share it."""
-    notes = obj.provenance
+    """Each distinct (body, provenance) is serialised once, however many clusters share it.
+
+    A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
+    its keys, so an added annotation would make decryption on the cluster fail.
+    """
+    sops = isinstance(obj.body.get("sops"), dict)
+    notes = {} if sops else obj.provenance
     key = (id(obj.body), tuple(notes.items()))
     data = cache.get(key)
     if data is None:
-        data = cache[key] = yamlout.dump_object(annotated(obj.body, notes))
+        body = obj.body if sops else yamlout.ordered(annotated(obj.body, notes))
+        data = cache[key] = yamlout.dump(body).encode("utf-8")
     return data

@@ -65,6 +65,8 @@ class Reader:
         self.source = source
         self.diags = diags
         self.files_read = 0
+        self.bytes_read = 0
+        self.budget = yamlsource.Budget()
 
     def inside(self, rel: str) -> bool:
         return self.source.resolve(rel) is not None
@@ -98,15 +100,24 @@ class Reader:
                 self.diags.error(f"more than {MAX_INPUT_FILES} input files", Position(rel))
             return None
         try:
-            raw = self.source.read_bytes(rel)
+            # One byte past the limit is enough to refuse an enormous file.
+            raw = self.source.read_bytes(rel, yamlsource.MAX_FILE_BYTES + 1)
         except OSError as exc:
             self.diags.error(f"cannot read file: {exc.strerror}", Position(rel))
+            return None
+        self.bytes_read += len(raw)
+        if self.bytes_read > yamlsource.MAX_TOTAL_BYTES:
+            self.diags.error(
+                f"the inputs are larger than the limit of "
+                f"{yamlsource.MAX_TOTAL_BYTES // (1024 * 1024)} MiB in total",
+                Position(rel),
+            )
             return None
         return yamlsource.decode(raw, rel, self.diags)
 
     def read_documents(self, rel: str) -> list[Document]:
         text = self.read_text(rel)
-        return [] if text is None else yamlsource.parse(text, rel, self.diags)
+        return [] if text is None else yamlsource.parse(text, rel, self.diags, self.budget)
 
     def walk(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
         """Files below ``folder`` with one of ``suffixes``, sorted; symlinks must stay inside."""
@@ -137,8 +148,13 @@ class Reader:
                     continue
                 if self.source.is_dir(path):
                     stack.append(path)
-                elif self.source.is_file(path) and entry.name.endswith(suffixes):
-                    found.append(path)
+                elif self.source.is_file(path):
+                    if entry.name.endswith(suffixes):
+                        found.append(path)
+                elif entry.link:
+                    self.diags.error(
+                        "cannot read: the symbolic link is dangling or loops", Position(path)
+                    )
         return sorted(found)
 
 
@@ -175,6 +191,13 @@ def load_source(
 ) -> Inputs:
     """Load a fleet from ``source``, whose root folder holds ``fleet_name``."""
     reader = Reader(source, diags)
+    if not reader.inside(fleet_name):
+        # A linked fleet.yaml could make a CI check print another file's contents.
+        diags.error(
+            f"{fleet_name} is a symbolic link that points outside the repository",
+            Position(fleet_name),
+        )
+        return Inputs(root, None)
     docs = reader.read_documents(fleet_name)
     if len(docs) > 1:
         diags.error("fleet.yaml must hold exactly one YAML document", docs[1].pos())
@@ -217,15 +240,23 @@ def load_source(
                 inputs.hub.extend(reader.read_documents(path))
 
     if source.is_file(LOCK_FILE):
-        lock_docs = reader.read_documents(LOCK_FILE)
-        inputs.lock = lock_docs[0] if lock_docs else None
+        if reader.inside(LOCK_FILE):
+            lock_docs = reader.read_documents(LOCK_FILE)
+            inputs.lock = lock_docs[0] if lock_docs else None
+        else:
+            diags.error(
+                f"{LOCK_FILE} is a symbolic link that points outside the repository",
+                Position(LOCK_FILE),
+            )
 
     output = _string(spec, "output", DEFAULT_OUTPUT)
     target = reader.resolve(output, "output", _pos(fleet, "output"), "spec.output")
     if target is not None:
-        if source.resolve(target) == "":
+        real = source.resolve(target)
+        clash = "the repository itself" if real == "" else _output_clash(source, real, spec)
+        if clash:
             diags.error(
-                f"output {output!r} would replace the repository itself",
+                f"output {output!r} would replace {clash}",
                 _pos(fleet, "output"),
                 "spec.output",
                 hint="use a folder of its own, such as rendered/",
@@ -235,9 +266,32 @@ def load_source(
             inputs.flux_system = frozenset(
                 entry.name
                 for entry in (source.list_dir(target) if source.is_dir(target) else [])
-                if source.is_dir(join(join(target, entry.name), FLUX_SYSTEM))
+                if _real_dir(source, join(join(target, entry.name), FLUX_SYSTEM))
             )
     return inputs
+
+
+def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | None:
+    """An input folder (or .git) that the output folder is, holds, or sits inside."""
+    resources = spec.get("resources", list(DEFAULT_RESOURCES))
+    names = [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
+    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git"]
+    for name in names:
+        real = source.resolve(posixpath.normpath(name))
+        if real is None or real_output is None:
+            continue
+        if real == real_output or _within(real, real_output) or _within(real_output, real):
+            return f"the input {name!r}"
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    return folder == "" or path.startswith(folder + "/")
+
+
+def _real_dir(source: Source, rel: str) -> bool:
+    """A folder reached without symbolic links (links in the output are never followed)."""
+    return source.is_dir(rel) and source.resolve(rel) == posixpath.normpath(rel)
 
 
 def _string(spec: dict, key: str, default: str) -> str:

@@ -11,6 +11,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from . import secrets
 from .diagnostics import Diagnostics, field_path
 from .yamlsource import Document
 
@@ -47,23 +48,35 @@ def validate(
 ) -> bool:
     """Report every schema violation of ``data`` (default: the whole document) as a diagnostic."""
     instance = doc.data if data is None else data
+    redact = secrets.is_secret(doc.data) or secrets.is_secret(instance)
     ok = True
     errors = validator(name, pointer).iter_errors(instance)
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         ok = False
-        for path, message in _explain(error):
+        for path, message in _explain(error, redact):
             full = (*base, *path)
             diags.error(message, doc.pos(full), field_path(full))
     return ok
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
+def _short(value: Any, redact: bool = False) -> str:
+    """A value for a message; never the value itself inside a Secret."""
+    if redact:
+        return "a value (not shown: this is a Secret)"
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except ValueError:  # e.g. an integer longer than Python prints
+        text = type(value).__name__
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
-    """Readable messages for the validators users meet most; the path points at the culprit."""
+def _explain(
+    error: ValidationError, redact: bool = False
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Readable messages for the validators users meet most; the path points at the culprit.
+
+    With ``redact`` (the document is a Secret) no message quotes a value.
+    """
     path = tuple(error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, dict):
@@ -76,13 +89,22 @@ def _explain(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
     if kind in ("const", "enum"):
         expected = error.validator_value if kind == "enum" else [error.validator_value]
         choices = ", ".join(json.dumps(v) for v in expected)
-        return [(path, f"{_short(error.instance)} is not allowed here; expected one of: {choices}")]
+        return [
+            (
+                path,
+                f"{_short(error.instance, redact)} is not allowed here; expected one of: {choices}",
+            )
+        ]
     if kind == "pattern":
-        return [(path, f"{_short(error.instance)} does not match the required format")]
+        return [(path, f"{_short(error.instance, redact)} does not match the required format")]
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [(path, f"expected {expected}, got {_short(error.instance)}")]
+        return [(path, f"expected {expected}, got {_short(error.instance, redact)}")]
+    if redact:
+        return [
+            (path, f"the value breaks the schema's {kind!r} rule (not shown: this is a Secret)")
+        ]
     if kind in ("anyOf", "oneOf") and error.context:
         best = jsonschema.exceptions.best_match(error.context)
         return [((*path, *best.relative_path), best.message)]

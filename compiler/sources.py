@@ -32,8 +32,9 @@ class Source(Protocol):
     def list_dir(self, rel: str) -> list[Entry]:
         """The entries of a folder, sorted by name; raises OSError when it cannot be listed."""
 
-    def read_bytes(self, rel: str) -> bytes:
-        """The content of a file; raises OSError when it cannot be read."""
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        """The content of a file, at most ``limit`` bytes; raises OSError when it cannot be
+        read."""
 
 
 def join(folder: str, name: str) -> str:
@@ -69,5 +70,6 @@ class FileSource:
             found = [Entry(e.name, e.is_symlink()) for e in entries]
         return sorted(found, key=lambda e: e.name)
 
-    def read_bytes(self, rel: str) -> bytes:
-        return self._path(rel).read_bytes()
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        with open(self._path(rel), "rb") as handle:
+            return handle.read(limit)

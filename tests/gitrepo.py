@@ -54,6 +54,8 @@ metadata:
   name: creds
   namespace: app
   annotations:
+    # Plain on purpose: the diff must redact it (fleetc refuses plain Secrets without this).
+    fleetc.io/allow-plain-secret: "true"
     kubectl.kubernetes.io/last-applied-configuration: '{"stringData":{"password":"hunter2-old"}}'
 stringData:
   password: hunter2-old

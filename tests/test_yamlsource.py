@@ -77,3 +77,24 @@ def test_decode_accepts_bom_and_rejects_invalid_utf8():
     assert yamlsource.decode(b"a: 1\nb: \xff\n", "f", diags) is None
     (diag,) = diags.items
     assert "not valid UTF-8" in diag.message and diag.position.line == 2
+
+
+def test_an_escaped_lone_surrogate_is_a_diagnostic_not_a_crash_when_writing():
+    _, diags = parse('a: "\\ud800"\n"\\udfff": 1\n')
+    assert [d.position.line for d in diags.items] == [1]
+    assert "lone surrogate" in diags.items[0].message
+
+
+def test_deep_nesting_is_refused_cleanly_even_past_the_c_composers_stack():
+    depth = 100_000
+    _, diags = parse("[" * depth + "]" * depth)
+    (diag,) = diags.items
+    assert "nested deeper than 64 levels" in diag.message
+
+
+def test_fast_and_pure_composers_agree(monkeypatch):
+    text = "a: &x [1, {b: yes}]\nc: *x\nd: 'q'\ne: 0o17\n"
+    fast, _ = parse(text)
+    monkeypatch.setattr(yamlsource, "C_COMPOSER_NESTING_BOUND", 0)
+    pure, _ = parse(text)
+    assert fast[0].data == pure[0].data and fast[0].positions == pure[0].positions

@@ -1,0 +1,67 @@
+"""A small fleet to attack: one namespace placed on every cluster (shared by the security tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import FleetDir
+
+FLEET = """\
+apiVersion: fleetc.io/v1alpha1
+kind: Fleet
+metadata:
+  name: attack
+spec:
+  resources:
+{resources}
+  inventory: {inventory}
+  output: {output}
+  placements:
+    - name: app
+      resourceSelectors:
+        - group: ""
+          version: v1
+          kind: Namespace
+          name: app
+      policy:
+        placementType: PickAll
+"""
+
+NAMESPACE = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: app
+data:
+  colour: blue
+"""
+
+
+def write_fleet(
+    fleet: FleetDir,
+    *,
+    resources: tuple[str, ...] = ("hub/",),
+    inventory: str = "clusters/",
+    output: str = "rendered/",
+    clusters: tuple[str, ...] = ("c1",),
+    hub: str = NAMESPACE,
+) -> Path:
+    """fleet.yaml, one Cluster file per name, and hub/app.yaml; returns the repository root."""
+    listed = "\n".join(f"    - {r!r}" for r in resources)
+    fleet.write(
+        "fleet.yaml", FLEET.format(resources=listed, inventory=repr(inventory), output=repr(output))
+    )
+    for name in clusters:
+        fleet.cluster(name)
+    fleet.write("hub/app.yaml", hub)
+    return fleet.root
+
+
+def messages(result) -> list[str]:
+    return [d.format() for d in result.diagnostics.errors]

@@ -1,0 +1,241 @@
+"""Hostile YAML: exhaustion, object construction and bad text all end in a diagnostic."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, FleetDir, run
+from security_fleet import NAMESPACE, messages, write_fleet
+
+from compiler import yamlsource
+from compiler.diagnostics import Diagnostics
+
+
+def parse(text: str) -> tuple[list, list[str]]:
+    diags = Diagnostics()
+    docs = yamlsource.parse(text, "f.yaml", diags)
+    return docs, [d.format() for d in diags]
+
+
+def billion_laughs(levels: int = 9) -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    previous = "a"
+    for name in "bcdefghijk"[: levels - 1]:
+        text += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    return text
+
+
+# -- exhaustion -----------------------------------------------------------------------------
+
+
+def test_alias_bomb_is_a_diagnostic_not_a_memory_blow_up():
+    start = time.monotonic()
+    docs, errors = parse(billion_laughs())
+    assert docs == []
+    assert errors == [
+        f"f.yaml:1:56: error: YAML: document expands to more than "
+        f"{yamlsource.MAX_NODES_PER_DOCUMENT} nodes (aliases are expanded; is this an alias bomb?)"
+    ]
+    assert time.monotonic() - start < 5
+
+
+def test_alias_expansion_is_bounded_across_files(monkeypatch):
+    """Many small bombs, each under the per-document limit, share one budget per run."""
+    monkeypatch.setattr(yamlsource, "MAX_ALIAS_NODES_PER_RUN", 1000)
+    budget = yamlsource.Budget()
+    diags = Diagnostics()
+    for index in range(5):
+        yamlsource.parse(billion_laughs(3), f"f{index}.yaml", diags, budget)
+    assert [d.position.file for d in diags] == ["f1.yaml", "f2.yaml", "f3.yaml", "f4.yaml"]
+    assert "aliases expand to more than 1000 nodes in this run" in diags.items[0].message
+
+
+def test_aliases_within_limits_are_expanded():
+    docs, errors = parse("base: &b {x: 1}\ncopy: *b\n")
+    assert errors == [] and docs[0].data == {"base": {"x": 1}, "copy": {"x": 1}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "a: " + "[" * 100_000,
+        "{a: " * 100_000,
+        "- " * 100_000 + "x",
+        "".join("  " * i + f"k{i}:\n" for i in range(1500)) + "  " * 1500 + "v\n",
+    ],
+    ids=["flow-sequences", "unclosed", "flow-mappings", "block-sequences", "block-mappings"],
+)
+def test_deep_nesting_is_a_quick_diagnostic(text):
+    start = time.monotonic()
+    docs, errors = parse(text)
+    assert docs == []
+    assert len(errors) == 1 and f"nested deeper than {yamlsource.MAX_DEPTH} levels" in errors[0]
+    assert errors[0].startswith("f.yaml:1:") or errors[0].startswith("f.yaml:6")
+    assert time.monotonic() - start < 3
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    depth = yamlsource.MAX_DEPTH
+    docs, errors = parse("[" * depth + "]" * depth)
+    assert errors == [] and docs
+
+
+def test_too_many_documents_in_one_file(monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_DOCUMENTS_PER_FILE", 10)
+    docs, errors = parse("---\na: 1\n" * 12)
+    assert len(docs) == 10
+    assert errors == ["f.yaml:22:1: error: file holds more than 10 YAML documents"]
+
+
+def test_a_file_over_the_size_limit_is_refused(fleet_dir: FleetDir, monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_FILE_BYTES", 1000)
+    write_fleet(fleet_dir)
+    fleet_dir.write("hub/big.yaml", "# " + "x" * 2000 + "\n")
+    result = fleet_dir.compile()
+    assert any(
+        d.message == "file is larger than the limit of 0 MiB" and d.position.file == "hub/big.yaml"
+        for d in result.diagnostics.errors
+    ), messages(result)
+
+
+def test_the_inputs_together_have_a_size_limit(fleet_dir: FleetDir, monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_TOTAL_BYTES", 3000)
+    write_fleet(fleet_dir)
+    for index in range(4):
+        fleet_dir.write(f"hub/pad{index}.yaml", "# " + "x" * 900 + "\n")
+    result = fleet_dir.compile()
+    assert any("larger than the limit of 0 MiB in total" in m for m in messages(result))
+
+
+def test_an_enormous_file_is_not_read_into_memory(fleet_dir: FleetDir):
+    """A 4 GiB sparse file under a 1 GiB address-space limit: only its head is read."""
+    write_fleet(fleet_dir)
+    with open(fleet_dir.root / "hub" / "huge.yaml", "wb") as handle:
+        handle.truncate(4 * 1024**3)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))\n"
+        "from compiler.cli import main\n"
+        "main(['validate', '-f', sys.argv[1]])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(fleet_dir.root)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "hub/huge.yaml: error: file is larger than the limit of 8 MiB" in proc.stderr
+    assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr
+
+
+def test_huge_numbers_are_a_diagnostic_not_a_crash():
+    docs, errors = parse("a: " + "9" * 5000 + "\nb: 1\n")
+    assert docs == []
+    assert errors == ["f.yaml:1:4: error: YAML: cannot read this int value (unsupported notation)"]
+
+
+# -- code execution -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "!!python/object/apply:os.mkdir [{marker}]",
+        "!!python/object/new:os.mkdir [{marker}]",
+        "!!python/name:os.system",
+        "!!python/object:builtins.object {{}}",
+        '!custom "{marker}"',
+        "!!binary aGVsbG8=",
+        "!!set {{a, b}}",
+    ],
+)
+def test_tags_that_construct_objects_are_refused(tmp_path: Path, tagged: str):
+    marker = tmp_path / "pwned"
+    docs, errors = parse("value: " + tagged.format(marker=str(marker)) + "\n")
+    assert docs == []
+    assert len(errors) == 1 and "is not allowed (only plain data is accepted)" in errors[0]
+    assert errors[0].startswith("f.yaml:1:8:")
+    assert not marker.exists()
+
+
+def test_a_hub_manifest_with_an_object_tag_fails_the_render(fleet_dir: FleetDir, cli, tmp_path):
+    marker = tmp_path / "pwned"
+    write_fleet(fleet_dir, hub=NAMESPACE + f"  evil: !!python/object/apply:os.mkdir [{marker}]\n")
+    result = run(cli, "render", "-f", str(fleet_dir.root))
+    assert result.exit_code == 1
+    assert "hub/app.yaml:13:9: error: YAML: YAML tag" in result.output
+    assert not marker.exists() and not (fleet_dir.root / "rendered").exists()
+
+
+# -- bad text -------------------------------------------------------------------------------
+
+CLUSTER = "apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: c2\n"
+
+
+def _compile_with_cluster_file(fleet_dir: FleetDir, raw: bytes):
+    write_fleet(fleet_dir)
+    (fleet_dir.root / "clusters" / "c2.yaml").write_bytes(raw)
+    return fleet_dir.compile()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xef\xbb\xbf" + CLUSTER.encode(),
+        CLUSTER.replace("\n", "\r\n").encode(),
+        CLUSTER.encode() + b'  annotations:\n    note: "tab\there"\n',
+        CLUSTER.encode() + b"# a comment with a tab:\there\n",
+    ],
+    ids=["bom", "crlf", "tab-in-quoted-string", "tab-in-comment"],
+)
+def test_text_that_yaml_accepts_is_accepted(fleet_dir: FleetDir, raw: bytes):
+    result = _compile_with_cluster_file(fleet_dir, raw)
+    assert result.ok, messages(result)
+    assert "c2" in result.compilation.fleet.clusters
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (CLUSTER.encode() + b"  labels: {a: \xff}\n", "clusters/c2.yaml:5:15: error: file is not "),
+        (CLUSTER.encode("utf-16"), "clusters/c2.yaml:1:1: error: file is not valid UTF-8"),
+        (CLUSTER.encode() + b"\tlabels: {}\n", "clusters/c2.yaml:5:1: error: YAML syntax error"),
+        (CLUSTER.encode() + b"  labels: {a: b\x00}\n", "clusters/c2.yaml:5:16: error: YAML does"),
+    ],
+    ids=["invalid-utf8", "utf16", "tab-indentation", "nul"],
+)
+def test_text_that_yaml_refuses_is_a_diagnostic_with_a_line(fleet_dir: FleetDir, raw, expected):
+    result = _compile_with_cluster_file(fleet_dir, raw)
+    assert any(m.startswith(expected) for m in messages(result)), messages(result)
+
+
+def test_crlf_and_bom_give_the_same_output_as_plain_text(fleet_dir: FleetDir, tmp_path: Path):
+    plain = _compile_with_cluster_file(fleet_dir, CLUSTER.encode())
+    other = FleetDir(tmp_path / "other")
+    crlf = CLUSTER.replace("\n", "\r\n").encode()
+    odd = _compile_with_cluster_file(other, b"\xef\xbb\xbf" + crlf)
+    assert plain.ok and odd.ok
+    assert plain.files == odd.files
+
+
+def test_a_reused_anchor_is_valid_yaml_and_raises_no_python_warning(recwarn):
+    docs, errors = parse("a: &x 1\nb: &x 2\nc: *x\n")
+    assert errors == [] and docs[0].data == {"a": 1, "b": 2, "c": 2}
+    assert not recwarn.list
+
+
+def test_the_number_of_input_files_has_a_limit(fleet_dir: FleetDir, monkeypatch):
+    # compiler/__init__ exports the function load(), which hides the module of that name.
+    monkeypatch.setattr(importlib.import_module("compiler.load"), "MAX_INPUT_FILES", 3)
+    write_fleet(fleet_dir, clusters=("c1", "c2", "c3", "c4"))
+    result = fleet_dir.compile()
+    assert any(d.message == "more than 3 input files" for d in result.diagnostics.errors)
