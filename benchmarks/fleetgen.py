@@ -171,7 +171,7 @@ def placements(clusters: int, rng: random.Random) -> str:
         )
     for i in range(PICK_N_APPS):
         name = f"pickn{i:02d}"
-        count = max(1, clusters // 10)
+        count = min(25, clusters)  # PickN picks a few clusters, however large the fleet
         out.append(
             f"    - name: {name}\n      resourceSelectors:\n{namespace_selector(name)}"
             f"      policy:\n        placementType: PickN\n        numberOfClusters: {count}\n"

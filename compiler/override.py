@@ -17,6 +17,7 @@ Bodies are shared between clusters: a patch produces a new body, never edits one
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -275,8 +276,15 @@ def index_by_resource(overrides: list[Override]) -> Index:
     return found
 
 
+# (id of the body patched, the operations as JSON) -> (that body, the patched body). Clusters
+# that get the same patches share one patched body (and so one serialisation); holding the
+# original keeps its id from being reused.
+PatchMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
+
+
 def apply(comp: Compilation, overrides: list[Override]) -> None:
     by_resource = index_by_resource(overrides)
+    memo: PatchMemo = {}
     for cluster_name, placed in comp.clusters.items():
         cluster = comp.fleet.clusters[cluster_name]
         for key in sorted(placed):
@@ -284,7 +292,7 @@ def apply(comp: Compilation, overrides: list[Override]) -> None:
             matching = applicable(by_resource, obj)
             if not matching:
                 continue
-            result = _override(obj, matching, cluster, comp.diags)
+            result = _override(obj, matching, cluster, comp.diags, memo)
             if result is None:
                 del placed[key]
             else:
@@ -328,7 +336,11 @@ def cluster_matches(rule: dict[str, Any], cluster_labels: dict[str, str]) -> boo
 
 
 def _override(
-    obj: RenderedObject, matching: list[Override], cluster: Cluster, diags: Diagnostics
+    obj: RenderedObject,
+    matching: list[Override],
+    cluster: Cluster,
+    diags: Diagnostics,
+    memo: PatchMemo,
 ) -> RenderedObject | None:
     """``obj`` after ``matching`` on ``cluster``; None when a Delete rule drops it."""
     body, applied = obj.body, []
@@ -340,7 +352,7 @@ def _override(
                 applied.append(ov.label)
             if rule.get("overrideType") == DELETE:
                 return None
-            patched = _patch(body, ov, index, cluster, obj, diags)
+            patched = _patch(body, ov, index, cluster, obj, diags, memo)
             if patched is None:
                 return obj
             body = patched
@@ -356,6 +368,7 @@ def _patch(
     cluster: Cluster,
     obj: RenderedObject,
     diags: Diagnostics,
+    memo: PatchMemo,
 ) -> dict[str, Any] | None:
     """One rule's JSON patches applied to a copy of ``body``; None (and a diagnostic) on failure."""
     where = f"{ov.title} rule {index} on cluster {cluster.name!r} for {obj.key}"
@@ -374,8 +387,13 @@ def _patch(
                 return None
             operation["value"] = value
         operations.append(operation)
+    key = (id(body), json.dumps(operations, sort_keys=True))
+    if key in memo:
+        return memo[key][1]
     try:
-        return jsonpatch.JsonPatch(operations).apply(body)
+        patched = jsonpatch.JsonPatch(operations).apply(body)
+        memo[key] = (body, patched)
+        return patched
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         problem = re.split(r" in [{\[]", str(exc), maxsplit=1)[0]  # not the whole document
     except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -7,6 +7,7 @@ count and nesting depth have limits, and exceeding one is a diagnostic, not a ha
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from dataclasses import dataclass, field
@@ -305,17 +306,29 @@ def _nesting_bound(text: str) -> int:
     return flow + block
 
 
-def _compose_all(text: str) -> list[Node | None]:
-    if _nesting_bound(text) < C_COMPOSER_NESTING_BOUND:
-        fast = YAML(typ="safe")  # libyaml where installed: several times faster
-        fast.Resolver = _Yaml12Resolver
-        try:
-            return list(fast.compose_all(io.StringIO(text)))
-        except (YAMLError, UnicodeError):
-            pass  # the pure-Python composer below gives the authoritative answer and message
+def _pure_composer() -> YAML:
+    """A new pure-Python composer each time: after a depth error it keeps stale state."""
     yaml = YAML(typ="rt", pure=True)
     yaml.Composer = _Composer
     # ruamel's composer recurses once per level: stop it early with a clean error.
     yaml.max_depth = MAX_DEPTH + 1
     yaml.Resolver = _Yaml12Resolver
-    return list(yaml.compose_all(io.StringIO(text)))
+    return yaml
+
+
+@functools.cache
+def _fast_composer() -> YAML:
+    """libyaml where installed; one instance, reused: building one costs more than composing a
+    small file."""
+    yaml = YAML(typ="safe")
+    yaml.Resolver = _Yaml12Resolver
+    return yaml
+
+
+def _compose_all(text: str) -> list[Node | None]:
+    if _nesting_bound(text) < C_COMPOSER_NESTING_BOUND:
+        try:
+            return list(_fast_composer().compose_all(io.StringIO(text)))
+        except (YAMLError, UnicodeError):
+            pass  # the pure-Python composer below gives the authoritative answer and message
+    return list(_pure_composer().compose_all(io.StringIO(text)))

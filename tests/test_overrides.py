@@ -125,7 +125,10 @@ def test_patched_bodies_are_copies_and_the_hub_body_is_untouched(fleet_dir):
     assert hub["spec"]["replicas"] == 1
     placed = result.compilation.clusters
     assert placed["east-2"][DEPLOYMENT].body is hub  # unpatched: still shared
-    assert placed["east-1"][DEPLOYMENT].body is not placed["west-1"][DEPLOYMENT].body
+    # The same patches on two clusters give one patched copy, serialised once.
+    patched = placed["east-1"][DEPLOYMENT].body
+    assert patched is placed["west-1"][DEPLOYMENT].body and patched is not hub
+    assert patched["spec"]["replicas"] == 3
 
 
 def test_provenance_lists_the_overrides_applied(fleet_dir):

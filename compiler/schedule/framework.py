@@ -80,6 +80,9 @@ class CycleState:
 
 class FilterPlugin(Protocol):
     name: str
+    # True when the plugin's answer for a cluster does not depend on the selection: the rounds
+    # of one PickN cycle then reuse it instead of asking again.
+    selection_independent: bool
 
     def pre_filter(self, state: CycleState) -> Status:
         """SUCCESS to run ``filter`` per cluster, SKIP to pass every cluster."""
@@ -90,10 +93,16 @@ class FilterPlugin(Protocol):
 
 class ScorePlugin(Protocol):
     name: str
+    selection_independent: bool
 
     def pre_score(self, state: CycleState) -> Status: ...
 
     def score(self, state: CycleState, cluster: Cluster) -> Score: ...
+
+
+# Keys in CycleState.data under which answers of selection-independent plugins are kept.
+_FILTER_MEMO = "framework/filters"
+_SCORE_MEMO = "framework/scores"
 
 
 def run_filters(
@@ -104,11 +113,16 @@ def run_filters(
     Already-selected clusters are in neither: KubeFleet skips them.
     """
     active = [p for p in plugins if p.pre_filter(state).code is not Code.SKIP]
+    memo: dict[tuple[str, str], Status] = state.data.setdefault(_FILTER_MEMO, {})
     passed: list[Cluster] = []
     rejected: dict[str, Status] = {}
     for cluster in clusters:
         for plugin in active:
-            status = plugin.filter(state, cluster)
+            if plugin.selection_independent:
+                key = (plugin.name, cluster.name)
+                status = memo.get(key) or memo.setdefault(key, plugin.filter(state, cluster))
+            else:
+                status = plugin.filter(state, cluster)
             if status.code is Code.ALREADY_SELECTED:
                 break
             if not status.ok:
@@ -123,10 +137,16 @@ def run_scores(
     plugins: list[ScorePlugin], state: CycleState, clusters: list[Cluster]
 ) -> dict[str, Score]:
     active = [p for p in plugins if p.pre_score(state).code is not Code.SKIP]
+    memo: dict[tuple[str, str], Score] = state.data.setdefault(_SCORE_MEMO, {})
     scores: dict[str, Score] = {}
     for cluster in clusters:
         total = Score()
         for plugin in active:
-            total = total + plugin.score(state, cluster)
+            if plugin.selection_independent:
+                key = (plugin.name, cluster.name)
+                score = memo.get(key) or memo.setdefault(key, plugin.score(state, cluster))
+            else:
+                score = plugin.score(state, cluster)
+            total = total + score
         scores[cluster.name] = total
     return scores

@@ -84,6 +84,7 @@ def sorter_weight(
 
 class ClusterAffinity:
     name = NAME
+    selection_independent = True
 
     def pre_filter(self, state: CycleState) -> Status:
         return SKIP if not required_terms(state.policy) else SUCCESS

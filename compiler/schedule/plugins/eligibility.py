@@ -10,6 +10,7 @@ NAME = "ClusterEligibility"
 
 class ClusterEligibility:
     name = NAME
+    selection_independent = True
 
     def pre_filter(self, state: CycleState) -> Status:
         return SUCCESS

@@ -15,6 +15,7 @@ ALREADY_SELECTED = Status(Code.ALREADY_SELECTED, "", NAME)
 
 class SamePlacementAffinity:
     name = NAME
+    selection_independent = False
 
     def pre_filter(self, state: CycleState) -> Status:
         return SUCCESS if state.selected else SKIP

@@ -24,6 +24,7 @@ def tolerates(toleration: dict[str, Any], taint: Taint) -> bool:
 
 class TaintToleration:
     name = NAME
+    selection_independent = True
 
     def pre_filter(self, state: CycleState) -> Status:
         return SUCCESS

@@ -11,6 +11,7 @@ score is -delta.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ...model import Cluster
@@ -34,9 +35,14 @@ class Spread:
     do_not_schedule: bool
     counts: dict[str, int]
 
-    def skew_change(self, domain: str) -> int:
+    @cached_property
+    def _extremes(self) -> tuple[int, int, int]:
+        """The smallest, second-smallest (equal to the smallest on a tie) and largest count."""
         ordered = sorted(self.counts.values())
-        smallest, second, largest = ordered[0], ordered[min(1, len(ordered) - 1)], ordered[-1]
+        return ordered[0], ordered[min(1, len(ordered) - 1)], ordered[-1]
+
+    def skew_change(self, domain: str) -> int:
+        smallest, second, largest = self._extremes
         count = self.counts[domain]
         if smallest == largest:
             return 1
@@ -47,8 +53,8 @@ class Spread:
         return 0
 
     def violates(self, domain: str) -> bool:
-        ordered = sorted(self.counts.values())
-        return ordered[-1] - ordered[0] + self.skew_change(domain) > self.max_skew
+        smallest, _second, largest = self._extremes
+        return largest - smallest + self.skew_change(domain) > self.max_skew
 
 
 def spreads(state: CycleState) -> list[Spread]:
@@ -66,6 +72,7 @@ def spreads(state: CycleState) -> list[Spread]:
 
 class TopologySpread:
     name = NAME
+    selection_independent = False
 
     def _prepare(self, state: CycleState) -> Status:
         if not constraints(state.policy):
