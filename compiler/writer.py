@@ -48,6 +48,8 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # The files whose bytes are already right: staged as hard links, never read twice.
+    kept: set[str] = field(default_factory=set, repr=False)
 
     @property
     def clean(self) -> bool:
@@ -62,13 +64,14 @@ def existing_files(output: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     if not output.is_dir():
         return found
-    for dirpath, dirnames, filenames in os.walk(output):
-        rel_dir = Path(dirpath).relative_to(output)
-        if len(rel_dir.parts) == 1:
+    top = os.fspath(output)
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = os.path.relpath(dirpath, top)
+        if rel_dir != "." and os.sep not in rel_dir:
             dirnames[:] = [d for d in dirnames if d != FLUX_SYSTEM]
+        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
         for name in filenames:
-            rel = (rel_dir / name).as_posix()
-            found[rel] = Path(dirpath, name)
+            found[prefix + name] = Path(dirpath, name)
     return found
 
 
@@ -83,6 +86,7 @@ def compare(output: Path, files: dict[str, bytes]) -> Changes:
             changes.changed.append(rel)
         else:
             changes.unchanged += 1
+            changes.kept.add(rel)
     changes.removed = sorted(existing)
     return changes
 
@@ -194,7 +198,7 @@ def commit(
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _stage(output, staging, files)
+        _stage(output, staging, files, changes.kept)
         if lock_path is not None:
             lock_temp = lock_path.with_name(f"{STAGING_PREFIX}{lock_path.name}-{os.getpid()}")
             lock_temp.write_bytes(lock)
@@ -341,20 +345,21 @@ def _remove_leftovers(folder: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _stage(output: Path, staging: Path, files: dict[str, bytes]) -> None:
+def _stage(output: Path, staging: Path, files: dict[str, bytes], kept: set[str]) -> None:
+    """``files`` below ``staging``: those in ``kept`` hard-linked from ``output``."""
     staging.mkdir(parents=True)
-    existing = existing_files(output)
-    made: set[Path] = {staging}
+    made: set[str] = set()
+    base = os.fspath(staging)
     for rel, data in files.items():
-        target = staging / rel
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        current = existing.get(rel)
-        if current is not None and read_regular(current) == data:
-            os.link(current, target, follow_symlinks=False)
+        folder = rel.rpartition("/")[0]
+        if folder not in made:
+            os.makedirs(os.path.join(base, folder), exist_ok=True)
+            made.add(folder)
+        target = os.path.join(base, rel)
+        if rel in kept:
+            os.link(os.path.join(output, rel), target, follow_symlinks=False)
         else:
-            target.write_bytes(data)
+            Path(target).write_bytes(data)
     clusters = {rel.split("/", 1)[0] for rel in files}
     for cluster in sorted(clusters):
         flux = output / cluster / FLUX_SYSTEM

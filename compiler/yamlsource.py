@@ -266,9 +266,18 @@ class _Yaml12Resolver(VersionedResolver):
     """YAML 1.2 always (a %YAML directive does not change it), without the per-scalar
     version lookup that dominates composing a large inventory."""
 
+    _implicit: Any = None
+
     @property
     def processing_version(self) -> tuple[int, int]:
         return (1, 2)
+
+    @property
+    def versioned_resolver(self) -> Any:
+        # Built once per process, not once per composed file.
+        if _Yaml12Resolver._implicit is None:
+            _Yaml12Resolver._implicit = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
+        return _Yaml12Resolver._implicit
 
 
 class _Composer(Composer):
