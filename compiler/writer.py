@@ -56,22 +56,29 @@ class Changes:
         return not (self.added or self.changed or self.removed)
 
 
-def existing_files(output: Path) -> dict[str, Path]:
-    """Files fleetc owns in ``output`` (everything but ``<cluster>/flux-system/``).
+def existing_files(output: Path) -> dict[str, str]:
+    """Files fleetc owns in ``output`` (everything but ``<cluster>/flux-system/``), as
+    relative path -> file system path.
 
-    Symbolic links to folders are not followed, so nothing outside ``output`` is reached.
+    Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
     """
-    found: dict[str, Path] = {}
-    if not output.is_dir():
-        return found
-    top = os.fspath(output)
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel_dir = os.path.relpath(dirpath, top)
-        if rel_dir != "." and os.sep not in rel_dir:
-            dirnames[:] = [d for d in dirnames if d != FLUX_SYSTEM]
-        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        for name in filenames:
-            found[prefix + name] = Path(dirpath, name)
+    found: dict[str, str] = {}
+    stack = [("", os.fspath(output))]
+    while stack:
+        rel_dir, folder = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                rel = rel_dir + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
+                    if not (entry.name == FLUX_SYSTEM and rel_dir.count("/") == 1):
+                        stack.append((rel + "/", entry.path))
+                else:
+                    found[rel] = entry.path
     return found
 
 
@@ -98,7 +105,7 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def read_regular(path: Path) -> bytes | None:
+def read_regular(path: Path | str) -> bytes | None:
     """The bytes of ``path`` if it is a regular file; None for a symbolic link or an error."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
