@@ -637,7 +637,7 @@ def test_overrides_render_byte_identical_output_twice(fleet_dir):
     assert first == second
 
 
-# -- fleetc trace ---------------------------------------------------------------------------
+# -- fleetc explain --cluster C --object REF ---------------------------------------------
 
 
 def test_trace_of_the_example_matches_the_golden_file(cli):
