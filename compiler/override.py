@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonpatch
 
-from . import build, envelopes, labels, schema, templates
+from . import build, envelopes, labels, schema, secrets, templates
 from .diagnostics import Diagnostics, Position
 from .load import SourceText
 from .model import Cluster, Fleet, Located, split_api_version
@@ -340,8 +340,28 @@ def _override(
                 applied.append(ov.label)
             if rule.get("overrideType") == DELETE:
                 return None
+            if secrets.has_sops_metadata(body):
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} would modify "
+                    f"{obj.key}, which is SOPS-encrypted: its MAC covers every value, so Flux "
+                    "could no longer decrypt it",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="change the object before encrypting it, or use a Delete rule",
+                )
+                return obj
             patched = _patch(body, ov, index, cluster, obj, diags)
             if patched is None:
+                return obj
+            leaks = set(secrets.plain_paths(obj.key.kind, patched))
+            leaks -= set(secrets.plain_paths(obj.key.kind, body))
+            if leaks:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with Secret payload in clear text ({', '.join(sorted(leaks))}); it would "
+                    "be committed to the rendered output",
+                    ov.pos("policy", "overrideRules", index),
+                    hint=secrets.HINT,
+                )
                 return obj
             body = patched
     if not applied:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
-from . import build, yamlsource
+from . import build, secrets, yamlsource
 from .diagnostics import Diagnostic, Diagnostics, Position, Severity
 from .load import SourceText
 from .model import Cluster, Fleet, HubObject, ObjectKey
@@ -78,6 +78,18 @@ class Template:
             )
             for d in scratch.errors
         ]
+        leaks = Diagnostics()
+        for obj in objects:
+            secrets.check_object(obj, leaks)
+        errors += [
+            _diagnostic(
+                f"template output for cluster {cluster.name!r}: {d.message} "
+                f"(output line {d.position.line if d.position else 0})",
+                Position(self.file),
+                hint=d.hint,
+            )
+            for d in leaks.errors
+        ]
         return Render([] if errors else objects, errors)
 
     def _text(self, cluster: Cluster, values: dict[str, Any]) -> tuple[str, Diagnostic | None]:
@@ -105,8 +117,8 @@ def cluster_context(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def _diagnostic(message: str, position: Position) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, message, position)
+def _diagnostic(message: str, position: Position, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, message, position, hint=hint)
 
 
 def _template_line(exc: BaseException, file: str) -> int:
