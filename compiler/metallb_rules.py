@@ -89,8 +89,15 @@ def check_placed(net: ClusterNet, placed: list[Placed], pools: list[Pool], diags
             )
         if item.key.kind != "IPAddressPool":
             continue
-        addresses = (item.body.get("spec") or {}).get("addresses") or []
-        for text in addresses if isinstance(addresses, list) else []:
+        spec = item.body.get("spec") or {}
+        addresses = (spec.get("addresses") or []) if isinstance(spec, dict) else None
+        if not isinstance(addresses, list):
+            diags.error(
+                f"IPAddressPool {item.key.name!r}: spec.addresses must be a list of addresses",
+                item.position,
+            )
+            continue
+        for text in addresses:
             try:
                 span = ipam.parse(str(text))
             except ipam.AddressError as exc:

@@ -352,6 +352,15 @@ def _override(
             patched = _patch(body, ov, index, cluster, obj, diags)
             if patched is None:
                 return obj
+            broken = _broken_metadata(patched)
+            if broken:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with metadata.{broken} that does not map strings to strings",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="quote values such as 'true' or '1'",
+                )
+                return obj
             leaks = set(secrets.plain_paths(obj.key.kind, patched))
             leaks -= set(secrets.plain_paths(obj.key.kind, body))
             if leaks:
@@ -367,6 +376,20 @@ def _override(
     if not applied:
         return obj
     return dataclasses.replace(obj, body=body, overrides=tuple(applied), original=obj.body)
+
+
+def _broken_metadata(body: dict[str, Any]) -> str | None:
+    """``labels`` or ``annotations`` when a patch left it other than a string -> string map
+    (Kubernetes would refuse the object; the layout adds annotations to the map)."""
+    metadata = body.get("metadata")
+    for name in ("labels", "annotations"):
+        value = metadata.get(name) if isinstance(metadata, dict) else None
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            return name
+    return None
 
 
 def _patch(

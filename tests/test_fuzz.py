@@ -503,3 +503,47 @@ def test_tree_mutations_of_the_examples_never_crash(case: tuple[str, dict[str, b
     assert_every_error_is_located(result, files)
     if result.ok:
         exercise_reports(result, _baseline(name))
+
+
+# -- hub objects that generators read back: MetalLB objects placed next to fleetc's own -------
+
+METALLB_KINDS = [
+    ("metallb.io/v1beta1", "IPAddressPool"), ("metallb.io/v1beta1", "L2Advertisement"),
+    ("metallb.io/v1beta1", "BGPAdvertisement"), ("metallb.io/v1beta2", "BGPPeer"),
+    ("metallb.io/v1beta1", "Community"), ("metallb.io/v1beta1", "BFDProfile"),
+]  # fmt: skip
+METALLB_NAMESPACES = ["metallb-system", "kube-system", "fuzz"]
+METALLB_EXAMPLES = sorted(n for n, f in EXAMPLES.items() if b"loadBalancers" in f["fleet.yaml"])
+
+
+@st.composite
+def metallb_object(draw) -> dict:
+    api_version, kind = draw(st.sampled_from(METALLB_KINDS))
+    spec = draw(
+        st.one_of(
+            SHAPED,
+            st.fixed_dictionaries(
+                {"addresses": st.one_of(st.lists(st.sampled_from(ADDRESSES), max_size=3), SHAPED)}
+            ),
+        )
+    )
+    metadata = {"name": draw(st.sampled_from(["lb1", "apps", "tor", "x"])),
+                "namespace": draw(st.sampled_from(METALLB_NAMESPACES))}  # fmt: skip
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+@FUZZ
+@given(example=st.sampled_from(METALLB_EXAMPLES), objects=st.lists(metallb_object(), max_size=4))
+def test_random_metallb_objects_placed_on_metallb_clusters_never_crash(example, objects):
+    files = dict(EXAMPLES[example])
+    fleet = yaml.safe_load(files["fleet.yaml"])
+    selectors = [{"group": "", "version": "v1", "kind": "Namespace", "name": name}
+                 for name in METALLB_NAMESPACES]  # fmt: skip
+    fleet["spec"].setdefault("placements", []).append(
+        {"name": "fuzz", "resourceSelectors": selectors, "policy": {"placementType": "PickAll"}}
+    )
+    files["fleet.yaml"] = _dump(fleet)
+    namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                  for name in METALLB_NAMESPACES]  # fmt: skip
+    files["hub/fuzz.yaml"] = b"---\n".join(_dump(doc) for doc in [*namespaces, *objects])
+    assert_every_error_is_located(compile_tree(files), files)
