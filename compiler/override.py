@@ -16,6 +16,7 @@ Bodies are shared between clusters: a patch produces a new body, never edits one
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -349,6 +350,11 @@ def _override(
                     hint="change the object before encrypting it, or use a Delete rule",
                 )
                 return obj
+            before = set(secrets.plain_paths(obj.key.kind, body))
+            if body is obj.body:
+                # One private copy per object and cluster, which every rule then patches in
+                # place: a copy per rule made large objects cost rules x clusters copies.
+                body = copy.deepcopy(body)
             patched = _patch(body, ov, index, cluster, obj, diags)
             if patched is None:
                 return obj
@@ -361,8 +367,7 @@ def _override(
                     hint="quote values such as 'true' or '1'",
                 )
                 return obj
-            leaks = set(secrets.plain_paths(obj.key.kind, patched))
-            leaks -= set(secrets.plain_paths(obj.key.kind, body))
+            leaks = set(secrets.plain_paths(obj.key.kind, patched)) - before
             if leaks:
                 diags.error(
                     f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
@@ -400,7 +405,8 @@ def _patch(
     obj: RenderedObject,
     diags: Diagnostics,
 ) -> dict[str, Any] | None:
-    """One rule's JSON patches applied to a copy of ``body``; None (and a diagnostic) on failure."""
+    """One rule's JSON patches applied to ``body`` in place (the caller's private copy); None
+    (and a diagnostic) on failure, when the caller drops the copy."""
     where = f"{ov.title} rule {index} on cluster {cluster.name!r} for {obj.key}"
     rule_pos = ov.pos("policy", "overrideRules", index)
     operations = []
@@ -418,7 +424,7 @@ def _patch(
             operation["value"] = value
         operations.append(operation)
     try:
-        return jsonpatch.JsonPatch(operations).apply(body)
+        return jsonpatch.JsonPatch(operations).apply(body, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         problem = re.split(r" in [{\[]", str(exc), maxsplit=1)[0]  # not the whole document
     except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -52,3 +52,41 @@ def test_a_patch_that_keeps_string_maps_is_applied(fleet_dir: FleetDir):
     result = override_settings(fleet_dir, "{op: add, path: /metadata/annotations, value: {a: b}}")
     assert result.ok, messages(result)
     assert "    a: b\n" in result.files["c1/app/configmap_settings.yaml"].decode()
+
+
+def test_rules_do_not_copy_the_object_once_each(fleet_dir: FleetDir, monkeypatch):
+    """Twenty rules on a large object used to cost twenty deep copies per cluster (jsonpatch
+    copies before each apply): one private copy per object and cluster is enough."""
+    import copy
+
+    copies = {"top": 0, "depth": 0}
+    real = copy.deepcopy
+
+    def counting(value, memo=None, _nil=None):
+        copies["top"] += copies["depth"] == 0 and isinstance(value, dict) and "kind" in value
+        copies["depth"] += 1
+        try:
+            return real(value, memo)
+        finally:
+            copies["depth"] -= 1
+
+    patches = ", ".join(f"{{op: add, path: /metadata/labels/l{i}, value: v}}" for i in range(3))
+    write_fleet(fleet_dir, clusters=("c1", "c2"))
+    text = (fleet_dir.root / "fleet.yaml").read_text()
+    rule = f"          - clusterSelector: {{clusterSelectorTerms: []}}\n" \
+           f"            jsonPatchOverrides: [{patches}]\n"  # fmt: skip
+    text += (
+        "  overrides:\n    - name: many\n      kind: ResourceOverride\n      namespace: app\n"
+        "      resourceSelectors: [{group: '', version: v1, kind: ConfigMap, name: settings}]\n"
+        "      policy:\n        overrideRules:\n" + rule * 20
+    )
+    text = text.replace(
+        "{op: add, path: /metadata/labels/l0",
+        "{op: add, path: /metadata/labels, value: {}}, {op: add, path: /metadata/labels/l0",
+        1,
+    )
+    (fleet_dir.root / "fleet.yaml").write_text(text)
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    result = fleet_dir.compile()
+    assert result.ok, messages(result)
+    assert copies["top"] <= 2 * 2, copies  # at most a couple per cluster, not one per rule
