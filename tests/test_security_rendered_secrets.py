@@ -1,14 +1,18 @@
 """Secrets that do not come straight from the hub: what templates render, envelopes wrap and
 overrides change must not be a plain Secret either, overrides must leave SOPS-encrypted objects
-alone, and neither ``fleetc diff`` nor ``fleetc explain`` prints a secret value."""
+alone, and neither ``fleetc diff``, ``fleetc explain`` nor ``validate --rendered`` prints a
+secret value."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
-from conftest import FleetDir, run
+from conftest import REPO, FleetDir, run
 from security_fleet import NAMESPACE, messages, write_fleet
 from test_security_secrets import SOPS, VALUE
+from test_validate_rendered import SHARED_CRDS
 
 from compiler import diff, generate, pipeline
 from compiler.model import ObjectKey
@@ -209,3 +213,23 @@ def test_diff_redacts_secrets_inside_a_list():
     assert shown_old["items"][0]["stringData"] == {"password": diff.REDACTED_OLD}
     assert shown_new["items"][0]["stringData"] == {"password": diff.REDACTED_NEW}
     assert VALUE not in str(shown_old) and "x2" not in str(shown_new)
+
+
+def test_validate_rendered_never_quotes_a_secret_value(cli, tmp_path):
+    """Files under rendered/ arrive by pull request too; schema messages quote values."""
+    for name in ("fleet.yaml", "fleet.lock"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for name in ("clusters", "hub", "rendered"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    secret = tmp_path / "rendered/aks-member-1/kuard-demo/secret_db.yaml"
+    secret.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: kuard-demo\n"
+        f"stringData: {VALUE}\ndata:\n  token: 1234567\n"
+    )
+    result = run(cli, "validate", "--rendered", "-f", str(tmp_path), "--crds", str(SHARED_CRDS))
+    assert result.exit_code == 1
+    assert "secret_db.yaml:6:1: error: aks-member-1: Secret (v1): stringData: a value " in (
+        result.output
+    )
+    assert "data.token: a value (not shown: this is a Secret)" in result.output
+    assert VALUE not in result.output and "1234567" not in result.output
