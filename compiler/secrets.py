@@ -92,7 +92,7 @@ def check_rendered(comp: Compilation) -> None:
                 comp.diags.error(
                     f"{key} on cluster {cluster!r}{via} is a Secret with {' and '.join(fields)} "
                     "in clear text; it would be committed to the rendered output",
-                    Position(obj.source, 1),
+                    Position(obj.source.split("#")[0], 1),  # generators add "#field"
                     diags_path,
                     hint=HINT,
                 )

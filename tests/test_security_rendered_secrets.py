@@ -173,13 +173,15 @@ def test_no_stage_can_hand_a_plain_secret_to_the_writer(
             "metadata": {"name": "db", "namespace": "app"},
         }
         body["stringData"] = {"password": VALUE}
-        comp.add("c1", pipeline.RenderedObject(SECRET_KEY, body, "hub/app.yaml"))
+        source = "hub/app.yaml#spec.generated/db"  # how generators name their sources
+        comp.add("c1", pipeline.RenderedObject(SECRET_KEY, body, source))
 
     monkeypatch.setattr(pipeline, "GENERATORS", [*generate.GENERATORS, leaky])
     write_fleet(fleet_dir)
     result = fleet_dir.compile()
     found = leak_errors(result)
     assert len(found) == 1 and "Secret/app/db on cluster 'c1'" in found[0], messages(result)
+    assert found[0].startswith("hub/app.yaml:1:1: error:"), found
     assert not result.files
 
 
