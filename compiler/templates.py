@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from .pipeline import Compilation
 
 
+# Jinja compiles a template to Python, which costs far more time and memory than the text:
+# a 2 MiB template took 30 s and 1.4 GB. Real templates are a few KiB.
+MAX_TEMPLATE_CHARS = 256 * 1024
+MAX_TEMPLATE_CHARS_PER_RUN = 2 * 1024 * 1024
 # Characters all templates may write in one run, over every cluster (as much as the inputs).
 MAX_OUTPUT_PER_RUN = yamlsource.MAX_TOTAL_BYTES
 
@@ -172,7 +176,17 @@ def place(comp: Compilation, sources: list[SourceText]) -> None:
     identities: dict[ObjectKey, HubObject] = {}
     origin: dict[ObjectKey, str] = {}
     budget = RunBudget()
+    source_chars = 0
     for source in sorted(sources, key=lambda s: s.file):
+        source_chars += len(source.text)
+        if len(source.text) > MAX_TEMPLATE_CHARS or source_chars > MAX_TEMPLATE_CHARS_PER_RUN:
+            diags.error(
+                f"template is too large: at most {MAX_TEMPLATE_CHARS} characters per template "
+                f"and {MAX_TEMPLATE_CHARS_PER_RUN} for all templates together",
+                Position(source.file),
+                hint="split it, or move static manifests out of templates",
+            )
+            continue
         template = Template(source)
         if template.syntax_error is not None:
             diags.items.append(template.syntax_error)

@@ -51,3 +51,24 @@ def test_a_template_under_the_limits_renders_on_every_cluster(fleet_dir: FleetDi
     result = fleet_dir.compile()
     assert result.ok, messages(result)
     assert all(f"{c}/app/configmap_bomb.yaml" in result.files for c in CLUSTERS)
+
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: NAME, namespace: app}\n"
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"), [("MAX_TEMPLATE_CHARS", 100), ("MAX_TEMPLATE_CHARS_PER_RUN", 150)]
+)
+def test_template_sources_are_limited_before_jinja_compiles_them(
+    fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch, limit: str, value: int
+):
+    """Compiling costs far more than the text: a 2 MiB template took 30 s and 1.4 GB."""
+    monkeypatch.setattr(templates, limit, value)
+    write_fleet(fleet_dir)
+    fleet_dir.write("hub/a.yaml.j2", CONFIGMAP.replace("NAME", "a"))  # 72 characters
+    fleet_dir.write(
+        "hub/b.yaml.j2", CONFIGMAP.replace("NAME", "b") + "data: {k: '" + "x" * 40 + "'}\n"
+    )
+    result = fleet_dir.compile()
+    assert [m.split(":")[0] for m in messages(result)] == ["hub/b.yaml.j2"], messages(result)
+    assert "template is too large" in messages(result)[0]
