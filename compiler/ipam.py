@@ -8,6 +8,7 @@ MetalLB's own parser refuses, and more (host bits, mixed families).
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -151,15 +152,32 @@ class Request:
 
 
 def first_free(ranges: Sequence[Span], used: Sequence[Span], request: Request) -> Span | None:
-    """The lowest span in ``ranges`` that satisfies ``request`` and overlaps nothing ``used``."""
+    """The lowest span in ``ranges`` that satisfies ``request`` and overlaps nothing ``used``.
+
+    ``used`` is merged into disjoint sorted spans first, so a long list (a fleet.lock arrives by
+    pull request) costs n log n, not n squared."""
     size, alignment = request.size, request.alignment
-    taken = sorted(u for u in used if u.version == request.version)
+    taken = _merged(sorted(u for u in used if u.version == request.version))
+    lasts = [span.last for span in taken]
     for scope in sorted(r for r in ranges if r.version == request.version):
         start = -(-scope.first // alignment) * alignment
+        index = bisect.bisect_left(lasts, start)  # the first taken span that ends at or after start
         while start + size - 1 <= scope.last:
-            candidate = Span(request.version, start, start + size - 1)
-            clash = first_overlap(candidate, taken)
-            if clash is None:
-                return candidate
-            start = -(-(clash.last + 1) // alignment) * alignment
+            while index < len(taken) and taken[index].last < start:
+                index += 1
+            if index == len(taken) or taken[index].first > start + size - 1:
+                return Span(request.version, start, start + size - 1)
+            start = -(-(taken[index].last + 1) // alignment) * alignment
     return None
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Sorted spans joined where they overlap or touch: disjoint, in order."""
+    out: list[Span] = []
+    for span in spans:
+        if out and span.first <= out[-1].last + 1:
+            if span.last > out[-1].last:
+                out[-1] = Span(span.version, out[-1].first, span.last)
+        else:
+            out.append(span)
+    return out
