@@ -104,6 +104,35 @@ def parse(entry: str) -> Span:
     return Span(address.version, int(address), int(address))
 
 
+class SpanIndex:
+    """Spans sorted by start with the furthest end so far: whether any overlaps or contains a
+    span in log n. Callers use it to skip a linear search that would find nothing, so checks
+    over long address lists (untrusted input) are not quadratic."""
+
+    def __init__(self, spans: Iterable[Span]) -> None:
+        spans = list(spans)
+        self.by_version: dict[int, tuple[list[int], list[int]]] = {}
+        for version in (4, 6):
+            ordered = sorted(s for s in spans if s.version == version)
+            reach, furthest = [], -1
+            for span in ordered:
+                furthest = max(furthest, span.last)
+                reach.append(furthest)
+            self.by_version[version] = ([s.first for s in ordered], reach)
+
+    def _reach(self, version: int, first: int) -> int:
+        """The furthest end among the spans that start at or before ``first`` (-1: none)."""
+        starts, reach = self.by_version.get(version, ([], []))
+        index = bisect.bisect_right(starts, first)
+        return reach[index - 1] if index else -1
+
+    def overlaps_any(self, span: Span) -> bool:
+        return self._reach(span.version, span.last) >= span.first
+
+    def contains(self, span: Span) -> bool:
+        return self._reach(span.version, span.first) >= span.last
+
+
 def first_overlap(span: Span, others: Iterable[Span]) -> Span | None:
     return next((other for other in others if span.overlaps(other)), None)
 

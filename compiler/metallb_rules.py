@@ -164,9 +164,16 @@ def _check_overlaps(net: ClusterNet, pools: list[Pool], diags: Diagnostics) -> N
 
 def _check_placement_of_addresses(net: ClusterNet, pools: list[Pool], diags: Diagnostics) -> None:
     ranges = [r.span for r in net.ranges]
+    # The indexes rule out what a linear search would not find: long lists stay fast.
+    reserved_index, range_index = (
+        ipam.SpanIndex(r.span for r in net.reserved),
+        ipam.SpanIndex(ranges),
+    )
     for pool in pools:
         for entry in pool.entries:
-            reserved = next((r for r in net.reserved if r.span.overlaps(entry.span)), None)
+            reserved = None
+            if reserved_index.overlaps_any(entry.span):
+                reserved = next((r for r in net.reserved if r.span.overlaps(entry.span)), None)
             if reserved is not None:
                 diags.error(
                     f"{entry.span} in pool {pool.lb.name!r} touches {reserved.text!r}, reserved "
@@ -174,7 +181,7 @@ def _check_placement_of_addresses(net: ClusterNet, pools: list[Pool], diags: Dia
                     entry.position,
                     hint="MetalLB would hand out node, gateway or DHCP addresses: ARP conflicts",
                 )
-            if ranges and not any(r.contains(entry.span) for r in ranges):
+            if ranges and not range_index.contains(entry.span):
                 diags.error(
                     f"{entry.span} in pool {pool.lb.name!r} is outside the address ranges of "
                     f"cluster {net.cluster.name!r} ({', '.join(map(str, ranges))})",
@@ -192,8 +199,16 @@ def check_sites(nets: dict[str, ClusterNet], pools: dict[str, list[Pool]], diags
         for a, b in combinations(items, 2):
             if a.cluster == b.cluster:
                 continue
+            in_b = ipam.SpanIndex(y.span for y in b.entries)
             clash = next(
-                ((x, y) for x in a.entries for y in b.entries if x.span.overlaps(y.span)), None
+                (
+                    (x, y)
+                    for x in a.entries
+                    if in_b.overlaps_any(x.span)
+                    for y in b.entries
+                    if x.span.overlaps(y.span)
+                ),
+                None,
             )
             if clash is None:
                 continue
