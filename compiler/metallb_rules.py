@@ -196,10 +196,11 @@ def check_sites(nets: dict[str, ClusterNet], pools: dict[str, list[Pool]], diags
     for cluster, items in pools.items():
         by_site[nets[cluster].site].extend(items)
     for site, items in sorted(by_site.items()):
+        indexes = {id(pool): ipam.SpanIndex(e.span for e in pool.entries) for pool in items}
         for a, b in combinations(items, 2):
             if a.cluster == b.cluster:
                 continue
-            in_b = ipam.SpanIndex(y.span for y in b.entries)
+            in_b = indexes[id(b)]
             clash = next(
                 (
                     (x, y)
