@@ -183,6 +183,15 @@ def _is_secret(body: dict[str, Any] | None) -> bool:
     return isinstance(body, dict) and (body.get("apiVersion"), body.get("kind")) == ("v1", "Secret")
 
 
+def _is_list(body: Any) -> bool:
+    """A ``v1`` ``List`` (or ``...List``) whose items may be Secrets."""
+    return (
+        isinstance(body, dict)
+        and str(body.get("kind", "")).endswith("List")
+        and isinstance(body.get("items"), list)
+    )
+
+
 def redact_pair(
     old: dict[str, Any] | None, new: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -192,6 +201,13 @@ def redact_pair(
 
 def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: str):
     """``body`` with its Secret values replaced: ``marker`` where ``other`` differs."""
+    if _is_list(body) and any(_is_secret(item) for item in body["items"]):
+        theirs = other["items"] if _is_list(other) else []
+        items = [
+            _redact(item, theirs[i] if i < len(theirs) else None, marker)
+            for i, item in enumerate(body["items"])
+        ]
+        return {**body, "items": items}
     if body is None or not _is_secret(body):
         return body
     out = dict(body)

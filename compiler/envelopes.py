@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from . import build
+from . import build, secrets
 from .diagnostics import Diagnostics
 from .model import HubObject, ObjectKey
 from .select import is_namespaced_kind
@@ -90,6 +90,7 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
             continue
         obj = build.hub_object(_entry_document(envelope, at), diags)
         if obj is not None and _check(fleet, envelope, entry, obj, diags):
+            secrets.check_object(obj, diags)
             objects.append(_in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj)
     return objects
 

@@ -8,6 +8,7 @@ MetalLB's own parser refuses, and more (host bits, mixed families).
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,35 @@ def parse(entry: str) -> Span:
     return Span(address.version, int(address), int(address))
 
 
+class SpanIndex:
+    """Spans sorted by start with the furthest end so far: whether any overlaps or contains a
+    span in log n. Callers use it to skip a linear search that would find nothing, so checks
+    over long address lists (untrusted input) are not quadratic."""
+
+    def __init__(self, spans: Iterable[Span]) -> None:
+        spans = list(spans)
+        self.by_version: dict[int, tuple[list[int], list[int]]] = {}
+        for version in (4, 6):
+            ordered = sorted(s for s in spans if s.version == version)
+            reach, furthest = [], -1
+            for span in ordered:
+                furthest = max(furthest, span.last)
+                reach.append(furthest)
+            self.by_version[version] = ([s.first for s in ordered], reach)
+
+    def _reach(self, version: int, first: int) -> int:
+        """The furthest end among the spans that start at or before ``first`` (-1: none)."""
+        starts, reach = self.by_version.get(version, ([], []))
+        index = bisect.bisect_right(starts, first)
+        return reach[index - 1] if index else -1
+
+    def overlaps_any(self, span: Span) -> bool:
+        return self._reach(span.version, span.last) >= span.first
+
+    def contains(self, span: Span) -> bool:
+        return self._reach(span.version, span.first) >= span.last
+
+
 def first_overlap(span: Span, others: Iterable[Span]) -> Span | None:
     return next((other for other in others if span.overlaps(other)), None)
 
@@ -151,15 +181,32 @@ class Request:
 
 
 def first_free(ranges: Sequence[Span], used: Sequence[Span], request: Request) -> Span | None:
-    """The lowest span in ``ranges`` that satisfies ``request`` and overlaps nothing ``used``."""
+    """The lowest span in ``ranges`` that satisfies ``request`` and overlaps nothing ``used``.
+
+    ``used`` is merged into disjoint sorted spans first, so a long list (a fleet.lock arrives by
+    pull request) costs n log n, not n squared."""
     size, alignment = request.size, request.alignment
-    taken = sorted(u for u in used if u.version == request.version)
+    taken = _merged(sorted(u for u in used if u.version == request.version))
+    lasts = [span.last for span in taken]
     for scope in sorted(r for r in ranges if r.version == request.version):
         start = -(-scope.first // alignment) * alignment
+        index = bisect.bisect_left(lasts, start)  # the first taken span that ends at or after start
         while start + size - 1 <= scope.last:
-            candidate = Span(request.version, start, start + size - 1)
-            clash = first_overlap(candidate, taken)
-            if clash is None:
-                return candidate
-            start = -(-(clash.last + 1) // alignment) * alignment
+            while index < len(taken) and taken[index].last < start:
+                index += 1
+            if index == len(taken) or taken[index].first > start + size - 1:
+                return Span(request.version, start, start + size - 1)
+            start = -(-(taken[index].last + 1) // alignment) * alignment
     return None
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Sorted spans joined where they overlap or touch: disjoint, in order."""
+    out: list[Span] = []
+    for span in spans:
+        if out and span.first <= out[-1].last + 1:
+            if span.last > out[-1].last:
+                out[-1] = Span(span.version, out[-1].first, span.last)
+        else:
+            out.append(span)
+    return out

@@ -17,7 +17,9 @@ from typing import Any
 
 from . import ipam
 from .diagnostics import Diagnostics, field_path
+from .lock import LOCK_FILE
 from .metallb_model import ClusterNet, Entry, Inputs, LoadBalancer
+from .yamlsource import Document
 
 LOCK_SECTION = "addresses"
 
@@ -38,22 +40,46 @@ class Pool:
 Previous = dict[str, dict[str, list[ipam.Span]]]
 
 
-def previous_pools(section: Any) -> Previous:
-    """The lock's ``cluster -> pool -> addresses``; anything malformed is ignored."""
+def previous_pools(
+    section: Any, doc: Document | None = None, diags: Diagnostics | None = None
+) -> Previous:
+    """The lock's ``cluster -> pool -> addresses``. A malformed part is left out, and is an
+    error when ``diags`` is given: fleet.lock arrives by pull request, and dropping an entry
+    silently would let its addresses move."""
+
+    def malformed(what: str, path: tuple[str, ...]) -> None:
+        if diags is not None:
+            diags.error(
+                f"{LOCK_FILE}: {what}",
+                doc.pos((LOCK_SECTION, *path)) if doc is not None else None,
+                field_path((LOCK_SECTION, *path)),
+                hint="fix the entry, or delete it to allocate afresh (its addresses may move)",
+            )
+
     out: Previous = {}
+    if section is None:
+        return out
     if not isinstance(section, dict):
+        malformed(f"'{LOCK_SECTION}' must be a mapping of cluster -> pool -> addresses", ())
         return out
     for cluster, pools in section.items():
         if not isinstance(pools, dict):
+            malformed(f"the addresses of cluster {str(cluster)!r} must be a mapping", (cluster,))
             continue
         for pool, texts in pools.items():
             spans = []
-            for text in texts if isinstance(texts, list) else []:
+            for text in texts if isinstance(texts, list) else [None]:
                 try:
-                    spans.append(ipam.parse(str(text)))
+                    spans.append(ipam.parse(text if isinstance(text, str) else ""))
                 except ipam.AddressError:
-                    continue
-            out.setdefault(str(cluster), {})[str(pool)] = spans
+                    malformed(
+                        f"pool {str(pool)!r} of cluster {str(cluster)!r} holds something that is "
+                        "not an address range",
+                        (cluster, pool),
+                    )
+                    break
+            else:
+                out.setdefault(str(cluster), {})[str(pool)] = spans
     return out
 
 

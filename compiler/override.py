@@ -16,6 +16,7 @@ Bodies are shared between clusters: a patch produces a new body, never edits one
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonpatch
 
-from . import build, envelopes, labels, schema, templates
+from . import build, envelopes, labels, schema, secrets, templates
 from .diagnostics import Diagnostics, Position
 from .load import SourceText
 from .model import Cluster, Fleet, Located, split_api_version
@@ -276,15 +277,15 @@ def index_by_resource(overrides: list[Override]) -> Index:
     return found
 
 
-# (id of the body patched, the operations as JSON) -> (that body, the patched body). Clusters
-# that get the same patches share one patched body (and so one serialisation); holding the
-# original keeps its id from being reused.
-PatchMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
+# (id of the hub body, every operation this cluster gets, as JSON) -> (that body, the result).
+# Clusters that get the same operations share one overridden body, which is then also
+# serialised once; holding the hub body keeps its id from being reused.
+OverrideMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
 
 
 def apply(comp: Compilation, overrides: list[Override]) -> None:
     by_resource = index_by_resource(overrides)
-    memo: PatchMemo = {}
+    memo: OverrideMemo = {}
     for cluster_name, placed in comp.clusters.items():
         cluster = comp.fleet.clusters[cluster_name]
         for key in sorted(placed):
@@ -340,9 +341,63 @@ def _override(
     matching: list[Override],
     cluster: Cluster,
     diags: Diagnostics,
-    memo: PatchMemo,
+    memo: OverrideMemo,
 ) -> RenderedObject | None:
     """``obj`` after ``matching`` on ``cluster``; None when a Delete rule drops it."""
+    signature = _signature(matching, cluster)
+    if signature is not None:
+        key = (id(obj.body), signature[1])
+        if key in memo:
+            return dataclasses.replace(
+                obj, body=memo[key][1], overrides=signature[0], original=obj.body
+            )
+    errors = len(diags.errors)
+    result = _apply_rules(obj, matching, cluster, diags)
+    if signature is not None and result is not None and len(diags.errors) == errors:
+        memo[key] = (obj.body, result.body)
+    return result
+
+
+def _signature(matching: list[Override], cluster: Cluster) -> tuple[tuple[str, ...], str] | None:
+    """The overrides that apply on ``cluster`` and every operation they make, as JSON: equal
+    signatures give equal results. None when a rule deletes the object or lacks a label."""
+    applied: list[str] = []
+    steps: list[list[dict[str, Any]]] = []
+    for ov in matching:
+        for index, rule in enumerate(ov.rules):
+            if not cluster_matches(rule, cluster.labels):
+                continue
+            if rule.get("overrideType") == DELETE:
+                return None
+            operations, missing = _operations(ov, index, cluster)
+            if missing is not None:
+                return None
+            if ov.label not in applied:
+                applied.append(ov.label)
+            steps.append(operations)
+    return tuple(applied), json.dumps(steps, sort_keys=True)
+
+
+def _operations(
+    ov: Override, index: int, cluster: Cluster
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    """One rule's JSON patch operations with the member-cluster variables replaced, and the
+    (patch number, label) of the first label the cluster lacks."""
+    operations = []
+    for number, patch in enumerate(ov.rules[index]["jsonPatchOverrides"]):
+        operation = {"op": patch["op"], "path": patch["path"]}
+        if "value" in patch:
+            value, missing = substitute(patch["value"], cluster)
+            if missing:
+                return operations, (number, missing)
+            operation["value"] = value
+        operations.append(operation)
+    return operations, None
+
+
+def _apply_rules(
+    obj: RenderedObject, matching: list[Override], cluster: Cluster, diags: Diagnostics
+) -> RenderedObject | None:
     body, applied = obj.body, []
     for ov in matching:
         for index, rule in enumerate(ov.rules):
@@ -352,13 +407,60 @@ def _override(
                 applied.append(ov.label)
             if rule.get("overrideType") == DELETE:
                 return None
-            patched = _patch(body, ov, index, cluster, obj, diags, memo)
+            if secrets.has_sops_metadata(body):
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} would modify "
+                    f"{obj.key}, which is SOPS-encrypted: its MAC covers every value, so Flux "
+                    "could no longer decrypt it",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="change the object before encrypting it, or use a Delete rule",
+                )
+                return obj
+            before = set(secrets.plain_paths(obj.key.kind, body))
+            if body is obj.body:
+                # One private copy per object and cluster, which every rule then patches in
+                # place: a copy per rule made large objects cost rules x clusters copies.
+                body = copy.deepcopy(body)
+            patched = _patch(body, ov, index, cluster, obj, diags)
             if patched is None:
+                return obj
+            broken = _broken_metadata(patched)
+            if broken:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with metadata.{broken} that does not map strings to strings",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="quote values such as 'true' or '1'",
+                )
+                return obj
+            leaks = set(secrets.plain_paths(obj.key.kind, patched)) - before
+            if leaks:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with Secret payload in clear text ({', '.join(sorted(leaks))}); it would "
+                    "be committed to the rendered output",
+                    ov.pos("policy", "overrideRules", index),
+                    hint=secrets.HINT,
+                )
                 return obj
             body = patched
     if not applied:
         return obj
     return dataclasses.replace(obj, body=body, overrides=tuple(applied), original=obj.body)
+
+
+def _broken_metadata(body: dict[str, Any]) -> str | None:
+    """``labels`` or ``annotations`` when a patch left it other than a string -> string map
+    (Kubernetes would refuse the object; the layout adds annotations to the map)."""
+    metadata = body.get("metadata")
+    for name in ("labels", "annotations"):
+        value = metadata.get(name) if isinstance(metadata, dict) else None
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            return name
+    return None
 
 
 def _patch(
@@ -368,32 +470,21 @@ def _patch(
     cluster: Cluster,
     obj: RenderedObject,
     diags: Diagnostics,
-    memo: PatchMemo,
 ) -> dict[str, Any] | None:
-    """One rule's JSON patches applied to a copy of ``body``; None (and a diagnostic) on failure."""
+    """One rule's JSON patches applied to ``body`` in place (the caller's private copy); None
+    (and a diagnostic) on failure, when the caller drops the copy."""
     where = f"{ov.title} rule {index} on cluster {cluster.name!r} for {obj.key}"
     rule_pos = ov.pos("policy", "overrideRules", index)
-    operations = []
-    for number, patch in enumerate(ov.rules[index]["jsonPatchOverrides"]):
-        operation = {"op": patch["op"], "path": patch["path"]}
-        if "value" in patch:
-            value, missing = substitute(patch["value"], cluster)
-            if missing:
-                diags.error(
-                    f"{where}: cluster has no label {missing!r} "
-                    f"(${{MEMBER-CLUSTER-LABEL-KEY-{missing}}})",
-                    ov.pos("policy", "overrideRules", index, "jsonPatchOverrides", number, "value"),
-                )
-                return None
-            operation["value"] = value
-        operations.append(operation)
-    key = (id(body), json.dumps(operations, sort_keys=True))
-    if key in memo:
-        return memo[key][1]
+    operations, missing = _operations(ov, index, cluster)
+    if missing is not None:
+        number, label = missing
+        diags.error(
+            f"{where}: cluster has no label {label!r} (${{MEMBER-CLUSTER-LABEL-KEY-{label}}})",
+            ov.pos("policy", "overrideRules", index, "jsonPatchOverrides", number, "value"),
+        )
+        return None
     try:
-        patched = jsonpatch.JsonPatch(operations).apply(body)
-        memo[key] = (body, patched)
-        return patched
+        return jsonpatch.JsonPatch(operations).apply(body, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         problem = re.split(r" in [{\[]", str(exc), maxsplit=1)[0]  # not the whole document
     except (KeyError, IndexError, TypeError, ValueError) as exc:

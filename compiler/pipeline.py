@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import layout, lock, override
+from . import layout, lock, override, secrets
 from .build import build
 from .diagnostics import Diagnostics
 from .generate import GENERATORS
@@ -115,6 +115,7 @@ def compile_fleet(
     with reporter.stage("generate"):
         for generate in GENERATORS:
             generate(comp)
+    secrets.check_rendered(comp)
     _report_outcomes(comp)
     if diags.has_errors:
         return Result(diags, comp)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import layout, override, yamlout
+from . import diff, layout, override, yamlout
 from .diagnostics import Diagnostics, did_you_mean
 from .model import ObjectKey
 
@@ -66,15 +66,18 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
     original = obj.original if obj.original is not None else obj.body
     hub = comp.fleet.objects.get(key)
     source = str(hub.pos()) if hub is not None and hub.body is original else obj.source
+    # Secret values never reach the terminal (or a CI log): only whether an override changed one.
+    shown_original, shown_body = diff.redact_pair(original, obj.body)
+    assert shown_original is not None and shown_body is not None
     return Trace(
         cluster=cluster,
         key=key,
         source=source,
         placements=obj.placements,
         overrides=tuple((label, where.get(label, "?")) for label in obj.overrides),
-        hub_manifest=_text(original),
-        overridden_manifest=_text(obj.body),
-        final_manifest=_text(layout.annotated(obj.body, obj.provenance)),
+        hub_manifest=_text(shown_original),
+        overridden_manifest=_text(shown_body),
+        final_manifest=_text(layout.annotated(shown_body, obj.provenance)),
     )
 
 

@@ -11,33 +11,90 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .diagnostics import Diagnostics, field_path
-from .model import Fleet, HubObject
+from .diagnostics import Diagnostics, Position, field_path
+from .model import Fleet, HubObject, ObjectKey
+
+if TYPE_CHECKING:
+    from .pipeline import Compilation
 
 ALLOW_ANNOTATION = "fleetc.io/allow-plain-secret"
 PAYLOAD_FIELDS = ("data", "stringData")
 # A value encrypted by SOPS: ENC[AES256_GCM,data:...,iv:...,tag:...,type:str].
+HINT = (
+    "encrypt it with SOPS (Flux decrypts it on the cluster), or add the "
+    f'annotation {ALLOW_ANNOTATION}: "true" to commit it as it is'
+)
 _SOPS_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:[^\]]*\]$")
 
 
 def check(fleet: Fleet, diags: Diagnostics) -> None:
-    """One error per payload field of every plain Secret (including those inside a List)."""
+    """One error per payload field of every plain Secret among the hub manifests."""
     for obj in fleet.objects.values():
-        for path, body in _secrets(obj):
-            for name in PAYLOAD_FIELDS:
-                if not body.get(name) or is_sops_encrypted(body) or allows_plain(body):
+        check_object(obj, diags)
+
+
+def check_object(obj: HubObject, diags: Diagnostics) -> None:
+    """One error per payload field of ``obj`` if it is a plain Secret (or a List holding one).
+    Also run on what templates render and envelopes wrap, which the hub check cannot see."""
+    for path, body in _secrets(obj.key.kind, obj.body):
+        for name in plain_fields(body):
+            diags.error(
+                f"Secret {_name(body)!r} holds {name} in clear text; it would be committed "
+                "to the folder of every cluster it is placed on",
+                obj.pos(*path, name),
+                field_path((*path, name)),
+                hint=HINT,
+            )
+
+
+def plain_fields(body: dict[str, Any]) -> list[str]:
+    """The payload fields of a Secret ``body`` that would be committed in clear text."""
+    if is_sops_encrypted(body) or allows_plain(body):
+        return []
+    return [name for name in PAYLOAD_FIELDS if body.get(name)]
+
+
+def plain_paths(kind: str, body: dict[str, Any]) -> list[str]:
+    """Where ``body`` (of ``kind``) holds Secret payload in clear text, as field paths."""
+    return [
+        field_path((*path, name))
+        for path, secret in _secrets(kind, body)
+        for name in plain_fields(secret)
+    ]
+
+
+def has_sops_metadata(body: Any) -> bool:
+    """Encrypted by SOPS (any kind): its MAC covers every value, so no one may change one."""
+    sops = body.get("sops") if isinstance(body, dict) else None
+    return isinstance(sops, dict) and bool(sops.get("mac"))
+
+
+def check_rendered(comp: Compilation) -> None:
+    """The last line of defence: no object about to be written is a plain Secret.
+
+    Runs only on an otherwise clean compilation (an error already stops the write), so a
+    Secret reported by an earlier stage is not reported twice."""
+    if comp.diags.has_errors:
+        return
+    reported: set[tuple[ObjectKey, str]] = set()
+    for cluster, placed in comp.clusters.items():
+        for key in sorted(placed):
+            obj = placed[key]
+            for path, body in _secrets(key.kind, obj.body):
+                fields = plain_fields(body)
+                if not fields or (key, obj.source) in reported:
                     continue
-                diags.error(
-                    f"Secret {_name(body)!r} holds {name} in clear text; it would be committed "
-                    "to the folder of every cluster it is placed on",
-                    obj.pos(*path, name),
-                    field_path((*path, name)),
-                    hint=(
-                        "encrypt it with SOPS (Flux decrypts it on the cluster), or add the "
-                        f'annotation {ALLOW_ANNOTATION}: "true" to commit it as it is'
-                    ),
+                reported.add((key, obj.source))
+                via = f" after overrides {', '.join(obj.overrides)}" if obj.overrides else ""
+                diags_path = field_path((*path, fields[0]))
+                comp.diags.error(
+                    f"{key} on cluster {cluster!r}{via} is a Secret with {' and '.join(fields)} "
+                    "in clear text; it would be committed to the rendered output",
+                    Position(obj.source.split("#")[0], 1),  # generators add "#field"
+                    diags_path,
+                    hint=HINT,
                 )
 
 
@@ -67,12 +124,14 @@ def allows_plain(body: dict[str, Any]) -> bool:
     return isinstance(annotations, dict) and annotations.get(ALLOW_ANNOTATION) == "true"
 
 
-def _secrets(obj: HubObject) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+def _secrets(
+    kind: str, body: dict[str, Any]
+) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
     """The object itself if it is a Secret, and the Secrets among a List's ``items``."""
-    if is_secret(obj.body):
-        yield (), obj.body
-    items = obj.body.get("items")
-    if obj.key.kind.endswith("List") and isinstance(items, list):
+    if is_secret(body):
+        yield (), body
+    items = body.get("items")
+    if kind.endswith("List") and isinstance(items, list):
         for index, item in enumerate(items):
             if is_secret(item):
                 yield ("items", index), item

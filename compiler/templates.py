@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
-from . import build, yamlsource
+from . import build, secrets, yamlsource
 from .diagnostics import Diagnostic, Diagnostics, Position, Severity
 from .load import SourceText
 from .model import Cluster, Fleet, HubObject, ObjectKey
@@ -28,6 +28,23 @@ from .select import is_namespaced_kind, select
 
 if TYPE_CHECKING:
     from .pipeline import Compilation
+
+
+# Jinja compiles a template to Python, which costs far more time and memory than the text:
+# a 2 MiB template took 30 s and 1.4 GB. Real templates are a few KiB.
+MAX_TEMPLATE_CHARS = 256 * 1024
+MAX_TEMPLATE_CHARS_PER_RUN = 2 * 1024 * 1024
+# Characters all templates may write in one run, over every cluster (as much as the inputs).
+MAX_OUTPUT_PER_RUN = yamlsource.MAX_TOTAL_BYTES
+
+
+@dataclass
+class RunBudget:
+    """Work every render of one run shares: a template renders once per cluster, so limits
+    per render alone would grow with the inventory."""
+
+    yaml: yamlsource.Budget = field(default_factory=yamlsource.Budget)
+    characters: int = 0
 
 
 @dataclass
@@ -60,15 +77,23 @@ class Template:
                 "template syntax error: expressions are nested too deeply", Position(self.file)
             )
 
-    def render(self, cluster: Cluster, values: dict[str, Any]) -> Render:
+    def render(
+        self, cluster: Cluster, values: dict[str, Any], budget: RunBudget | None = None
+    ) -> Render:
         """The template's objects for ``cluster``; problems are returned, not reported."""
+        budget = budget if budget is not None else RunBudget()
         if self.syntax_error is not None:
             return Render([], [self.syntax_error])
+        if budget.characters > MAX_OUTPUT_PER_RUN:
+            return Render([], [self._over_budget()])
         text, error = self._text(cluster, values)
         if error is not None:
             return Render([], [error])
+        budget.characters += len(text)
+        if budget.characters > MAX_OUTPUT_PER_RUN:
+            return Render([], [self._over_budget()])
         scratch = Diagnostics()
-        docs = yamlsource.parse(text, self.file, scratch)
+        docs = yamlsource.parse(text, self.file, scratch, budget.yaml)
         objects = [obj for doc in docs if (obj := build.hub_object(doc, scratch)) is not None]
         errors = [
             _diagnostic(
@@ -78,7 +103,27 @@ class Template:
             )
             for d in scratch.errors
         ]
+        leaks = Diagnostics()
+        for obj in objects:
+            secrets.check_object(obj, leaks)
+        errors += [
+            _diagnostic(
+                f"template output for cluster {cluster.name!r}: {d.message} "
+                f"(output line {d.position.line if d.position else 0})",
+                Position(self.file),
+                hint=d.hint,
+            )
+            for d in leaks.errors
+        ]
         return Render([] if errors else objects, errors)
+
+    def _over_budget(self) -> Diagnostic:
+        return _diagnostic(
+            f"templates write more than {MAX_OUTPUT_PER_RUN} characters in this run (all "
+            "templates, all clusters)",
+            Position(self.file),
+            hint="render less per cluster, or move shared content out of templates",
+        )
 
     def _text(self, cluster: Cluster, values: dict[str, Any]) -> tuple[str, Diagnostic | None]:
         context = {"cluster": cluster_context(cluster), "values": values}
@@ -105,8 +150,8 @@ def cluster_context(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def _diagnostic(message: str, position: Position) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, message, position)
+def _diagnostic(message: str, position: Position, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, message, position, hint=hint)
 
 
 def _template_line(exc: BaseException, file: str) -> int:
@@ -130,12 +175,25 @@ def place(comp: Compilation, sources: list[SourceText]) -> None:
     renders: dict[str, dict[str, Render]] = {}
     identities: dict[ObjectKey, HubObject] = {}
     origin: dict[ObjectKey, str] = {}
+    budget = RunBudget()
+    source_chars = 0
     for source in sorted(sources, key=lambda s: s.file):
+        source_chars += len(source.text)
+        if len(source.text) > MAX_TEMPLATE_CHARS or source_chars > MAX_TEMPLATE_CHARS_PER_RUN:
+            diags.error(
+                f"template is too large: at most {MAX_TEMPLATE_CHARS} characters per template "
+                f"and {MAX_TEMPLATE_CHARS_PER_RUN} for all templates together",
+                Position(source.file),
+                hint="split it, or move static manifests out of templates",
+            )
+            continue
         template = Template(source)
         if template.syntax_error is not None:
             diags.items.append(template.syntax_error)
             continue
-        per_cluster = {name: template.render(c, values) for name, c in fleet.clusters.items()}
+        per_cluster = {
+            name: template.render(c, values, budget) for name, c in fleet.clusters.items()
+        }
         renders[source.file] = per_cluster
         representative = _identity(source.file, per_cluster, diags)
         if representative is None:

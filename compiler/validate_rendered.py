@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from . import secrets
 from .diagnostics import Diagnostics, Position
 from .load import Reader
 from .model import split_api_version
@@ -251,11 +252,18 @@ def _validate_object(
             diags.error(_not_served(cluster, version, group, api, kind, crds), doc.pos())
             return
         validator, k8s = crd_validator(schema), f"CRD {kind.lower()}s.{group}"
+    secret = secrets.is_secret(data)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = tuple(error.absolute_path)
         where = ".".join(str(p) for p in path) or "(object)"
+        # jsonschema's messages quote the value: never a Secret's (CI logs are not private).
+        message = (
+            f"a value (not shown: this is a Secret) fails the {error.validator!r} check"
+            if secret
+            else error.message
+        )
         diags.error(
-            f"{cluster}: {what}: {where}: {error.message} ({k8s} schema)",
+            f"{cluster}: {what}: {where}: {message} ({k8s} schema)",
             doc.pos(path),
         )
 

@@ -34,7 +34,9 @@ GROUP = "metallb.io"
 def generate(comp: Compilation) -> None:
     inputs = metallb_model.read(comp.fleet, comp.diags)
     previous = metallb_allocate.previous_pools(
-        comp.previous_lock.section(metallb_allocate.LOCK_SECTION)
+        comp.previous_lock.section(metallb_allocate.LOCK_SECTION),
+        comp.previous_lock.doc,
+        comp.diags,
     )
     if inputs.empty and not previous:
         return

@@ -82,6 +82,9 @@ def problem(service: dict[str, Any]) -> str | None:
         for name in ("name", "appProtocol"):
             if not isinstance(port.get(name, ""), str):
                 return f"spec.ports[{index}].{name} is not a string"
+        target = port.get("targetPort", number)
+        if target is not None and (isinstance(target, bool) or not isinstance(target, (int, str))):
+            return f"spec.ports[{index}].targetPort is not a port number or name"
     names = [p.get("name", "") for p in ports]
     numbers = [(p.get("protocol", "TCP"), p["port"]) for p in ports]
     if len(set(names)) < len(names) or len(set(numbers)) < len(numbers):

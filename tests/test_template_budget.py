@@ -1,0 +1,74 @@
+"""A template renders once per cluster, so its work limits hold for the whole run, not per
+render: a small template cannot multiply an alias bomb or its output by the inventory."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FleetDir
+from security_fleet import messages, write_fleet
+
+from compiler import templates
+
+CLUSTERS = tuple(f"c{i}" for i in range(10))
+
+
+def bomb(nodes_per_level: int = 10, levels: int = 5) -> str:
+    """A ConfigMap whose aliases expand to ~nodes_per_level**levels nodes (under the
+    per-document limit, far over the per-run one once rendered for ten clusters)."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: bomb, namespace: app}", "x:"]
+    lines.append("  l0: &l0 [" + ", ".join(["a"] * nodes_per_level) + "]")
+    for level in range(1, levels):
+        refs = ", ".join([f"*l{level - 1}"] * nodes_per_level)
+        lines.append(f"  l{level}: &l{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_aliases_in_template_output_share_the_run_budget(fleet_dir: FleetDir):
+    write_fleet(fleet_dir, clusters=CLUSTERS)
+    fleet_dir.write("hub/bomb.yaml.j2", bomb(levels=5))
+    result = fleet_dir.compile()
+    found = [m for m in messages(result) if "aliases expand to more than" in m]
+    assert found and all(m.startswith("hub/bomb.yaml.j2") for m in found), messages(result)
+    assert not result.files
+
+
+def test_template_output_is_limited_over_all_clusters(
+    fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(templates, "MAX_OUTPUT_PER_RUN", 1000)
+    write_fleet(fleet_dir, clusters=CLUSTERS)
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: app}\n"
+    fleet_dir.write("hub/big.yaml.j2", text + "data: {a: '" + "x" * 150 + "'}\n")
+    result = fleet_dir.compile()
+    found = [m for m in messages(result) if "templates write more than 1000 characters" in m]
+    assert found and all(m.startswith("hub/big.yaml.j2") for m in found), messages(result)
+    assert not result.files
+
+
+def test_a_template_under_the_limits_renders_on_every_cluster(fleet_dir: FleetDir):
+    write_fleet(fleet_dir, clusters=CLUSTERS)
+    fleet_dir.write("hub/small.yaml.j2", bomb(nodes_per_level=5, levels=3))
+    result = fleet_dir.compile()
+    assert result.ok, messages(result)
+    assert all(f"{c}/app/configmap_bomb.yaml" in result.files for c in CLUSTERS)
+
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: NAME, namespace: app}\n"
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"), [("MAX_TEMPLATE_CHARS", 100), ("MAX_TEMPLATE_CHARS_PER_RUN", 150)]
+)
+def test_template_sources_are_limited_before_jinja_compiles_them(
+    fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch, limit: str, value: int
+):
+    """Compiling costs far more than the text: a 2 MiB template took 30 s and 1.4 GB."""
+    monkeypatch.setattr(templates, limit, value)
+    write_fleet(fleet_dir)
+    fleet_dir.write("hub/a.yaml.j2", CONFIGMAP.replace("NAME", "a"))  # 72 characters
+    fleet_dir.write(
+        "hub/b.yaml.j2", CONFIGMAP.replace("NAME", "b") + "data: {k: '" + "x" * 40 + "'}\n"
+    )
+    result = fleet_dir.compile()
+    assert [m.split(":")[0] for m in messages(result)] == ["hub/b.yaml.j2"], messages(result)
+    assert "template is too large" in messages(result)[0]
