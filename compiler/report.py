@@ -21,7 +21,6 @@ PROGRESS_DELAY_SECONDS = 0.5
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
-EXIT_USAGE = 2
 
 
 def show(diags: Diagnostics, *, as_errors: bool = False) -> None:

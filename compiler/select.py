@@ -15,7 +15,6 @@ from .diagnostics import Diagnostics
 from .model import Fleet, HubObject, ObjectKey, Placement
 
 WITH_RESOURCES = "NamespaceWithResources"
-NAMESPACE_ONLY = "NamespaceOnly"
 WITH_SELECTORS = "NamespaceWithResourceSelectors"
 
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "fleet-")

@@ -31,7 +31,6 @@ from .model import split_api_version
 from .sources import FileSource
 from .yamlsource import Document
 
-CRD_GROUP = "apiextensions.k8s.io"
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SCHEMA_ROOT = "kubernetes-json-schema"

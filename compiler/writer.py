@@ -165,11 +165,6 @@ def write_file(path: Path, data: bytes) -> bool:
     return True
 
 
-def write(output: Path, files: dict[str, bytes]) -> Changes:
-    """Make ``output`` hold exactly ``files`` (plus flux-system folders), atomically."""
-    return commit(output.parent, output, files)
-
-
 def commit(
     root: Path,
     output: Path,
