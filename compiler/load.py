@@ -53,6 +53,9 @@ class Inputs:
     flux_system: frozenset[str] = frozenset()
     # The previous fleet.lock, if there is one.
     lock: Document | None = None
+    # The fleet's folder relative to the top of its git repository ("" at the top, or outside
+    # git): Flux reads paths from the repository's top.
+    repo_prefix: str = ""
 
 
 class Reader:
@@ -172,7 +175,19 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
             f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
         )
         return Inputs(root, None)
-    return load_source(FileSource(root), root, diags, fleet_file.name)
+    inputs = load_source(FileSource(root), root, diags, fleet_file.name)
+    inputs.repo_prefix = _repo_prefix(root)
+    return inputs
+
+
+def _repo_prefix(root: Path) -> str:
+    """``root`` relative to the nearest folder above it holding ``.git`` (only its existence
+    is looked at), or "" when there is none."""
+    for top in (root, *root.parents):
+        if (top / ".git").exists():
+            rel = root.relative_to(top).as_posix()
+            return "" if rel == "." else rel
+    return ""
 
 
 def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
@@ -183,7 +198,9 @@ def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics)
         where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
         diags.error(f"no {where} in commit {commit.hexsha[:12]}")
         return Inputs(root, None)
-    return load_source(source, root, diags)
+    inputs = load_source(source, root, diags)
+    inputs.repo_prefix = prefix
+    return inputs
 
 
 def load_source(

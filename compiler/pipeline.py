@@ -73,6 +73,8 @@ class Compilation:
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
     flux_system: frozenset[str] = frozenset()
+    # The fleet's folder from the top of its git repository (Flux paths start there).
+    repo_prefix: str = ""
 
     def add(self, cluster: str, obj: RenderedObject) -> None:
         self.clusters[cluster][obj.key] = obj
@@ -103,6 +105,7 @@ def compile_fleet(
         return Result(diags)
     comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
     comp.flux_system = inputs.flux_system
+    comp.repo_prefix = inputs.repo_prefix
     with reporter.stage("schedule"):
         for placement in fleet.placements:
             comp.selections[placement.name] = select(fleet, placement, diags)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, run
+from conftest import REPO, FleetDir, run
 
 from compiler import generate
 from compiler.model import ObjectKey
@@ -196,6 +196,19 @@ def test_bundles_without_spec_flux_use_bootstraps_source(fleet_dir, with_bundles
     }
     assert spec["path"] == "./rendered/c2/metallb-config"
     assert "decryption" not in spec
+
+
+def test_a_fleet_in_a_sub_folder_of_its_repository_gets_paths_from_the_top(tmp_path, with_bundles):
+    (tmp_path / ".git").mkdir()
+    fleet = _fleet(FleetDir(tmp_path / "fleets" / "edge"))
+    spec = _objects(fleet.compile(), "c1")[("Kustomization", "metallb-config")]["spec"]
+    assert spec["path"] == "./fleets/edge/rendered/c1/metallb-config"
+    # spec.flux.path is taken as written, from the repository's top.
+    fleet.write(
+        "fleet.yaml", FLEET.format(flux=FLUX.replace("url:", "path: deploy/edge\n    url:"))
+    )
+    spec = _objects(fleet.compile(), "c1")[("Kustomization", "metallb-config")]["spec"]
+    assert spec["path"] == "./deploy/edge/c1/metallb-config"
 
 
 def test_path_prefix_for_a_fleet_in_a_sub_folder(fleet_dir):

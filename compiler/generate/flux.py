@@ -13,8 +13,8 @@ Per cluster, in the cluster's root (so the folder's own sync applies them):
   ``dependsOn`` from ``comp.bundle_dependencies``, source the GitRepository ``flux-system``,
   and never ``targetNamespace``. Without ``spec.flux`` they use bootstrap's GitRepository.
 
-``<path>`` is ``spec.flux.path``, else ``spec.output``: the output folder's path from the root of
-the git repository, which is right when fleet.yaml sits at the repository's root.
+``<path>`` is ``spec.flux.path`` as written, else ``spec.output`` below the fleet's folder in its
+git repository (the load stage finds the repository's top): Flux reads paths from there.
 Only the API versions the Flux CRDs serve (v1) are used.
 """
 
@@ -46,7 +46,7 @@ def generate(comp: Compilation) -> None:
     settings = comp.fleet.spec.get("flux")
     if settings is not None and not schema.validator("flux").is_valid(settings):
         return  # build has reported why; nothing is written when there are errors
-    base = output_path(comp.fleet.spec)
+    base = output_path(comp.fleet.spec, comp.repo_prefix)
     for cluster, objects in comp.clusters.items():
         derived: list[dict[str, Any]] = []
         if settings is not None and cluster not in comp.flux_system:
@@ -81,12 +81,15 @@ def generate(comp: Compilation) -> None:
             comp.add(cluster, RenderedObject(key, body, comp.fleet.doc.file))
 
 
-def output_path(spec: dict[str, Any]) -> str:
-    """The output folder relative to the git repository's root, without a trailing '/'."""
+def output_path(spec: dict[str, Any], repo_prefix: str = "") -> str:
+    """The output folder relative to the git repository's top, without a trailing '/':
+    ``spec.flux.path`` as written, else ``spec.output`` below the fleet's own folder."""
     flux = spec.get("flux") if isinstance(spec.get("flux"), dict) else {}
-    candidates = (flux.get("path"), spec.get("output"), DEFAULT_OUTPUT)
-    path = next(c for c in candidates if isinstance(c, str) and c)
-    return posixpath.normpath(path).strip("/")
+    if isinstance(flux.get("path"), str) and flux["path"]:
+        return posixpath.normpath(flux["path"]).strip("/")
+    output = spec.get("output")
+    output = output if isinstance(output, str) and output else DEFAULT_OUTPUT
+    return posixpath.normpath(posixpath.join(repo_prefix, output)).strip("/")
 
 
 def _path(*parts: str) -> str:
