@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import yaml
 from conftest import REPO, FleetDir, run
-from metallb_helpers import crd_errors, pool_addresses
+from crdschema import errors as crd_errors
+from metallb_helpers import pool_addresses
 
 from compiler.generate.metallb import loadbalancers_status
 

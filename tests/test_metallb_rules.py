@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from metallb_helpers import crd_errors, errors, indent, write_cluster, write_fleet
+from crdschema import errors as crd_errors
+from metallb_helpers import errors, indent, write_cluster, write_fleet
 
 CLUSTER = """
 site: lab
