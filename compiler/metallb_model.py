@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ipam, labels, schema
-from .diagnostics import Diagnostics, Position, did_you_mean, field_path
+from .diagnostics import Diagnostics, Position, field_path
 from .model import Cluster, Fleet, Located
 from .yamlsource import Path
 
@@ -234,23 +234,8 @@ def _add_peer(net: ClusterNet, peer: Peer, raw: dict[str, Any], diags: Diagnosti
 
 def _targets(fleet: Fleet, raw: dict[str, Any], where: Located, diags: Diagnostics) -> list[str]:
     """Clusters named in ``names`` or matching any of ``clusterSelector.clusterSelectorTerms``."""
-    chosen: set[str] = set()
-    for index, name in enumerate(raw.get("names") or []):
-        if name in fleet.clusters:
-            chosen.add(name)
-            continue
-        at = ("clusters", "names", index)
-        diags.error(
-            f"no cluster named {name!r} in the inventory",
-            where.pos(*at),
-            field_path((*where.base, *at)),
-            hint=did_you_mean(name, fleet.clusters),
-        )
-    terms = (raw.get("clusterSelector") or {}).get("clusterSelectorTerms") or []
-    for index, term in enumerate(terms):
-        path = ("clusters", "clusterSelector", "clusterSelectorTerms", index, "labelSelector")
-        labels.check_selector(term["labelSelector"], where, path, diags)
-    for name, cluster in fleet.clusters.items():
-        if any(labels.matches(term["labelSelector"], cluster.labels) for term in terms):
-            chosen.add(name)
-    return sorted(chosen)
+    terms = (raw.get("clusterSelector") or {}).get("clusterSelectorTerms")
+    selector_at = ("clusters", "clusterSelector", "clusterSelectorTerms")
+    return labels.select_clusters(
+        fleet, where, raw.get("names"), ("clusters", "names"), terms, selector_at, diags
+    )

@@ -362,7 +362,7 @@ def test_shared_balancer_over_arp_in_one_site_is_an_error(fleet_dir):
 
 def test_unknown_cluster_name(fleet_dir):
     result = compile_one(fleet_dir, lb().replace("[c1]", "[c1, cl]"))
-    assert_error(result, "no cluster named 'cl' in the inventory", "fleet.yaml:9:")
+    assert_error(result, "cluster 'cl' is not in the inventory", "fleet.yaml:9:")
 
 
 def test_unknown_fields_stay_errors(fleet_dir):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import labels
-from ..diagnostics import Diagnostics, did_you_mean, field_path
-from ..model import Cluster, Fleet, ObjectKey
+from ..diagnostics import Diagnostics
+from ..model import Cluster, Fleet, Located, ObjectKey
 
 MCS_API = "mcs-api"
 AZURE_FLEET = "azure-fleet"
@@ -106,26 +106,11 @@ def settings(fleet: Fleet) -> Settings:
 def pick_clusters(
     fleet: Fleet, spec: dict[str, Any] | None, path: tuple[str | int, ...], diags: Diagnostics
 ) -> list[str]:
-    """Clusters named in ``clusterNames`` plus those any ``clusterSelectorTerms`` term matches
-    (terms ORed, as in a placement's required cluster affinity), in name order."""
+    """Clusters named in ``clusterNames`` plus those any ``clusterSelectorTerms`` term matches."""
     if not spec:
         return []
-    picked: set[str] = set()
-    for index, name in enumerate(spec.get("clusterNames") or []):
-        if name in fleet.clusters:
-            picked.add(name)
-            continue
-        at = (*path, "clusterNames", index)
-        diags.error(
-            f"cluster {name!r} is not in the inventory",
-            fleet.pos(*at),
-            field_path(at),
-            hint=did_you_mean(name, fleet.clusters),
-        )
-    for index, term in enumerate(spec.get("clusterSelectorTerms") or []):
-        at = (*path, "clusterSelectorTerms", index, "labelSelector")
-        selector = term.get("labelSelector") if isinstance(term, dict) else None
-        if not labels.check_selector(selector, fleet, at, diags):
-            continue
-        picked.update(c.name for c in fleet.clusters.values() if labels.matches(selector, c.labels))
-    return sorted(picked)
+    where = Located(fleet.doc, path)
+    names, terms = spec.get("clusterNames"), spec.get("clusterSelectorTerms")
+    return labels.select_clusters(
+        fleet, where, names, ("clusterNames",), terms, ("clusterSelectorTerms",), diags
+    )
