@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 from conftest import REPO, run
@@ -180,25 +178,6 @@ def test_check_fails_when_fleet_lock_is_missing(cli, fleet):
     (fleet.root / "fleet.lock").unlink()
     result = run(cli, "check", "-f", str(fleet.root))
     assert result.exit_code == 1 and "fleet.lock" in result.output
-
-
-@pytest.mark.parametrize("seed", ["0", "1", "4242"])
-def test_output_bytes_do_not_depend_on_the_hash_seed(tmp_path, seed):
-    shutil.copytree(
-        REPO,
-        tmp_path / "repo",
-        ignore=shutil.ignore_patterns(".venv", ".git", "rendered", "fleet.lock"),
-    )
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    subprocess.run(
-        [sys.executable, "-m", "compiler", "render", "-f", str(tmp_path / "repo")],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    for path in (REPO / "rendered").rglob("*"):
-        if path.is_file():
-            assert (tmp_path / "repo" / path.relative_to(REPO)).read_bytes() == path.read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
