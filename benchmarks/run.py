@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fleetgen
 
-FLEETC = [sys.executable, "-m", "compiler"]
+FLEETC = [sys.executable, "-m", "fleetc"]
 # Runs a command and prints the child's peak RSS (KiB) on the last line of stderr.
 RSS_WRAPPER = (
     "import resource, subprocess, sys\n"

@@ -1,8 +1,8 @@
 """fleetc: an offline GitOps compiler for Kubernetes fleets."""
 
-from .diagnostics import Diagnostic, Diagnostics, Position, Severity
-from .load import Inputs, load
-from .pipeline import Options, Result, compile_fleet
+from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.shell.load import Inputs, load
 
 __all__ = [
     "Diagnostic",

@@ -1,3 +1,3 @@
-from .cli import main
+from fleetc.cli import main
 
 main()

@@ -7,13 +7,15 @@ import os
 from pathlib import Path
 
 import click
-
-from . import diff_format, gitloop, gitsource, provenance, report, status, validate_rendered, writer
-from .diagnostics import Diagnostics, did_you_mean
-from .load import find_fleet_file, load
-from .lock import LOCK_FILE
-from .pipeline import Options, Result, compile_fleet
-from .reporter import SILENT, Reporter
+from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.lock import LOCK_FILE
+from fleetc.core.reporter import SILENT, Reporter
+from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.shell import gitloop, gitsource, validate_rendered, writer
+from fleetc.shell import terminal as report
+from fleetc.shell.load import find_fleet_file, load
+from fleetc.views import diff_format, status
+from fleetc.views import explain as provenance
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import layout, lock, override, secrets
-from .build import build
-from .diagnostics import Diagnostics
-from .generate import GENERATORS
-from .load import Inputs
-from .model import Fleet, HubObject, ObjectKey
-from .reporter import SILENT, Reporter
-from .schedule import Outcome, schedule_fleet
-from .schedule.memory import SECTION as PLACEMENTS_SECTION
-from .select import select
+from fleetc.core import lock, secrets
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.model import Fleet, HubObject, ObjectKey
+from fleetc.core.reporter import SILENT, Reporter
+from fleetc.sections import GENERATORS
+from fleetc.shell.load import Inputs
+from fleetc.stages import emit as layout
+from fleetc.stages import override
+from fleetc.stages.model import build
+from fleetc.stages.schedule import Outcome, schedule_fleet
+from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
+from fleetc.stages.select import select
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from compiler.cli import main
-from compiler.diagnostics import Diagnostics
-from compiler.load import load
-from compiler.pipeline import Options, Result, compile_fleet
+from fleetc.cli import main
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.shell.load import load
 
 REPO = Path(__file__).resolve().parent.parent
 

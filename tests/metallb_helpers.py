@@ -5,8 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from conftest import FleetDir
-
-from compiler.pipeline import Result
+from fleetc.pipeline import Result
 
 
 def indent(text: str, spaces: int) -> str:

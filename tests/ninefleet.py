@@ -19,8 +19,7 @@ from typing import Any
 
 import yaml
 from conftest import FleetDir
-
-from compiler.pipeline import Result
+from fleetc.pipeline import Result
 
 CLUSTERS: dict[str, dict[str, Any]] = {
     "cluster-01": {"region": "east", "env": "prod", "nodes": 3, "cpu": 12, "memory": "48Gi"},

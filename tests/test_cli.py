@@ -1,4 +1,4 @@
-"""The command line: compiler-style diagnostics, exit codes, help a newcomer can follow."""
+"""The command line: fleetc-style diagnostics, exit codes, help a newcomer can follow."""
 
 from __future__ import annotations
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from compiler.generate.clusterset_dns import CorefileError, built_in, with_multicluster
-from compiler.model import ObjectKey
+from fleetc.core.model import ObjectKey
+from fleetc.sections.services.dns import CorefileError, built_in, with_multicluster
 
 KUBEADM = """\
 .:53 {

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, FleetDir, run
-
-from compiler import writer
-from compiler.diagnostics import Diagnostics
-from compiler.load import load
-from compiler.pipeline import compile_fleet
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import compile_fleet
+from fleetc.shell import writer
+from fleetc.shell.load import load
 
 FLEET = """\
 apiVersion: fleetc.io/v1alpha1
@@ -181,7 +180,7 @@ def test_sigkill_at_random_moments_leaves_old_or_new(tmp_path):
     trees["B"] = compiled(root).files
     lock = compiled(root).lock
     set_version(root, "A")
-    command = [sys.executable, "-m", "compiler", "render", "-f", str(root)]
+    command = [sys.executable, "-m", "fleetc", "render", "-f", str(root)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.monotonic()
     subprocess.run(command, check=True, capture_output=True, env=env)
@@ -223,7 +222,7 @@ def test_a_second_render_is_refused_while_one_holds_the_lock(tmp_path, cli):
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from compiler import writer\n"
+            "import sys; from pathlib import Path; from fleetc.shell import writer\n"
             "with writer.repository_lock(Path(sys.argv[1])):\n"
             "    print('locked', flush=True); sys.stdin.read()\n",
             str(root),
@@ -375,7 +374,7 @@ def test_two_renders_started_at_once_do_not_interleave(tmp_path):
     root = tmp_path / "repo"
     make_fleet(root, clusters=60, configmaps=4)
     expected = compiled(root)
-    command = [sys.executable, "-m", "compiler", "render", "-f", str(root)]
+    command = [sys.executable, "-m", "fleetc", "render", "-f", str(root)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

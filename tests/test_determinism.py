@@ -43,7 +43,7 @@ def _copy_example(target: Path) -> Path:
 def _fleetc(root: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PYTHON"))}
     return subprocess.run(
-        [sys.executable, "-m", "compiler", command, "-f", str(root)],
+        [sys.executable, "-m", "fleetc", command, "-f", str(root)],
         env={**clean, **env, "PYTHONPATH": str(REPO)},
         capture_output=True,
         cwd=root,

@@ -7,11 +7,10 @@ import os
 
 import pytest
 from conftest import run
+from fleetc.pipeline import Options
+from fleetc.shell.gitloop import compare_with
+from fleetc.views import diff_format
 from gitrepo import demo_fleet
-
-from compiler import diff_format
-from compiler.gitloop import compare_with
-from compiler.pipeline import Options
 
 
 def _diff(cli, fleet, *args: str):

@@ -7,8 +7,7 @@ import textwrap
 import pytest
 import yaml
 from conftest import SHARED_CRDS
-
-from compiler.model import ObjectKey
+from fleetc.core.model import ObjectKey
 
 ROLE = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
 CONFIGMAP = ObjectKey("", "ConfigMap", "app", "wrapped")

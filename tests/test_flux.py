@@ -8,10 +8,9 @@ import subprocess
 import pytest
 import yaml
 from conftest import REPO, FleetDir, run
-
-from compiler import generate
-from compiler.model import ObjectKey
-from compiler.pipeline import RenderedObject
+from fleetc import sections as generate
+from fleetc.core.model import ObjectKey
+from fleetc.pipeline import RenderedObject
 
 GOLDEN = REPO / "tests" / "golden" / "flux"
 
@@ -98,7 +97,7 @@ def _metallb_bundles(comp) -> None:
 @pytest.fixture
 def with_bundles(monkeypatch):
     monkeypatch.setattr(generate, "GENERATORS", [_metallb_bundles, *generate.GENERATORS])
-    monkeypatch.setattr("compiler.pipeline.GENERATORS", [_metallb_bundles, *generate.GENERATORS])
+    monkeypatch.setattr("fleetc.pipeline.GENERATORS", [_metallb_bundles, *generate.GENERATORS])
 
 
 def _objects(result, cluster: str) -> dict[tuple[str, str], dict]:

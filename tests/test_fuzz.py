@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
+from fleetc.core import yamlsource
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import compile_fleet
+from fleetc.shell.load import load
+from fleetc.views import diff, diff_format, status
+from fleetc.views import explain as provenance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from compiler import diff, diff_format, provenance, status, yamlsource
-from compiler.diagnostics import Diagnostics
-from compiler.load import load
-from compiler.pipeline import compile_fleet
 
 # A Python warning from the loaders would reach the user as noise on stderr: fail on it.
 pytestmark = pytest.mark.filterwarnings("error")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import compile_fleet
+from fleetc.shell.gitsource import GitSource
+from fleetc.shell.load import load, load_commit
 from gitrepo import demo_fleet
-
-from compiler.diagnostics import Diagnostics
-from compiler.gitsource import GitSource
-from compiler.load import load, load_commit
-from compiler.pipeline import compile_fleet
 
 
 def _load(fleet, where: str):

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
-
-from compiler.diagnostics import Diagnostics
-from compiler.load import load
-from compiler.pipeline import compile_fleet
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import compile_fleet
+from fleetc.shell.load import load
 
 EXAMPLE = REPO / "examples" / "arc-metallb"
 

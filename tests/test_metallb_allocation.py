@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import yaml
 from conftest import run
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.model import Cluster
+from fleetc.core.yamlsource import Document
+from fleetc.sections.metallb import allocate as metallb_allocate
+from fleetc.sections.metallb import ipam
+from fleetc.sections.metallb.config import ClusterNet, Entry, Inputs, LoadBalancer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from metallb_helpers import errors, pool_addresses, write_cluster, write_fleet
-
-from compiler import ipam, metallb_allocate
-from compiler.diagnostics import Diagnostics
-from compiler.metallb_model import ClusterNet, Entry, Inputs, LoadBalancer
-from compiler.model import Cluster
-from compiler.yamlsource import Document
 
 SITE_CLUSTER = """
 site: {site}

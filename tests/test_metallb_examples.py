@@ -10,9 +10,8 @@ import pytest
 import yaml
 from conftest import REPO, FleetDir, run
 from crdschema import errors as crd_errors
+from fleetc.sections.metallb.section import loadbalancers_status
 from metallb_helpers import pool_addresses
-
-from compiler.generate.metallb import loadbalancers_status
 
 EXAMPLES = ("arc-metallb", "baremetal-sites")
 STATUS_ONLY = {"ServiceL2Status", "ServiceBGPStatus", "ConfigurationState"}

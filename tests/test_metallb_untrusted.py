@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from fleetc.core.diagnostics import Diagnostics, Position
+from fleetc.pipeline import compile_fleet
+from fleetc.sections.metallb import ipam
+from fleetc.sections.metallb import rules as metallb_rules
+from fleetc.sections.metallb.allocate import Pool
+from fleetc.sections.metallb.config import Entry
+from fleetc.shell.load import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from compiler import ipam, metallb_rules
-from compiler.diagnostics import Diagnostics, Position
-from compiler.load import load
-from compiler.metallb_allocate import Pool
-from compiler.metallb_model import Entry
-from compiler.pipeline import compile_fleet
 
 PLACEMENT = """\
   placements:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from fleetc.core.model import ObjectKey
+from fleetc.stages.override import forbidden_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from compiler.model import ObjectKey
-from compiler.override import forbidden_path
 
 DEPLOYMENT = ObjectKey("apps", "Deployment", "app", "web")
 CONFIGMAP = ObjectKey("", "ConfigMap", "app", "settings")
@@ -713,7 +712,7 @@ CLUSTER_ROLE_R = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "r")
     ],
 )
 def test_parse_object_reference(text, key):
-    from compiler.provenance import parse_object
+    from fleetc.views.explain import parse_object
 
     assert parse_object(text) == key
 

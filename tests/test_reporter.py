@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from conftest import REPO, run
-
-from compiler import report
-from compiler.reporter import STAGES
+from fleetc.core.reporter import STAGES
+from fleetc.shell import terminal as report
 
 
 def test_timings_name_every_stage_render_runs(cli, example):

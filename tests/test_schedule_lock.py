@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 from conftest import run
+from fleetc.stages.schedule.lock_section import policy_hash
 from ninefleet import (
     CLUSTERS,
     labels,
@@ -16,8 +17,6 @@ from ninefleet import (
     write_cluster,
     write_fleet,
 )
-
-from compiler.schedule.memory import policy_hash
 
 PROD = required(labels(env="prod"))
 

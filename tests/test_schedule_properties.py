@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from fleetc.core.model import LEAVING, NOT_READY, READY, Cluster, Placement, Taint
+from fleetc.core.yamlsource import Document
+from fleetc.stages.schedule import Remembered, picks, schedule
+from fleetc.stages.schedule.framework import CycleState, run_filters
+from fleetc.stages.schedule.plugins.clusteraffinity import ClusterAffinity
+from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
+from fleetc.stages.schedule.plugins.tainttoleration import TaintToleration
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from compiler.model import LEAVING, NOT_READY, READY, Cluster, Placement, Taint
-from compiler.schedule import Remembered, picks, schedule
-from compiler.schedule.framework import CycleState, run_filters
-from compiler.schedule.plugins.clusteraffinity import ClusterAffinity
-from compiler.schedule.plugins.eligibility import ClusterEligibility
-from compiler.schedule.plugins.tainttoleration import TaintToleration
-from compiler.yamlsource import Document
 
 DOC = Document({}, "fleet.yaml")
 NODE_COUNT = "kubernetes-fleet.io/node-count"

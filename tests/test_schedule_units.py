@@ -5,10 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-
-from compiler import quantity
-from compiler.schedule.plugins.clusteraffinity import go_round, sorter_weight
-from compiler.schedule.plugins.topologyspread import Spread
+from fleetc.core import quantity
+from fleetc.stages.schedule.plugins.clusteraffinity import go_round, sorter_weight
+from fleetc.stages.schedule.plugins.topologyspread import Spread
 
 
 @pytest.mark.parametrize(

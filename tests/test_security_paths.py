@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FleetDir, run
+from fleetc.core.model import ObjectKey
+from fleetc.shell import writer
 from security_fleet import NAMESPACE, messages, write_fleet
-
-from compiler import writer
-from compiler.model import ObjectKey
 
 
 @pytest.fixture

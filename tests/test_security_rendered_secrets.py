@@ -10,12 +10,13 @@ import shutil
 import pytest
 import yaml
 from conftest import REPO, FleetDir, run
+from fleetc import pipeline
+from fleetc import sections as generate
+from fleetc.core.model import ObjectKey
+from fleetc.views import diff
 from security_fleet import NAMESPACE, messages, write_fleet
 from test_security_secrets import SOPS, VALUE
 from test_validate_rendered import SHARED_CRDS
-
-from compiler import diff, generate, pipeline
-from compiler.model import ObjectKey
 
 ENCODED = "aHVudGVyMi1UT1AtU0VDUkVU"
 SECRET_KEY = ObjectKey("", "Secret", "app", "db")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import FleetDir, run
+from fleetc.core import schema, yamlsource
+from fleetc.core.diagnostics import Diagnostics
 from security_fleet import NAMESPACE, messages, write_fleet
-
-from compiler import schema, yamlsource
-from compiler.diagnostics import Diagnostics
 
 VALUE = "hunter2-TOP-SECRET"
 

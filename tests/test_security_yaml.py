@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, FleetDir, run
+from fleetc.core import yamlsource
+from fleetc.core.diagnostics import Diagnostics
 from security_fleet import NAMESPACE, messages, write_fleet
-
-from compiler import yamlsource
-from compiler.diagnostics import Diagnostics
 
 
 def parse(text: str) -> tuple[list, list[str]]:
@@ -122,7 +121,7 @@ def test_an_enormous_file_is_not_read_into_memory(fleet_dir: FleetDir):
     script = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))\n"
-        "from compiler.cli import main\n"
+        "from fleetc.cli import main\n"
         "main(['validate', '-f', sys.argv[1]])\n"
     )
     proc = subprocess.run(
@@ -234,8 +233,8 @@ def test_a_reused_anchor_is_valid_yaml_and_raises_no_python_warning(recwarn):
 
 
 def test_the_number_of_input_files_has_a_limit(fleet_dir: FleetDir, monkeypatch):
-    # compiler/__init__ exports the function load(), which hides the module of that name.
-    monkeypatch.setattr(importlib.import_module("compiler.load"), "MAX_INPUT_FILES", 3)
+    # fleetc/__init__ exports the function load(), which hides the module of that name.
+    monkeypatch.setattr(importlib.import_module("fleetc.shell.load"), "MAX_INPUT_FILES", 3)
     write_fleet(fleet_dir, clusters=("c1", "c2", "c3", "c4"))
     result = fleet_dir.compile()
     assert any(d.message == "more than 3 input files" for d in result.diagnostics.errors)

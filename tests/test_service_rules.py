@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from fleetc.sections.services.rules import Exported, Port, merge, problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from compiler.generate.service_rules import Exported, Port, merge, problem
 
 ports = st.builds(
     Port,

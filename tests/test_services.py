@@ -7,10 +7,9 @@ from typing import Any
 
 import crdschema
 import pytest
-
-from compiler import pipeline
-from compiler.generate import services
-from compiler.model import ObjectKey
+from fleetc import pipeline
+from fleetc.core.model import ObjectKey
+from fleetc.sections import services
 
 SERVICE_KEY = ObjectKey("", "Service", "web", "api")
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-
-from compiler.diagnostics import Diagnostics
-from compiler.generate.service_rules import problem
-from compiler.load import load
-from compiler.pipeline import compile_fleet
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.pipeline import compile_fleet
+from fleetc.sections.services.rules import problem
+from fleetc.shell.load import load
 
 
 @pytest.mark.parametrize("target", [[], {}, True, 1.5])

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import FleetDir
+from fleetc.stages import templates
 from security_fleet import messages, write_fleet
-
-from compiler import templates
 
 CLUSTERS = tuple(f"c{i}" for i in range(10))
 

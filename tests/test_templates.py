@@ -5,8 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-from compiler.model import ObjectKey
+from fleetc.core.model import ObjectKey
 
 CONFIGMAP = ObjectKey("", "ConfigMap", "app", "cluster-info")
 

@@ -13,7 +13,7 @@ from conftest import REPO, SHARED_CRDS, FleetDir, run
 # level deeper (/work/wt/iN), so look there too.
 if not SHARED_CRDS.is_dir():
     SHARED_CRDS = REPO.parent.parent / "shared" / "crds"
-from compiler import validate_rendered
+from fleetc.shell import validate_rendered
 
 EXAMPLES = sorted(p for p in (REPO / "examples").glob("*") if (p / "fleet.yaml").is_file())
 

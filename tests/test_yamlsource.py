@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from compiler import yamlsource
-from compiler.diagnostics import Diagnostics
+from fleetc.core import yamlsource
+from fleetc.core.diagnostics import Diagnostics
 
 
 def parse(text: str) -> tuple[list[yamlsource.Document], Diagnostics]:

@@ -1,0 +1,149 @@
+"""Flux wiring: the objects that make Flux apply each cluster's folder and its bundles.
+
+Per cluster, in the cluster's root (so the folder's own sync applies them):
+
+- with ``spec.flux``, a GitRepository and a Kustomization named ``flux-system`` in namespace
+  ``flux-system`` that sync ``<path>/<cluster>``, the shape and names ``flux bootstrap`` writes
+  in ``flux-system/gotk-sync.yaml``. A cluster can start from ``flux install`` plus these two
+  objects and later run ``flux bootstrap git --path=<path>/<cluster>`` without anything being
+  renamed or pruned. When the folder already holds bootstrap's ``flux-system/``, they are left
+  out: bootstrap's copies have the same names, and a duplicate would break the build.
+- for every bundle on the cluster (a sub-folder the root kustomization does not include), a
+  Kustomization named after the bundle: ``path`` to the bundle, ``prune: true``, ``wait: true``,
+  ``dependsOn`` from ``comp.bundle_dependencies``, source the GitRepository ``flux-system``,
+  and never ``targetNamespace``. Without ``spec.flux`` they use bootstrap's GitRepository.
+
+``<path>`` is ``spec.flux.path`` as written, else ``spec.output`` below the fleet's folder in its
+git repository (the load stage finds the repository's top): Flux reads paths from there.
+Only the API versions the Flux CRDs serve (v1) are used.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, Any
+
+from fleetc.core import schema
+from fleetc.core.diagnostics import Position
+from fleetc.core.model import ObjectKey, split_api_version
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation
+
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+NAMESPACE = "flux-system"
+SYNC_NAME = "flux-system"
+DEFAULT_BRANCH = "main"
+DEFAULT_SOURCE_INTERVAL = "1m"
+DEFAULT_RECONCILE_INTERVAL = "10m"
+DEFAULT_OUTPUT = "rendered/"
+
+
+def generate(comp: Compilation) -> None:
+    from fleetc.pipeline import RenderedObject  # the pipeline imports the generators
+
+    settings = comp.fleet.spec.get("flux")
+    if settings is not None and not schema.validator("flux").is_valid(settings):
+        return  # build has reported why; nothing is written when there are errors
+    base = output_path(comp.fleet.spec, comp.repo_prefix)
+    for cluster, objects in comp.clusters.items():
+        derived: list[dict[str, Any]] = []
+        if settings is not None and cluster not in comp.flux_system:
+            derived.append(git_repository(settings))
+            derived.append(
+                kustomization(SYNC_NAME, _path(base, cluster), settings, dependencies=())
+            )
+        bundles = sorted({obj.bundle for obj in objects.values() if obj.bundle})
+        for bundle in bundles:
+            path = _path(base, cluster, bundle)
+            deps = comp.bundle_dependencies.get(bundle, ())
+            if bundle in deps:
+                comp.diags.error(
+                    f"the Flux Kustomization {bundle!r} that applies bundle {bundle!r} "
+                    "would depend on itself",
+                    comp.fleet.pos(),
+                    hint=f"name the Kustomization it waits for something other than {bundle!r}",
+                )
+                continue
+            derived.append(kustomization(bundle, path, settings or {}, deps, wait=True))
+        for body in derived:
+            key = _key(body)
+            existing = objects.get(key)
+            if existing is not None:
+                comp.diags.error(
+                    f"{key} on cluster {cluster} is also the Flux object fleetc renders "
+                    f"to sync {body['spec'].get('path', 'the cluster')}",
+                    Position(existing.source),
+                    hint="rename the object, or remove it and let fleetc render it",
+                )
+                continue
+            comp.add(cluster, RenderedObject(key, body, comp.fleet.doc.file))
+
+
+def output_path(spec: dict[str, Any], repo_prefix: str = "") -> str:
+    """The output folder relative to the git repository's top, without a trailing '/':
+    ``spec.flux.path`` as written, else ``spec.output`` below the fleet's own folder."""
+    flux = spec.get("flux") if isinstance(spec.get("flux"), dict) else {}
+    if isinstance(flux.get("path"), str) and flux["path"]:
+        return posixpath.normpath(flux["path"]).strip("/")
+    output = spec.get("output")
+    output = output if isinstance(output, str) and output else DEFAULT_OUTPUT
+    return posixpath.normpath(posixpath.join(repo_prefix, output)).strip("/")
+
+
+def _path(*parts: str) -> str:
+    return "./" + "/".join(p for p in parts if p and p != ".")
+
+
+def git_repository(settings: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": settings.get("interval", DEFAULT_SOURCE_INTERVAL),
+        "ref": {"branch": settings.get("branch", DEFAULT_BRANCH)},
+    }
+    if settings.get("secretRef"):
+        spec["secretRef"] = {"name": settings["secretRef"]}
+    spec["url"] = settings["url"]
+    return _object(SOURCE_API, "GitRepository", SYNC_NAME, spec)
+
+
+def kustomization(
+    name: str,
+    path: str,
+    settings: dict[str, Any],
+    dependencies: tuple[str, ...],
+    *,
+    wait: bool = False,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": settings.get("reconcileInterval", DEFAULT_RECONCILE_INTERVAL)
+    }
+    if dependencies:
+        spec["dependsOn"] = [{"name": dep, "namespace": NAMESPACE} for dep in dependencies]
+    decryption = settings.get("decryption")
+    if isinstance(decryption, dict):
+        spec["decryption"] = {
+            "provider": decryption["provider"],
+            "secretRef": {"name": decryption["secretRef"]},
+        }
+    spec["path"] = path
+    spec["prune"] = True
+    spec["sourceRef"] = {"kind": "GitRepository", "name": SYNC_NAME, "namespace": NAMESPACE}
+    if wait:
+        spec["wait"] = True
+    return _object(KUSTOMIZE_API, "Kustomization", name, spec)
+
+
+def _object(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": spec,
+    }
+
+
+def _key(body: dict[str, Any]) -> ObjectKey:
+    group, _version = split_api_version(body["apiVersion"])
+    meta = body["metadata"]
+    return ObjectKey(group, body["kind"], meta["namespace"], meta["name"])

@@ -1,0 +1,153 @@
+"""Read a fleet straight from git objects, never from the working tree, index or stash.
+
+``GitSource`` is the ``sources.Source`` of one commit: the fleet's root is a folder of the
+commit's tree (``prefix``, "" for the repository root). Symbolic links are blobs of mode 120000
+whose content is the target; they are followed with the same rule as on disk: the result must
+stay inside the fleet's root.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+import git
+from fleetc.shell.sources import Entry
+
+LINK_MODE = 0o120000
+MAX_LINK_HOPS = 40
+DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master", "main", "master")
+
+
+class GitError(Exception):
+    """A repository or revision problem; the message is for the user."""
+
+
+class GitSource:
+    """The tree of one commit, below ``prefix``."""
+
+    def __init__(self, commit: git.Commit, prefix: str = "") -> None:
+        self.commit = commit
+        self.tree = commit.tree
+        self.prefix = prefix.strip("/")
+        self._folders: dict[str, dict[str, git.Object]] = {}
+
+    def _lookup(self, repo_path: str) -> git.Object | None:
+        """The object at ``repo_path`` (links not followed); folders are listed once each."""
+        if not repo_path:
+            return self.tree
+        parent, _, name = repo_path.rpartition("/")
+        children = self._folders.get(parent)
+        if children is None:
+            folder = self._lookup(parent)
+            if folder is None or folder.type != "tree":
+                return None
+            children = self._folders[parent] = {item.name: item for item in folder}
+        return children.get(name)
+
+    def _resolve_repo(self, repo_path: str) -> str | None:
+        """Follow links component by component; None when a path leaves the repository."""
+        pending = [p for p in repo_path.split("/") if p not in ("", ".")]
+        resolved: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if not resolved:
+                    return None
+                resolved.pop()
+                continue
+            obj = self._lookup("/".join([*resolved, part]))
+            if obj is not None and obj.type == "blob" and obj.mode == LINK_MODE:
+                hops += 1
+                target = obj.data_stream.read().decode("utf-8", "replace")
+                if hops > MAX_LINK_HOPS or target.startswith("/"):
+                    return None
+                pending[:0] = target.split("/")
+                continue
+            resolved.append(part)
+        return "/".join(resolved)
+
+    def resolve(self, rel: str) -> str | None:
+        if posixpath.isabs(rel):
+            return None
+        real = self._resolve_repo(posixpath.join(self.prefix, rel) if self.prefix else rel)
+        if real is None:
+            return None
+        if not self.prefix:
+            return real
+        if real == self.prefix:
+            return ""
+        if real.startswith(self.prefix + "/"):
+            return real[len(self.prefix) + 1 :]
+        return None
+
+    def _object(self, rel: str) -> git.Object | None:
+        real = self.resolve(rel)
+        if real is None:
+            return None
+        return self._lookup(posixpath.join(self.prefix, real) if self.prefix else real)
+
+    def is_dir(self, rel: str) -> bool:
+        obj = self._object(rel)
+        return obj is not None and obj.type == "tree"
+
+    def is_file(self, rel: str) -> bool:
+        obj = self._object(rel)
+        return obj is not None and obj.type == "blob" and obj.mode != LINK_MODE
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        obj = self._object(rel)
+        if obj is None or obj.type != "tree":
+            raise NotADirectoryError(20, "Not a directory", rel)
+        entries = [Entry(item.name, item.mode == LINK_MODE) for item in obj]
+        return sorted(entries, key=lambda e: e.name)
+
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        obj = self._object(rel)
+        if obj is None or obj.type != "blob":
+            raise FileNotFoundError(2, "No such file in the commit", rel)
+        return obj.data_stream.read(limit)
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository that holds ``path``."""
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise GitError(f"{path} is not inside a git repository") from exc
+
+
+def fleet_prefix(repo: git.Repo, fleet_root: Path) -> str:
+    """The fleet's folder relative to the repository's top level ("" at the top)."""
+    top = Path(repo.working_tree_dir or "").resolve()
+    try:
+        rel = fleet_root.resolve().relative_to(top)
+    except ValueError as exc:
+        raise GitError(f"{fleet_root} is not inside the repository at {top}") from exc
+    return "" if rel == Path(".") else rel.as_posix()
+
+
+def resolve_commit(repo: git.Repo, ref: str) -> git.Commit:
+    try:
+        return repo.commit(ref)
+    except (git.BadName, ValueError, git.GitCommandError) as exc:
+        raise GitError(f"unknown revision {ref!r}") from exc
+
+
+def default_base(repo: git.Repo) -> tuple[str, str]:
+    """The merge base of HEAD with the default branch (origin/HEAD, main or master), else HEAD;
+    as (commit, how it was chosen)."""
+    try:
+        head = repo.head.commit
+    except ValueError as exc:
+        raise GitError("the repository has no commits yet") from exc
+    for name in DEFAULT_BRANCHES:
+        try:
+            branch = repo.commit(name)
+        except (git.BadName, ValueError, git.GitCommandError):
+            continue
+        bases = repo.merge_base(head, branch)
+        if bases:
+            return bases[0].hexsha, f"merge base with {name}"
+    return head.hexsha, "HEAD"

@@ -1,0 +1,319 @@
+"""The load stage: find and read the input files, refusing anything outside the repository.
+
+This and ``writer`` are the only modules that touch the file system (through a
+``sources.Source``: the working tree, or a commit read by ``gitsource``). The repository root is
+the folder that holds fleet.yaml; every path the inputs name must stay inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+from fleetc.core import yamlsource
+from fleetc.core.diagnostics import Diagnostics, Position
+from fleetc.core.lock import LOCK_FILE
+from fleetc.core.yamlsource import Document
+from fleetc.shell.gitsource import GitSource
+from fleetc.shell.sources import FileSource, Source, join
+from fleetc.stages.emit import FLUX_SYSTEM
+
+FLEET_FILE = "fleet.yaml"
+DEFAULT_RESOURCES = ("hub/",)
+DEFAULT_INVENTORY = "clusters/"
+DEFAULT_OUTPUT = "rendered/"
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+TEMPLATE_SUFFIX = ".yaml.j2"
+MAX_INPUT_FILES = 50_000
+
+
+@dataclass
+class SourceText:
+    """A file read as text (templates are parsed later, once per cluster)."""
+
+    file: str
+    text: str
+
+
+@dataclass
+class Inputs:
+    """Everything the pure stages need, read from disk; paths are relative to ``root``."""
+
+    root: Path
+    fleet: Document | None
+    inventory: list[Document] = field(default_factory=list)
+    hub: list[Document] = field(default_factory=list)
+    templates: list[SourceText] = field(default_factory=list)
+    output: str = DEFAULT_OUTPUT
+    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
+    flux_system: frozenset[str] = frozenset()
+    # The previous fleet.lock, if there is one.
+    lock: Document | None = None
+    # The fleet's folder relative to the top of its git repository ("" at the top, or outside
+    # git): Flux reads paths from the repository's top.
+    repo_prefix: str = ""
+
+
+class Reader:
+    """Reads files below the fleet's root from a ``Source``, counting them against the limit.
+
+    Paths are relative to the root, written with ``/``.
+    """
+
+    def __init__(self, source: Source, diags: Diagnostics) -> None:
+        self.source = source
+        self.diags = diags
+        self.files_read = 0
+        self.bytes_read = 0
+        self.budget = yamlsource.Budget()
+
+    def inside(self, rel: str) -> bool:
+        return self.source.resolve(rel) is not None
+
+    def resolve(self, relpath: str, what: str, pos: Position, path: str) -> str | None:
+        """``relpath`` under the root, or a diagnostic if it is absolute or escapes."""
+        if os.path.isabs(relpath) or posixpath.isabs(relpath) or relpath.startswith("~"):
+            self.diags.error(
+                f"{what} {relpath!r} is an absolute path; paths must be relative to fleet.yaml",
+                pos,
+                path,
+            )
+            return None
+        candidate = posixpath.normpath(relpath)
+        if candidate == ".":
+            candidate = ""
+        if candidate.startswith("../") or candidate == ".." or not self.inside(candidate):
+            self.diags.error(
+                f"{what} {relpath!r} points outside the repository",
+                pos,
+                path,
+                hint="fleetc reads and writes only below the folder that holds fleet.yaml",
+            )
+            return None
+        return candidate
+
+    def read_text(self, rel: str) -> str | None:
+        self.files_read += 1
+        if self.files_read > MAX_INPUT_FILES:
+            if self.files_read == MAX_INPUT_FILES + 1:
+                self.diags.error(f"more than {MAX_INPUT_FILES} input files", Position(rel))
+            return None
+        try:
+            # One byte past the limit is enough to refuse an enormous file.
+            raw = self.source.read_bytes(rel, yamlsource.MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            self.diags.error(f"cannot read file: {exc.strerror}", Position(rel))
+            return None
+        self.bytes_read += len(raw)
+        if self.bytes_read > yamlsource.MAX_TOTAL_BYTES:
+            self.diags.error(
+                f"the inputs are larger than the limit of "
+                f"{yamlsource.MAX_TOTAL_BYTES // (1024 * 1024)} MiB in total",
+                Position(rel),
+            )
+            return None
+        return yamlsource.decode(raw, rel, self.diags)
+
+    def read_documents(self, rel: str) -> list[Document]:
+        text = self.read_text(rel)
+        return [] if text is None else yamlsource.parse(text, rel, self.diags, self.budget)
+
+    def walk(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
+        """Files below ``folder`` with one of ``suffixes``, sorted; symlinks must stay inside."""
+        found: list[str] = []
+        seen: set[str | None] = set()
+        stack = [folder]
+        while stack:
+            current = stack.pop()
+            real = self.source.resolve(current)
+            if real in seen:
+                continue
+            seen.add(real)
+            try:
+                entries = self.source.list_dir(current)
+            except OSError as exc:
+                self.diags.error(f"cannot list folder: {exc.strerror}", Position(current))
+                continue
+            for entry in entries:
+                path = join(current, entry.name)
+                if entry.name.startswith("."):
+                    continue
+                if entry.link and not self.inside(path):
+                    self.diags.error(
+                        "symbolic link points outside the repository",
+                        Position(path),
+                        hint="fleetc follows links only when they stay inside the repository",
+                    )
+                    continue
+                if self.source.is_dir(path):
+                    stack.append(path)
+                elif self.source.is_file(path):
+                    if entry.name.endswith(suffixes):
+                        found.append(path)
+                elif entry.link:
+                    self.diags.error(
+                        "cannot read: the symbolic link is dangling or loops", Position(path)
+                    )
+        return sorted(found)
+
+
+def find_fleet_file(target: Path) -> Path:
+    """``-f`` takes fleet.yaml or the folder holding it."""
+    return target / FLEET_FILE if target.is_dir() else target
+
+
+def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
+    """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree."""
+    fleet_file = Path(os.path.abspath(fleet_file))
+    root = fleet_file.parent
+    if not fleet_file.is_file():
+        diags.error(
+            f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
+        )
+        return Inputs(root, None)
+    inputs = load_source(FileSource(root), root, diags, fleet_file.name)
+    inputs.repo_prefix = _repo_prefix(root)
+    return inputs
+
+
+def _repo_prefix(root: Path) -> str:
+    """``root`` relative to the nearest folder above it holding ``.git`` (only its existence
+    is looked at), or "" when there is none."""
+    for top in (root, *root.parents):
+        if (top / ".git").exists():
+            rel = root.relative_to(top).as_posix()
+            return "" if rel == "." else rel
+    return ""
+
+
+def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
+    """Load the fleet as it is in ``commit``, whose fleet.yaml lives in folder ``prefix`` of the
+    repository; ``root`` is where that folder is checked out (used for messages only)."""
+    source = GitSource(commit, prefix)
+    if not source.is_file(FLEET_FILE):
+        where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
+        diags.error(f"no {where} in commit {commit.hexsha[:12]}")
+        return Inputs(root, None)
+    inputs = load_source(source, root, diags)
+    inputs.repo_prefix = prefix
+    return inputs
+
+
+def load_source(
+    source: Source, root: Path, diags: Diagnostics, fleet_name: str = FLEET_FILE
+) -> Inputs:
+    """Load a fleet from ``source``, whose root folder holds ``fleet_name``."""
+    reader = Reader(source, diags)
+    if not reader.inside(fleet_name):
+        # A linked fleet.yaml could make a CI check print another file's contents.
+        diags.error(
+            f"{fleet_name} is a symbolic link that points outside the repository",
+            Position(fleet_name),
+        )
+        return Inputs(root, None)
+    docs = reader.read_documents(fleet_name)
+    if len(docs) > 1:
+        diags.error("fleet.yaml must hold exactly one YAML document", docs[1].pos())
+    fleet = docs[0] if docs else None
+    spec = fleet.data.get("spec") if fleet and isinstance(fleet.data, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
+    inputs = Inputs(root, fleet)
+
+    inventory = _string(spec, "inventory", DEFAULT_INVENTORY)
+    folder = reader.resolve(inventory, "inventory", _pos(fleet, "inventory"), "spec.inventory")
+    if folder is not None:
+        if source.is_dir(folder):
+            for path in reader.walk(folder, MANIFEST_SUFFIXES):
+                inputs.inventory.extend(reader.read_documents(path))
+        else:
+            diags.error(f"inventory folder {inventory!r} does not exist", _pos(fleet, "inventory"))
+
+    resources = spec.get("resources", list(DEFAULT_RESOURCES))
+    for index, entry in enumerate(resources if isinstance(resources, list) else []):
+        if not isinstance(entry, str):
+            continue
+        pos = _pos(fleet, "resources", index)
+        where = f"spec.resources[{index}]"
+        target = reader.resolve(entry, "resource path", pos, where)
+        if target is None:
+            continue
+        if source.is_dir(target):
+            files = reader.walk(target, (*MANIFEST_SUFFIXES, TEMPLATE_SUFFIX))
+        elif source.is_file(target):
+            files = [target]
+        else:
+            diags.error(f"resource path {entry!r} does not exist", pos, where)
+            continue
+        for path in files:
+            if path.endswith(TEMPLATE_SUFFIX):
+                text = reader.read_text(path)
+                if text is not None:
+                    inputs.templates.append(SourceText(path, text))
+            else:
+                inputs.hub.extend(reader.read_documents(path))
+
+    if source.is_file(LOCK_FILE):
+        if reader.inside(LOCK_FILE):
+            lock_docs = reader.read_documents(LOCK_FILE)
+            inputs.lock = lock_docs[0] if lock_docs else None
+        else:
+            diags.error(
+                f"{LOCK_FILE} is a symbolic link that points outside the repository",
+                Position(LOCK_FILE),
+            )
+
+    output = _string(spec, "output", DEFAULT_OUTPUT)
+    target = reader.resolve(output, "output", _pos(fleet, "output"), "spec.output")
+    if target is not None:
+        real = source.resolve(target)
+        clash = "the repository itself" if real == "" else _output_clash(source, real, spec)
+        if clash:
+            diags.error(
+                f"output {output!r} would replace {clash}",
+                _pos(fleet, "output"),
+                "spec.output",
+                hint="use a folder of its own, such as rendered/",
+            )
+        else:
+            inputs.output = output
+            inputs.flux_system = frozenset(
+                entry.name
+                for entry in (source.list_dir(target) if source.is_dir(target) else [])
+                if _real_dir(source, join(join(target, entry.name), FLUX_SYSTEM))
+            )
+    return inputs
+
+
+def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | None:
+    """An input folder (or .git) that the output folder is, holds, or sits inside."""
+    resources = spec.get("resources", list(DEFAULT_RESOURCES))
+    names = [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
+    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git"]
+    for name in names:
+        real = source.resolve(posixpath.normpath(name))
+        if real is None or real_output is None:
+            continue
+        if real == real_output or _within(real, real_output) or _within(real_output, real):
+            return f"the input {name!r}"
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    return folder == "" or path.startswith(folder + "/")
+
+
+def _real_dir(source: Source, rel: str) -> bool:
+    """A folder reached without symbolic links (links in the output are never followed)."""
+    return source.is_dir(rel) and source.resolve(rel) == posixpath.normpath(rel)
+
+
+def _string(spec: dict, key: str, default: str) -> str:
+    value = spec.get(key, default)
+    return value if isinstance(value, str) and value else default
+
+
+def _pos(fleet: Document | None, *path: str | int) -> Position:
+    return fleet.pos(("spec", *path)) if fleet else Position(FLEET_FILE)

@@ -1,0 +1,407 @@
+"""Write the output tree atomically, and compare it with what is committed.
+
+The new tree is staged next to the output folder (unchanged files are hard-linked, not
+rewritten) and swapped in with one ``renameat2(RENAME_EXCHANGE)``, so a reader or a kill at any
+moment sees the old tree or the new one, never a mixture. ``fleet.lock`` is staged with it and
+a journal records the swap, so ``recover`` (run before every command) completes or rolls back
+a render killed between the two renames. ``<cluster>/flux-system/`` folders, written by
+``flux bootstrap``, are carried over untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import errno
+import fcntl
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetc.stages.emit import FLUX_SYSTEM
+
+STAGING_PREFIX = ".fleetc-staging-"
+LOCK_FILE = ".fleetc-lock"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+class WriteError(Exception):
+    """Writing failed; the previous output is intact. The message says what failed."""
+
+
+class Busy(WriteError):
+    """Another fleetc holds the repository's lock."""
+
+
+@dataclass
+class Changes:
+    """How the committed tree differs from the one a render produces."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    # The files whose bytes are already right: staged as hard links, never read twice.
+    kept: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+def existing_files(output: Path) -> dict[str, str]:
+    """Files fleetc owns in ``output`` (everything but ``<cluster>/flux-system/``), as
+    relative path -> file system path.
+
+    Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
+    """
+    found: dict[str, str] = {}
+    stack = [("", os.fspath(output))]
+    while stack:
+        rel_dir, folder = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                rel = rel_dir + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
+                    if not (entry.name == FLUX_SYSTEM and rel_dir.count("/") == 1):
+                        stack.append((rel + "/", entry.path))
+                else:
+                    found[rel] = entry.path
+    return found
+
+
+def compare(output: Path, files: dict[str, bytes]) -> Changes:
+    changes = Changes()
+    existing = existing_files(output)
+    for rel, data in files.items():
+        path = existing.pop(rel, None)
+        if path is None:
+            changes.added.append(rel)
+        elif read_regular(path) != data:
+            changes.changed.append(rel)
+        else:
+            changes.unchanged += 1
+            changes.kept.add(rel)
+    changes.removed = sorted(existing)
+    return changes
+
+
+def read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def read_regular(path: Path | str) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file; None for a symbolic link or an error."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read()
+
+
+def check_relative(rel: str) -> None:
+    """Refuse an output path that is absolute or could climb out of the output folder."""
+    parts = rel.split("/")
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\0" in rel
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise WriteError(f"refusing to write {rel!r}: it is not a plain path inside the output")
+
+
+@contextmanager
+def repository_lock(root: Path) -> Iterator[None]:
+    """One render at a time per repository; a second one is refused, not interleaved."""
+    path = root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise WriteError(f"cannot create lock file {path}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise Busy(
+                "another fleetc render is running in this repository; try again when it finishes"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes) -> bool:
+    """Replace one file atomically (temp file and rename); False when it already held ``data``."""
+    if read_regular(path) == data:
+        return False
+    temp = path.with_name(f"{STAGING_PREFIX}{path.name}-{os.getpid()}")
+    try:
+        temp.unlink(missing_ok=True)  # never write through a link planted under this name
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise WriteError(f"writing {path} failed: {exc.strerror or exc}; it is unchanged") from exc
+    return True
+
+
+def commit(
+    root: Path,
+    output: Path,
+    files: dict[str, bytes],
+    lock_path: Path | None = None,
+    lock: bytes = b"",
+) -> Changes:
+    """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
+
+    The caller holds ``repository_lock(root)``. Both are staged first; a journal in ``root``
+    then records the swap, so that ``recover`` can finish it (or undo it) if this process dies
+    between the swap of ``output`` and the rename of the lock file. ``output`` alone is always
+    entirely old or entirely new. Errors leave both as they were and raise ``WriteError``.
+    """
+    for rel in files:
+        check_relative(rel)
+    try:
+        if (root / JOURNAL).exists():
+            _recover_locked(root)
+        _remove_leftovers(output.parent)
+        _remove_leftovers(root)
+    except OSError as exc:
+        raise WriteError(
+            f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else "")
+        ) from exc
+    changes = compare(output, files)
+    if changes.clean:
+        if lock_path is not None:
+            write_file(lock_path, lock)
+        return changes
+    staging = output.parent / f"{STAGING_PREFIX}{output.name}-{os.getpid()}"
+    journal: Journal | None = None
+    existed = output.exists()
+    try:
+        _stage(output, staging, files, changes.kept)
+        if lock_path is not None:
+            lock_temp = lock_path.with_name(f"{STAGING_PREFIX}{lock_path.name}-{os.getpid()}")
+            lock_temp.write_bytes(lock)
+            journal = Journal.create(root, output, staging, lock_path, lock_temp)
+            journal.save(root)
+        _swap(staging, output)
+    except OSError as exc:
+        _undo_staging(root, staging, journal)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise WriteError(
+            f"writing {output} failed: {exc.strerror or exc}{where}; the previous output is intact"
+        ) from exc
+    if journal is not None:
+        try:
+            os.replace(journal.path(root, "lock_temp"), journal.path(root, "lock"))
+        except OSError as exc:
+            if existed:
+                _swap(staging, output)  # put the old tree back
+            else:
+                shutil.rmtree(output, ignore_errors=True)
+            _undo_staging(root, staging, journal)
+            raise WriteError(
+                f"writing {lock_path} failed: {exc.strerror or exc}; "
+                "the previous output and lock are intact"
+            ) from exc
+        (root / JOURNAL).unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    return changes
+
+
+def recover(root: Path) -> str | None:
+    """Finish or undo a render that was killed mid-swap; a message saying which, or None.
+
+    Runs before any command reads the repository. Without a journal there is nothing to do.
+    """
+    journal_file = root / JOURNAL
+    if not journal_file.exists() and not journal_file.is_symlink():
+        return None
+    try:
+        with repository_lock(root):
+            return _recover_locked(root)
+    except Busy:
+        return None  # the render that owns the journal is still running
+
+
+def _recover_locked(root: Path) -> str | None:
+    journal = Journal.load(root)
+    if journal is None:
+        (root / JOURNAL).unlink(missing_ok=True)
+        return None
+    output = journal.path(root, "output")
+    staging = journal.path(root, "staging")
+    backup = staging.with_name(staging.name + _BACKUP_SUFFIX)
+    if not output.exists() and backup.is_dir():
+        os.rename(backup, output)  # a two-rename swap stopped halfway
+    if journal.swapped(output):
+        lock_temp = journal.path(root, "lock_temp")
+        if lock_temp.is_file():
+            os.replace(lock_temp, journal.path(root, "lock"))
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(backup, ignore_errors=True)
+        (root / JOURNAL).unlink()
+        return f"completed an interrupted render of {output}"
+    _undo_staging(root, staging, journal)
+    return f"rolled back an interrupted render of {output}; it is unchanged"
+
+
+JOURNAL = ".fleetc-journal"
+_BACKUP_SUFFIX = "-old"
+
+
+@dataclass(frozen=True)
+class Journal:
+    """What an in-flight swap is doing: paths relative to the repository root.
+
+    ``staging`` holds the new tree until the swap and the old one after it; the inode of the
+    new tree tells which side of the swap a killed render stopped on.
+    """
+
+    output: str
+    staging: str
+    lock: str
+    lock_temp: str
+    inode: int
+    device: int
+
+    @classmethod
+    def create(cls, root: Path, output: Path, staging: Path, lock: Path, lock_temp: Path):
+        info = staging.stat()
+
+        def rel(path: Path) -> str:
+            return os.path.relpath(path, root)
+
+        return cls(rel(output), rel(staging), rel(lock), rel(lock_temp), info.st_ino, info.st_dev)
+
+    @classmethod
+    def load(cls, root: Path) -> Journal | None:
+        """The journal, or None if it is unreadable or names anything fleetc did not create."""
+        data = read_regular(root / JOURNAL)
+        try:
+            fields = json.loads(data or b"")
+            journal = cls(**fields)
+        except (ValueError, TypeError):
+            return None
+        names = (journal.path(root, "staging").name, journal.path(root, "lock_temp").name)
+        if not all(name.startswith(STAGING_PREFIX) for name in names):
+            return None
+        if journal.path(root, "staging").parent != journal.path(root, "output").parent:
+            return None
+        if journal.path(root, "lock_temp").parent != journal.path(root, "lock").parent:
+            return None
+        return journal
+
+    def path(self, root: Path, name: str) -> Path:
+        return Path(os.path.normpath(root / getattr(self, name)))
+
+    def swapped(self, output: Path) -> bool:
+        try:
+            info = output.stat()
+        except OSError:
+            return False
+        return (info.st_ino, info.st_dev) == (self.inode, self.device)
+
+    def save(self, root: Path) -> None:
+        """Written whole or not at all (temp file and rename)."""
+        temp = root / f"{STAGING_PREFIX}journal-{os.getpid()}"
+        temp.write_text(json.dumps(dataclasses.asdict(self), sort_keys=True), encoding="utf-8")
+        os.replace(temp, root / JOURNAL)
+
+
+def _undo_staging(root: Path, staging: Path, journal: Journal | None) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    if journal is not None:
+        journal.path(root, "lock_temp").unlink(missing_ok=True)
+        (root / JOURNAL).unlink(missing_ok=True)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Staging trees and temp files of renders that were killed before their journal existed."""
+    for stale in folder.glob(STAGING_PREFIX + "*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def _stage(output: Path, staging: Path, files: dict[str, bytes], kept: set[str]) -> None:
+    """``files`` below ``staging``: those in ``kept`` hard-linked from ``output``."""
+    staging.mkdir(parents=True)
+    made: set[str] = set()
+    base = os.fspath(staging)
+    for rel, data in files.items():
+        folder = rel.rpartition("/")[0]
+        if folder not in made:
+            os.makedirs(os.path.join(base, folder), exist_ok=True)
+            made.add(folder)
+        target = os.path.join(base, rel)
+        if rel in kept:
+            os.link(os.path.join(output, rel), target, follow_symlinks=False)
+        else:
+            Path(target).write_bytes(data)
+    clusters = {rel.split("/", 1)[0] for rel in files}
+    for cluster in sorted(clusters):
+        flux = output / cluster / FLUX_SYSTEM
+        if flux.is_dir() and not flux.is_symlink() and not flux.parent.is_symlink():
+            shutil.copytree(
+                flux, staging / cluster / FLUX_SYSTEM, copy_function=os.link, symlinks=True
+            )
+
+
+def _swap(staging: Path, output: Path) -> None:
+    """Put ``staging`` at ``output``; afterwards the old tree (if any) is at ``staging``."""
+    if not output.exists():
+        os.rename(staging, output)
+        staging.mkdir()
+        return
+    if _exchange(staging, output):
+        return
+    # No atomic exchange on this system: three renames; ``recover`` finishes a killed one.
+    backup = staging.with_name(staging.name + _BACKUP_SUFFIX)
+    os.rename(output, backup)
+    try:
+        os.rename(staging, output)
+    except OSError:
+        os.rename(backup, output)
+        raise
+    os.rename(backup, staging)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))

@@ -1,0 +1,117 @@
+"""Where each rendered object goes, and the bytes of every output file. Pure.
+
+``<cluster>/<namespace>/<kind>[.<group>]_<name>.yaml`` for namespaced objects and
+``<cluster>/_cluster/...`` for cluster-scoped ones (``_`` cannot begin a namespace name; objects
+in namespace flux-system go to ``_flux-system/``, as ``flux-system/`` is bootstrap's), plus
+a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
+``<cluster>/<bundle>/`` with a kustomization of their own that the root does not include.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from fleetc.core import yamlout
+from fleetc.core.model import ObjectKey
+from fleetc.core.reporter import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation, RenderedObject
+
+CLUSTER_SCOPE_DIR = "_cluster"
+KUSTOMIZATION = "kustomization.yaml"
+FLUX_SYSTEM = "flux-system"
+FLUX_SYSTEM_OBJECTS_DIR = "_flux-system"
+_UNSAFE = re.compile(r"[^a-z0-9.-]")
+MAX_FILE_NAME = 255
+_TRUNCATED = 200
+
+
+def _segment(text: str) -> str:
+    """A file-name-safe, lower-case rendering of a name (e.g. ':' in RBAC names)."""
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.lower())
+
+
+def object_path(key: ObjectKey) -> str:
+    kind = f"{key.kind}.{key.group}" if key.group else key.kind
+    folder = key.namespace or CLUSTER_SCOPE_DIR
+    if folder == FLUX_SYSTEM:  # <cluster>/flux-system/ belongs to 'flux bootstrap'
+        folder = FLUX_SYSTEM_OBJECTS_DIR
+    stem = f"{_segment(kind)}_{_segment(key.name)}"
+    if len(stem) + len(".yaml") > MAX_FILE_NAME:
+        # File systems refuse longer names; escaping can triple a long Kubernetes name.
+        stem = _distinct(stem[:_TRUNCATED], key)
+    return f"{folder}/{stem}.yaml"
+
+
+def _distinct(stem: str, key: ObjectKey) -> str:
+    """``stem`` made unique to ``key`` ('~' never appears in an escaped name)."""
+    identity = "\0".join((key.group, key.kind, key.namespace, key.name)).encode("utf-8")
+    return f"{stem}~{hashlib.sha256(identity).hexdigest()[:16]}"
+
+
+def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
+    """A shallow copy of ``body`` with ``notes`` merged into its annotations."""
+    metadata = dict(body.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **notes}
+    return {**body, "metadata": metadata}
+
+
+def kustomization(resources: Iterable[str]) -> bytes:
+    doc = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": list(resources),
+    }
+    return yamlout.dump(doc).encode("utf-8")
+
+
+def files(
+    comp: Compilation, flux_system: frozenset[str] = frozenset(), reporter: Reporter = SILENT
+) -> dict[str, bytes]:
+    """Every output file, keyed by its path relative to the output folder."""
+    out: dict[str, bytes] = {}
+    cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
+    for cluster, objects in reporter.progress("serialize", list(comp.clusters.items())):
+        bundles: dict[str, list[str]] = defaultdict(list)
+        for key in sorted(objects):
+            obj = objects[key]
+            rel = object_path(key)
+            if _join(cluster, obj.bundle, rel) in out:
+                # Names that differ only in case (or escape alike) would share a file: the
+                # later one, in key order, gets a distinct name.
+                rel = _distinct(rel.removesuffix(".yaml"), key) + ".yaml"
+            out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
+            bundles[obj.bundle].append(rel)
+        for bundle, paths in sorted(bundles.items()):
+            if bundle:
+                out[_join(cluster, bundle, KUSTOMIZATION)] = kustomization(sorted(paths))
+        root = sorted(bundles.get("", []))
+        if cluster in flux_system:
+            root.append(FLUX_SYSTEM)
+        out[_join(cluster, "", KUSTOMIZATION)] = kustomization(root)
+    return dict(sorted(out.items()))
+
+
+def _join(cluster: str, bundle: str, rel: str) -> str:
+    return f"{cluster}/{bundle}/{rel}" if bundle else f"{cluster}/{rel}"
+
+
+def _serialise(obj: RenderedObject, cache: dict) -> bytes:
+    """Each distinct (body, provenance) is serialised once, however many clusters share it.
+
+    A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
+    its keys, so an added annotation would make decryption on the cluster fail.
+    """
+    sops = isinstance(obj.body.get("sops"), dict)
+    notes = {} if sops else obj.provenance
+    key = (id(obj.body), tuple(notes.items()))
+    data = cache.get(key)
+    if data is None:
+        body = obj.body if sops else yamlout.ordered(annotated(obj.body, notes))
+        data = cache[key] = yamlout.dump(body).encode("utf-8")
+    return data

@@ -1,0 +1,153 @@
+"""Envelopes: ClusterResourceEnvelope / ResourceEnvelope deliver the manifests they wrap. Pure.
+
+As in KubeFleet (``workgenerator/envelope.go``) the envelope itself is never applied: each
+entry of its ``data`` map (key -> manifest) is delivered to every cluster the envelope is placed
+on, and overridden like any other object. A ClusterResourceEnvelope wraps cluster-scoped
+objects only; a ResourceEnvelope wraps namespaced objects of its own namespace (an entry that
+omits ``metadata.namespace`` gets the envelope's, when its kind is known to be namespaced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from fleetc.core import secrets
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.model import HubObject, ObjectKey
+from fleetc.core.yamlsource import Document
+from fleetc.stages import model as build
+from fleetc.stages.select import is_namespaced_kind
+
+if TYPE_CHECKING:
+    from fleetc.core.model import Fleet
+    from fleetc.pipeline import Compilation
+
+CLUSTER_ENVELOPE = "ClusterResourceEnvelope"
+NAMESPACED_ENVELOPE = "ResourceEnvelope"
+ENVELOPE_KINDS = (CLUSTER_ENVELOPE, NAMESPACED_ENVELOPE)
+
+
+def is_envelope(key: ObjectKey) -> bool:
+    return key.group == build.PLACEMENT_GROUP and key.kind in ENVELOPE_KINDS
+
+
+def expand(comp: Compilation) -> None:
+    """Replace every placed envelope by the objects it wraps, on each cluster."""
+    unwrapped: dict[int, list[HubObject]] = {}
+    for cluster, placed in comp.clusters.items():
+        for key in sorted(k for k in placed if is_envelope(k)):
+            envelope = placed.pop(key)
+            if id(envelope.body) not in unwrapped:
+                hub = _hub_envelope(comp.fleet, key, envelope.body, envelope.source)
+                unwrapped[id(envelope.body)] = unwrap(comp.fleet, hub, comp.diags)
+            for obj in unwrapped[id(envelope.body)]:
+                if obj.key in placed:
+                    comp.diags.error(
+                        f"{key} delivers {obj.key} to cluster {cluster!r}, "
+                        f"which already receives it from {placed[obj.key].source}",
+                        obj.pos("metadata", "name"),
+                        hint="an object may reach a cluster only once",
+                    )
+                    continue
+                placed[obj.key] = dataclasses.replace(
+                    envelope, key=obj.key, body=obj.body, source=obj.source
+                )
+
+
+def _hub_envelope(fleet: Fleet, key: ObjectKey, body: dict[str, Any], source: str) -> HubObject:
+    """The envelope as a hub object: from the hub (with positions) or from a template render."""
+    hub = fleet.objects.get(key)
+    if hub is not None and hub.body is body:
+        return hub
+    api_version = str(body.get("apiVersion", ""))
+    return HubObject(Document(body, source), (), key=key, api_version=api_version, body=body)
+
+
+def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObject]:
+    """The objects an envelope wraps, in key order; invalid entries are diagnostics."""
+    kind, namespace = envelope.key.kind, envelope.key.namespace
+    if kind == CLUSTER_ENVELOPE and namespace:
+        diags.error(
+            f"{kind} is cluster-scoped but has metadata.namespace",
+            envelope.pos("metadata", "namespace"),
+        )
+        return []
+    if kind == NAMESPACED_ENVELOPE and not namespace:
+        diags.error(f"{kind} needs metadata.namespace", envelope.pos("metadata"))
+        return []
+    data = envelope.body.get("data")
+    if not isinstance(data, dict) or not data:
+        diags.error(f"{kind} needs a non-empty data map (key -> manifest)", envelope.pos("data"))
+        return []
+    objects: list[HubObject] = []
+    for entry in sorted(data):
+        at = ("data", entry)
+        if not isinstance(data[entry], dict):
+            diags.error(
+                f"{kind} entry {entry!r} must be a Kubernetes object (a mapping)",
+                envelope.pos(*at),
+            )
+            continue
+        obj = build.hub_object(_entry_document(envelope, at), diags)
+        if obj is not None and _check(fleet, envelope, entry, obj, diags):
+            secrets.check_object(obj, diags)
+            objects.append(_in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj)
+    return objects
+
+
+def _entry_document(envelope: HubObject, at: tuple[str, str]) -> Document:
+    """A document for one ``data`` entry that keeps its positions in the envelope's file."""
+    prefix = (*envelope.base, *at)
+    doc = envelope.doc
+    positions = {
+        path[len(prefix) :]: mark
+        for path, mark in doc.positions.items()
+        if path[: len(prefix)] == prefix
+    }
+    return Document(envelope.body["data"][at[1]], doc.file, doc.index, positions)
+
+
+def _check(
+    fleet: Fleet, envelope: HubObject, entry: str, obj: HubObject, diags: Diagnostics
+) -> bool:
+    kind, namespace = envelope.key.kind, envelope.key.namespace
+    what = f"{kind} {envelope.key.name!r} entry {entry!r}"
+    namespaced = is_namespaced_kind(fleet, obj.key.group, obj.key.kind)
+    if is_envelope(obj.key) or (
+        obj.key.group == build.PLACEMENT_GROUP and obj.key.kind in build.CONTROL_KINDS
+    ):
+        diags.error(f"{what}: {obj.key.kind} cannot be wrapped in an envelope", obj.pos("kind"))
+        return False
+    if kind == CLUSTER_ENVELOPE and (namespaced or obj.key.namespace):
+        diags.error(
+            f"{what}: a {kind} wraps cluster-scoped objects only, not {obj.key}",
+            obj.pos("metadata"),
+            hint=f"wrap namespaced objects in a {NAMESPACED_ENVELOPE} in their namespace",
+        )
+        return False
+    if kind == NAMESPACED_ENVELOPE:
+        if obj.key.namespace and obj.key.namespace != namespace:
+            diags.error(
+                f"{what}: a {kind} wraps objects of its own namespace {namespace!r} only, "
+                f"not {obj.key}",
+                obj.pos("metadata", "namespace"),
+            )
+            return False
+        if not obj.key.namespace and not namespaced:
+            diags.error(
+                f"{what}: a {kind} wraps namespaced objects only; {obj.key} is cluster-scoped "
+                "(or of a kind fleetc cannot tell is namespaced)",
+                obj.pos("metadata"),
+                hint=f"set metadata.namespace: {namespace} if the kind is namespaced",
+            )
+            return False
+    return True
+
+
+def _in_namespace(obj: HubObject, namespace: str) -> HubObject:
+    if obj.key.namespace:
+        return obj
+    metadata = {**obj.body["metadata"], "namespace": namespace}
+    key = dataclasses.replace(obj.key, namespace=namespace)
+    return dataclasses.replace(obj, key=key, body={**obj.body, "metadata": metadata})

@@ -1,0 +1,412 @@
+"""Build the model from loaded documents: schema checks, identities, inventory mapping. Pure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fleetc.core import schema, secrets
+from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
+from fleetc.core.model import (
+    LEAVING,
+    NOT_READY,
+    READY,
+    Cluster,
+    Fleet,
+    HubObject,
+    ObjectKey,
+    Placement,
+    Taint,
+    split_api_version,
+)
+from fleetc.core.yamlsource import Document
+from fleetc.shell.load import Inputs
+
+PLACEMENT_GROUP = "placement.kubernetes-fleet.io"
+PLACEMENT_VERSIONS = ("v1", "v1beta1")
+MEMBER_CLUSTER_API_VERSIONS = (
+    "cluster.kubernetes-fleet.io/v1",
+    "cluster.kubernetes-fleet.io/v1beta1",
+)
+
+# KubeFleet's eligibility reasons (pkg/scheduler/clustereligibilitychecker).
+REASON_LEFT = "cluster has left the fleet"
+REASON_NOT_ONLINE = "cluster is not connected to the fleet: member agent not online yet"
+REASON_NOT_JOINED = "cluster is not connected to the fleet: member agent not joined yet"
+REASON_NO_HEALTH = (
+    "cluster is not connected to the fleet: health condition from member agent is not available"
+)
+REASON_UNHEALTHY = "cluster is not connected to the fleet: unhealthy for a prolonged period of time"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?$")
+MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+
+
+def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
+    doc = inputs.fleet
+    if doc is None:
+        return None
+    if not isinstance(doc.data, dict):
+        diags.error(
+            "fleet.yaml must be a mapping with apiVersion, kind, metadata and spec", doc.pos()
+        )
+        return None
+    valid = schema.validate(doc, "fleet", diags)
+    metadata = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
+    spec = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
+    # Later stages trust fleet.spec to match its schema: an invalid one (already reported) is
+    # not handed on, and the inventory and hub are still checked so every error shows at once.
+    spec = spec if valid else {}
+    fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
+    _build_inventory(fleet, inputs.inventory, diags)
+    _build_hub(fleet, inputs.hub, diags)
+    secrets.check(fleet, diags)
+    _build_placements(fleet, diags)
+    return fleet
+
+
+# -- inventory ------------------------------------------------------------------------------
+
+
+def _build_inventory(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
+    for doc in docs:
+        data = doc.data
+        if not isinstance(data, dict):
+            diags.error(
+                "an inventory document must be a Cluster or MemberCluster mapping", doc.pos()
+            )
+            continue
+        kind = data.get("kind")
+        if kind == "Cluster":
+            if not schema.validate(doc, "cluster", diags):
+                continue
+            cluster = _cluster(doc)
+        elif kind == "MemberCluster" and data.get("apiVersion") in MEMBER_CLUSTER_API_VERSIONS:
+            if not schema.validate(doc, "membercluster", diags):
+                continue
+            cluster = _member_cluster(doc)
+        else:
+            diags.error(
+                f"inventory documents must be kind Cluster ({'fleetc.io/v1alpha1'}) or "
+                f"MemberCluster (cluster.kubernetes-fleet.io/v1), not {kind!r}",
+                doc.pos(("kind",)),
+                "kind",
+            )
+            continue
+        first = fleet.clusters.get(cluster.name)
+        if first is not None:
+            diags.error(
+                f"cluster {cluster.name!r} is defined twice "
+                f"(first at {first.pos('metadata', 'name')})",
+                cluster.pos("metadata", "name"),
+                "metadata.name",
+            )
+            continue
+        fleet.clusters[cluster.name] = cluster
+    fleet.clusters = dict(sorted(fleet.clusters.items()))
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _usage(status: dict[str, Any]) -> dict[str, dict[str, str]]:
+    usage = status.get("resourceUsage") or {}
+    return {kind: _str_map(usage.get(kind)) for kind in ("capacity", "allocatable", "available")}
+
+
+def _taints(spec: dict[str, Any]) -> tuple[Taint, ...]:
+    return tuple(
+        Taint(t["key"], t.get("value", ""), t.get("effect", "NoSchedule"))
+        for t in spec.get("taints") or []
+    )
+
+
+def _cluster(doc: Document) -> Cluster:
+    data = doc.data
+    spec = data.get("spec") or {}
+    status = data.get("status") or {}
+    state = status.get("state", READY)
+    reason = {NOT_READY: REASON_UNHEALTHY, LEAVING: REASON_LEFT}.get(state)
+    return Cluster(
+        doc,
+        (),
+        name=data["metadata"]["name"],
+        labels=_str_map(data["metadata"].get("labels")),
+        kubernetes_version=spec.get("kubernetesVersion"),
+        taints=_taints(spec),
+        state=state,
+        ineligible_reason=reason,
+        properties=_str_map(status.get("properties")),
+        resource_usage=_usage(status),
+        spec=spec,
+    )
+
+
+def _member_cluster(doc: Document) -> Cluster:
+    """Map a KubeFleet MemberCluster; eligibility follows its member-agent conditions."""
+    data = doc.data
+    metadata = data["metadata"]
+    spec = data.get("spec") or {}
+    status = data.get("status") or {}
+    properties = {
+        name: str(entry.get("value"))
+        for name, entry in (status.get("properties") or {}).items()
+        if isinstance(entry, dict)
+    }
+    state, reason = READY, None
+    agent = next(
+        (
+            a
+            for a in status.get("agentStatus") or []
+            if isinstance(a, dict) and a.get("type") == "MemberAgent"
+        ),
+        None,
+    )
+    conditions = {
+        c.get("type"): c.get("status")
+        for c in (agent or {}).get("conditions") or []
+        if isinstance(c, dict)
+    }
+    if metadata.get("deletionTimestamp") or spec.get("state") == "Leave":
+        state, reason = LEAVING, REASON_LEFT
+    elif agent is None:
+        state, reason = NOT_READY, REASON_NOT_ONLINE
+    elif conditions.get("Joined") != "True":
+        state, reason = NOT_READY, REASON_NOT_JOINED
+    elif "Healthy" not in conditions:
+        state, reason = NOT_READY, REASON_NO_HEALTH
+    elif conditions["Healthy"] != "True":
+        state, reason = NOT_READY, REASON_UNHEALTHY
+    version = properties.get("k8s.io/k8s-version")
+    return Cluster(
+        doc,
+        (),
+        name=metadata["name"],
+        labels=_str_map(metadata.get("labels")),
+        kubernetes_version=version,
+        taints=_taints(spec),
+        state=state,
+        ineligible_reason=reason,
+        properties=properties,
+        resource_usage=_usage(status),
+        spec=spec,
+    )
+
+
+# -- hub manifests --------------------------------------------------------------------------
+
+# Built-in kinds that live in a namespace; a hub object of one of these must name it.
+NAMESPACED_BUILTINS = frozenset(
+    {
+        ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
+        ("", "PersistentVolumeClaim"), ("", "Pod"), ("", "Endpoints"), ("", "LimitRange"),
+        ("", "ResourceQuota"), ("", "ReplicationController"), ("", "Event"),
+        ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"), ("apps", "ControllerRevision"), ("batch", "Job"),
+        ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+        ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
+        ("networking.k8s.io", "NetworkPolicy"), ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"), ("discovery.k8s.io", "EndpointSlice"),
+        ("coordination.k8s.io", "Lease"),
+    }
+)  # fmt: skip
+
+
+def _build_hub(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
+    objects: list[HubObject] = []
+    for doc in docs:
+        obj = hub_object(doc, diags)
+        if obj is None:
+            continue
+        if obj.key.group == "apiextensions.k8s.io" and obj.key.kind == "CustomResourceDefinition":
+            _record_crd(fleet, obj)
+        objects.append(obj)
+    for obj in objects:
+        scope = fleet.crd_scopes.get((obj.key.group, obj.key.kind))
+        namespaced = scope == "Namespaced" or (obj.key.group, obj.key.kind) in NAMESPACED_BUILTINS
+        if namespaced and not obj.key.namespace:
+            diags.error(
+                f"{obj.key.kind} {obj.key.name!r} is namespaced but has no metadata.namespace",
+                obj.pos("metadata"),
+                "metadata.namespace",
+                hint="fleetc does not assume 'default': name the namespace explicitly",
+            )
+            continue
+        if scope == "Cluster" and obj.key.namespace:
+            diags.error(
+                f"{obj.key.kind} is cluster-scoped (per its CRD) but has metadata.namespace",
+                obj.pos("metadata", "namespace"),
+                "metadata.namespace",
+            )
+            continue
+        if obj.key.group == PLACEMENT_GROUP and obj.key.kind in CONTROL_KINDS:
+            fleet.control.setdefault(obj.key.kind, []).append(obj)
+            continue
+        first = fleet.objects.get(obj.key)
+        if first is not None:
+            diags.error(
+                f"{obj.key} is defined twice (first at {first.pos('metadata', 'name')})",
+                obj.pos("metadata", "name"),
+                "metadata.name",
+                hint="an object's identity is its group, kind, namespace and name",
+            )
+            continue
+        fleet.objects[obj.key] = obj
+    fleet.objects = dict(sorted(fleet.objects.items()))
+
+
+# placement.kubernetes-fleet.io kinds that configure the fleet rather than being placed.
+CONTROL_KINDS = frozenset(
+    {
+        "ClusterResourcePlacement", "ResourcePlacement", "ClusterResourceBinding",
+        "ResourceBinding", "ClusterResourceSnapshot", "ResourceSnapshot",
+        "ClusterSchedulingPolicySnapshot", "SchedulingPolicySnapshot", "Work",
+        "ClusterResourceOverride", "ResourceOverride", "ClusterResourceOverrideSnapshot",
+        "ResourceOverrideSnapshot", "ClusterStagedUpdateRun", "StagedUpdateRun",
+        "ClusterStagedUpdateStrategy", "StagedUpdateStrategy", "ClusterApprovalRequest",
+        "ApprovalRequest", "ClusterResourcePlacementEviction",
+        "ClusterResourcePlacementDisruptionBudget", "AppliedWork",
+    }
+)  # fmt: skip
+
+
+def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
+    """One manifest as a HubObject after the identity and metadata checks, or None."""
+    data = doc.data
+    if not isinstance(data, dict):
+        diags.error("a hub manifest must be a Kubernetes object (a mapping)", doc.pos())
+        return None
+    ok = True
+    for field_name in ("apiVersion", "kind"):
+        if not isinstance(data.get(field_name), str) or not data.get(field_name):
+            diags.error(
+                f"{field_name} is required and must be a string", doc.pos((field_name,)), field_name
+            )
+            ok = False
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        diags.error(
+            "metadata is required and must be a mapping", doc.pos(("metadata",)), "metadata"
+        )
+        return None
+    name = metadata.get("name")
+    namespace = metadata.get("namespace", "")
+    if not isinstance(name, str) or not name:
+        diags.error(
+            "metadata.name is required and must be a string",
+            doc.pos(("metadata",)),
+            "metadata.name",
+        )
+        ok = False
+    elif not _valid_object_name(name):
+        diags.error(
+            f"object name {name!r} is not a valid Kubernetes name",
+            doc.pos(("metadata", "name")),
+            "metadata.name",
+            hint=f"lowercase letters, digits, '-' and '.', at most {MAX_NAME_LENGTH} characters",
+        )
+        ok = False
+    if namespace is None:
+        namespace = ""
+    if not isinstance(namespace, str) or (
+        namespace and (len(namespace) > MAX_LABEL_LENGTH or not _DNS_LABEL.match(namespace))
+    ):
+        diags.error(
+            f"namespace {namespace!r} is not a DNS-1123 label",
+            doc.pos(("metadata", "namespace")),
+            "metadata.namespace",
+        )
+        ok = False
+    for field_name in ("labels", "annotations"):
+        value = metadata.get(field_name)
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            diags.error(
+                f"metadata.{field_name} must map strings to strings",
+                doc.pos(("metadata", field_name)),
+                f"metadata.{field_name}",
+                hint="quote values such as 'true' or '1'",
+            )
+            ok = False
+    if not ok:
+        return None
+    group, _version = split_api_version(data["apiVersion"])
+    key = ObjectKey(group, data["kind"], namespace, name)
+    return HubObject(doc, (), key=key, api_version=data["apiVersion"], body=data)
+
+
+def _valid_object_name(name: str) -> bool:
+    return (
+        len(name) <= MAX_NAME_LENGTH and name not in (".", "..") and bool(_OBJECT_NAME.match(name))
+    )
+
+
+def _record_crd(fleet: Fleet, crd: HubObject) -> None:
+    spec = crd.body.get("spec") or {}
+    names = spec.get("names") or {}
+    if isinstance(spec.get("group"), str) and isinstance(names.get("kind"), str):
+        fleet.crd_scopes[(spec["group"], names["kind"])] = str(spec.get("scope", "Namespaced"))
+
+
+# -- placements -----------------------------------------------------------------------------
+
+
+def _build_placements(fleet: Fleet, diags: Diagnostics) -> None:
+    seen: dict[str, Position] = {}
+
+    def add(placement: Placement, name_pos: Position) -> None:
+        if placement.name in seen:
+            diags.error(
+                f"placement {placement.name!r} is defined twice (first at {seen[placement.name]})",
+                name_pos,
+            )
+            return
+        seen[placement.name] = name_pos
+        fleet.placements.append(placement)
+
+    for index, item in enumerate(fleet.spec.get("placements") or []):
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            spec = {k: v for k, v in item.items() if k != "name"}
+            placement = Placement(
+                fleet.doc, ("spec", "placements", index), name=item["name"], spec=spec
+            )
+            add(placement, placement.pos("name"))
+            _check_cluster_names(fleet, placement, diags)
+    for crp in fleet.control.get("ClusterResourcePlacement", []):
+        version = split_api_version(crp.api_version)[1]
+        if version not in PLACEMENT_VERSIONS:
+            diags.error(
+                f"ClusterResourcePlacement {crp.api_version!r} is not supported; "
+                f"use {PLACEMENT_GROUP}/v1 or v1beta1",
+                crp.pos("apiVersion"),
+                "apiVersion",
+            )
+            continue
+        spec = crp.body.get("spec")
+        if not isinstance(spec, dict):
+            diags.error("ClusterResourcePlacement needs a spec", crp.pos(), "spec")
+            continue
+        pointer = "/$defs/placementSpec"
+        if schema.validate(crp.doc, "placement", diags, data=spec, base=("spec",), pointer=pointer):
+            placement = Placement(crp.doc, ("spec",), name=crp.key.name, spec=spec)
+            add(placement, crp.pos("metadata", "name"))
+            _check_cluster_names(fleet, placement, diags)
+
+
+def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics) -> None:
+    """A clusterNames entry that is not in the inventory is almost always a typo."""
+    policy = placement.spec.get("policy")
+    names = policy.get("clusterNames") if isinstance(policy, dict) else None
+    for index, name in enumerate(names if isinstance(names, list) else []):
+        if isinstance(name, str) and name not in fleet.clusters:
+            diags.error(
+                f"placement {placement.name!r} names cluster {name!r}, "
+                "which is not in the inventory",
+                placement.pos("policy", "clusterNames", index),
+                f"{placement.name}.policy.clusterNames[{index}]",
+                hint=did_you_mean(name, fleet.clusters),
+            )

@@ -1,0 +1,523 @@
+"""The per-cluster stage: templates, envelopes, then ClusterResourceOverride / ResourceOverride.
+
+Overrides follow KubeFleet (``workgenerator/override.go``, ``utils/overrider``, the override
+webhooks). A ClusterResourceOverride (CRO) selects cluster-scoped objects by group, version,
+kind and name, and naming a Namespace covers every object in it; a ResourceOverride (RO) selects
+objects of its own namespace the same way. At most one CRO and one RO may select an object.
+On each cluster the matching CROs run (by name), then the ROs (by namespace/name), so the RO
+wins. Each override's rules run in order: a rule whose ``clusterSelector`` matches the cluster
+(absent: none; ``clusterSelectorTerms: []``: all) applies its JSON patches (RFC 6902 add, remove,
+replace) or, with ``overrideType: Delete``, drops the object and ends its processing.
+
+Overrides come from fleet.yaml ``spec.overrides`` (a list; each item has ``name``, ``kind`` and,
+for an RO, ``namespace``, plus the CRO/RO spec fields inline) and from CRO/RO hub documents.
+Bodies are shared between clusters: a patch produces a new body, never edits one in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jsonpatch
+from fleetc.core import labels, schema, secrets
+from fleetc.core.diagnostics import Diagnostics, Position
+from fleetc.core.model import Cluster, Fleet, Located, split_api_version
+from fleetc.shell.load import SourceText
+from fleetc.stages import envelopes, templates
+from fleetc.stages import model as build
+from fleetc.stages.select import is_namespaced_kind
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation, RenderedObject
+
+CRO = "ClusterResourceOverride"
+RO = "ResourceOverride"
+OVERRIDE_VERSIONS = ("v1", "v1alpha1", "v1beta1")
+DELETE = "Delete"
+CLUSTER_NAME_VARIABLE = "${MEMBER-CLUSTER-NAME}"
+_LABEL_VARIABLE = re.compile(r"\$\{MEMBER-CLUSTER-LABEL-KEY-([^}]*)\}")
+_SPEC_POINTERS = {CRO: "/$defs/clusterResourceOverrideSpec", RO: "/$defs/resourceOverrideSpec"}
+
+
+def stage(comp: Compilation, sources: list[SourceText]) -> None:
+    """Templates are placed, envelopes opened, then every object is overridden per cluster."""
+    templates.place(comp, sources)
+    envelopes.expand(comp)
+    overrides = collect(comp.fleet, comp.diags)
+    if overrides:
+        apply(comp, overrides)
+
+
+@dataclass
+class Override(Located):
+    name: str = ""
+    kind: str = CRO
+    namespace: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How provenance names it: ``name`` for a CRO, ``namespace/name`` for an RO."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @property
+    def where(self) -> Position:
+        """Where it is named: its fleet.yaml item, or its hub document's metadata.name."""
+        if self.base == ("spec",):
+            return self.doc.pos(("metadata", "name"))
+        return self.pos("name")
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind} {self.label!r}"
+
+    @property
+    def selectors_field(self) -> str:
+        return "clusterResourceSelectors" if self.kind == CRO else "resourceSelectors"
+
+    @property
+    def selectors(self) -> list[dict[str, Any]]:
+        return self.spec.get(self.selectors_field) or []
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        return (self.spec.get("policy") or {}).get("overrideRules") or []
+
+
+# -- collecting and checking ---------------------------------------------------------------
+
+
+def collect(fleet: Fleet, diags: Diagnostics) -> list[Override]:
+    """Every valid override, CROs by name then ROs by namespace/name."""
+    found = _from_fleet_file(fleet, diags) + _from_hub(fleet, diags)
+    seen: dict[tuple[str, str], Override] = {}
+    valid: list[Override] = []
+    for item in found:
+        first = seen.setdefault((item.kind, item.label), item)
+        if first is not item:
+            diags.error(f"{item.title} is defined twice (first at {first.where})", item.where)
+            continue
+        if _check(fleet, item, diags):
+            valid.append(item)
+    valid.sort(key=lambda o: (o.kind != CRO, o.namespace, o.name))
+    _check_one_per_object(valid, diags)
+    return valid
+
+
+def _from_fleet_file(fleet: Fleet, diags: Diagnostics) -> list[Override]:
+    items = fleet.spec.get("overrides")
+    out: list[Override] = []
+    shape = schema.validator("overrides", "/$defs/namedOverride")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not shape.is_valid(item):
+            continue  # the fleet schema has reported it
+        base = ("spec", "overrides", index)
+        spec = {k: v for k, v in item.items() if k not in ("name", "kind", "namespace")}
+        ov = Override(
+            fleet.doc, base, item["name"], item["kind"], item.get("namespace", ""), spec=spec
+        )
+        wrong = "resourceSelectors" if ov.kind == CRO else "clusterResourceSelectors"
+        if wrong in item:
+            diags.error(f"a {ov.kind} takes {ov.selectors_field}, not {wrong}", ov.pos(wrong))
+        elif ov.selectors_field not in item:
+            diags.error(f"a {ov.kind} needs {ov.selectors_field}", ov.pos())
+        elif ov.kind == CRO and ov.namespace:
+            diags.error("a ClusterResourceOverride is cluster-scoped: no namespace", ov.pos())
+        elif ov.kind == RO and not ov.namespace:
+            diags.error("a ResourceOverride needs the namespace it lives in", ov.pos())
+        else:
+            out.append(ov)
+    return out
+
+
+def _from_hub(fleet: Fleet, diags: Diagnostics) -> list[Override]:
+    out: list[Override] = []
+    for kind in (CRO, RO):
+        for doc in fleet.control.get(kind, []):
+            version = split_api_version(doc.api_version)[1]
+            if version not in OVERRIDE_VERSIONS:
+                diags.error(
+                    f"{kind} {doc.api_version!r} is not supported; use "
+                    f"{build.PLACEMENT_GROUP}/{' or '.join(OVERRIDE_VERSIONS)}",
+                    doc.pos("apiVersion"),
+                )
+                continue
+            if kind == RO and not doc.key.namespace:
+                diags.error("a ResourceOverride needs metadata.namespace", doc.pos("metadata"))
+                continue
+            if kind == CRO and doc.key.namespace:
+                diags.error(
+                    "a ClusterResourceOverride is cluster-scoped: no metadata.namespace",
+                    doc.pos("metadata", "namespace"),
+                )
+                continue
+            spec = doc.body.get("spec")
+            if not isinstance(spec, dict):
+                diags.error(f"{kind} needs a spec", doc.pos(), "spec")
+                continue
+            pointer = _SPEC_POINTERS[kind]
+            base = ("spec",)
+            if schema.validate(doc.doc, "overrides", diags, data=spec, base=base, pointer=pointer):
+                out.append(Override(doc.doc, base, doc.key.name, kind, doc.key.namespace, spec))
+    return out
+
+
+def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
+    """KubeFleet's webhook rules that a schema cannot say."""
+    problems: list[tuple[str, tuple[str | int, ...]]] = []
+    selectors_ok = True
+    for index, selector in enumerate(ov.selectors):
+        at = (ov.selectors_field, index)
+        group, kind = selector["group"], selector["kind"]
+        namespaced = kind != "Namespace" and is_namespaced_kind(fleet, group, kind)
+        if "labelSelector" in selector:
+            problems.append(("overrides select by name only; labelSelector is not supported", at))
+        if ov.kind == CRO and namespaced:
+            problems.append(
+                (f"{kind} is namespaced: a ClusterResourceOverride selects cluster-scoped "
+                 "objects (select its Namespace, or use a ResourceOverride)", (*at, "kind"))
+            )  # fmt: skip
+        if ov.kind == RO and (group, kind) == ("", "Namespace"):
+            problems.append(("a ResourceOverride selects namespaced objects only", (*at, "kind")))
+    placement = ov.spec.get("placement")
+    if placement and ov.kind == CRO and placement.get("scope") == "Namespaced":
+        problems.append(
+            ("a ClusterResourceOverride can only be scoped to a ClusterResourcePlacement",
+             ("placement", "scope"))
+        )  # fmt: skip
+    for index, rule in enumerate(ov.rules):
+        problems += [(m, ("policy", "overrideRules", index, *p)) for m, p in _rule_problems(rule)]
+        terms = (rule.get("clusterSelector") or {}).get("clusterSelectorTerms") or []
+        for number, term in enumerate(terms):
+            at = ("policy", "overrideRules", index, "clusterSelector", "clusterSelectorTerms")
+            at = (*at, number, "labelSelector")
+            selectors_ok &= labels.check_selector(term.get("labelSelector"), ov, at, diags)
+    for message, path in problems:
+        diags.error(f"{ov.title}: {message}", ov.pos(*path))
+    if placement and not problems:
+        names = {p.name for p in fleet.placements}
+        if placement.get("scope") == "Namespaced" or placement["name"] not in names:
+            diags.warning(
+                f"{ov.title} is scoped to placement {placement['name']!r}, which fleetc does not "
+                "know: it applies to nothing",
+                ov.pos("placement", "name"),
+                hint="fleetc's placements are ClusterResourcePlacements (scope Cluster)",
+            )
+    return not problems and selectors_ok
+
+
+def _rule_problems(rule: dict[str, Any]) -> list[tuple[str, tuple[str | int, ...]]]:
+    patches = rule.get("jsonPatchOverrides")
+    if rule.get("overrideType") == DELETE:
+        message = "a Delete rule takes no jsonPatchOverrides"
+        return [(message, ("jsonPatchOverrides",))] if patches else []
+    if not patches:
+        return [("a JSONPatch rule needs jsonPatchOverrides", ())]
+    problems: list[tuple[str, tuple[str | int, ...]]] = []
+    for index, patch in enumerate(patches):
+        at: tuple[str | int, ...] = ("jsonPatchOverrides", index)
+        path_problem = forbidden_path(patch["path"])
+        if path_problem:
+            problems.append((f"path {patch['path']!r}: {path_problem}", (*at, "path")))
+        if patch["op"] == "remove" and "value" in patch:
+            problems.append(("a remove operation takes no value", (*at, "value")))
+        if patch["op"] != "remove" and "value" not in patch:
+            problems.append((f"an {patch['op']} operation needs a value", at))
+    return problems
+
+
+def forbidden_path(path: str) -> str | None:
+    """Why KubeFleet refuses a patch path, or None when it is allowed."""
+    if not path.startswith("/"):
+        return "a path must be a JSON pointer starting with '/'"
+    parts = path.split("/")[1:]
+    if "" in parts:
+        return "empty path segments are not allowed"
+    if parts[0] in ("kind", "apiVersion"):
+        return "kind and apiVersion cannot be overridden"
+    if parts[0] == "status":
+        return "status cannot be overridden"
+    if parts[0] == "metadata" and (len(parts) == 1 or parts[1] not in ("labels", "annotations")):
+        return "only metadata/labels and metadata/annotations can be overridden"
+    return None
+
+
+def _check_one_per_object(overrides: list[Override], diags: Diagnostics) -> None:
+    owner: dict[tuple[str, ...], Override] = {}
+    for ov in overrides:
+        for index, sel in enumerate(ov.selectors):
+            key = (ov.kind, ov.namespace, sel["group"], sel["version"], sel["kind"], sel["name"])
+            first = owner.setdefault(key, ov)
+            if first is not ov:
+                diags.error(
+                    f"{ov.title} selects {sel['kind']} {sel['name']!r}, which {first.title} "
+                    f"already selects: KubeFleet allows one {ov.kind} per resource",
+                    ov.pos(ov.selectors_field, index),
+                )
+
+
+# -- applying -------------------------------------------------------------------------------
+
+
+Index = dict[tuple[str, ...], list[Override]]
+
+
+def index_by_resource(overrides: list[Override]) -> Index:
+    """Overrides by the resource identifiers they select, keeping their application order."""
+    found: Index = {}
+    for ov in overrides:
+        for sel in ov.selectors:
+            key = (ov.kind, ov.namespace, sel["group"], sel["version"], sel["kind"], sel["name"])
+            if ov not in found.setdefault(key, []):
+                found[key].append(ov)
+    return found
+
+
+# (id of the hub body, every operation this cluster gets, as JSON) -> (that body, the result).
+# Clusters that get the same operations share one overridden body, which is then also
+# serialised once; holding the hub body keeps its id from being reused.
+OverrideMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def apply(comp: Compilation, overrides: list[Override]) -> None:
+    by_resource = index_by_resource(overrides)
+    memo: OverrideMemo = {}
+    for cluster_name, placed in comp.clusters.items():
+        cluster = comp.fleet.clusters[cluster_name]
+        for key in sorted(placed):
+            obj = placed[key]
+            matching = applicable(by_resource, obj)
+            if not matching:
+                continue
+            result = _override(obj, matching, cluster, comp.diags, memo)
+            if result is None:
+                del placed[key]
+            else:
+                placed[key] = result
+
+
+def applicable(by_resource: Index, obj: RenderedObject) -> list[Override]:
+    """The CROs, then the ROs, that apply to ``obj`` (KubeFleet's ResourceIdentifier lookups,
+    then placement scoping)."""
+    key = obj.key
+    version = split_api_version(str(obj.body.get("apiVersion", "")))[1]
+    if key.namespace:
+        cro_key = (CRO, "", "", "v1", "Namespace", key.namespace)
+        ro_key = (RO, key.namespace, key.group, version, key.kind, key.name)
+        found = by_resource.get(cro_key, []) + by_resource.get(ro_key, [])
+    else:
+        found = by_resource.get((CRO, "", key.group, version, key.kind, key.name), [])
+    return [ov for ov in found if _in_scope(ov, obj)]
+
+
+def _in_scope(ov: Override, obj: RenderedObject) -> bool:
+    placement = ov.spec.get("placement")
+    return not placement or (
+        placement.get("scope", "Cluster") == "Cluster" and placement["name"] in obj.placements
+    )
+
+
+def cluster_matches(rule: dict[str, Any], cluster_labels: dict[str, str]) -> bool:
+    """nil selector: no cluster; no terms: every cluster; terms are ORed (labelSelector only)."""
+    selector = rule.get("clusterSelector")
+    if selector is None:
+        return False
+    terms = selector.get("clusterSelectorTerms") or []
+    if not terms:
+        return True
+    return any(
+        term.get("labelSelector") is not None
+        and labels.matches(term["labelSelector"], cluster_labels)
+        for term in terms
+    )
+
+
+def _override(
+    obj: RenderedObject,
+    matching: list[Override],
+    cluster: Cluster,
+    diags: Diagnostics,
+    memo: OverrideMemo,
+) -> RenderedObject | None:
+    """``obj`` after ``matching`` on ``cluster``; None when a Delete rule drops it."""
+    signature = _signature(matching, cluster)
+    if signature is not None:
+        key = (id(obj.body), signature[1])
+        if key in memo:
+            return dataclasses.replace(
+                obj, body=memo[key][1], overrides=signature[0], original=obj.body
+            )
+    errors = len(diags.errors)
+    result = _apply_rules(obj, matching, cluster, diags)
+    if signature is not None and result is not None and len(diags.errors) == errors:
+        memo[key] = (obj.body, result.body)
+    return result
+
+
+def _signature(matching: list[Override], cluster: Cluster) -> tuple[tuple[str, ...], str] | None:
+    """The overrides that apply on ``cluster`` and every operation they make, as JSON: equal
+    signatures give equal results. None when a rule deletes the object or lacks a label."""
+    applied: list[str] = []
+    steps: list[list[dict[str, Any]]] = []
+    for ov in matching:
+        for index, rule in enumerate(ov.rules):
+            if not cluster_matches(rule, cluster.labels):
+                continue
+            if rule.get("overrideType") == DELETE:
+                return None
+            operations, missing = _operations(ov, index, cluster)
+            if missing is not None:
+                return None
+            if ov.label not in applied:
+                applied.append(ov.label)
+            steps.append(operations)
+    return tuple(applied), json.dumps(steps, sort_keys=True)
+
+
+def _operations(
+    ov: Override, index: int, cluster: Cluster
+) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+    """One rule's JSON patch operations with the member-cluster variables replaced, and the
+    (patch number, label) of the first label the cluster lacks."""
+    operations = []
+    for number, patch in enumerate(ov.rules[index]["jsonPatchOverrides"]):
+        operation = {"op": patch["op"], "path": patch["path"]}
+        if "value" in patch:
+            value, missing = substitute(patch["value"], cluster)
+            if missing:
+                return operations, (number, missing)
+            operation["value"] = value
+        operations.append(operation)
+    return operations, None
+
+
+def _apply_rules(
+    obj: RenderedObject, matching: list[Override], cluster: Cluster, diags: Diagnostics
+) -> RenderedObject | None:
+    body, applied = obj.body, []
+    for ov in matching:
+        for index, rule in enumerate(ov.rules):
+            if not cluster_matches(rule, cluster.labels):
+                continue
+            if ov.label not in applied:
+                applied.append(ov.label)
+            if rule.get("overrideType") == DELETE:
+                return None
+            if secrets.has_sops_metadata(body):
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} would modify "
+                    f"{obj.key}, which is SOPS-encrypted: its MAC covers every value, so Flux "
+                    "could no longer decrypt it",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="change the object before encrypting it, or use a Delete rule",
+                )
+                return obj
+            before = set(secrets.plain_paths(obj.key.kind, body))
+            if body is obj.body:
+                # One private copy per object and cluster, which every rule then patches in
+                # place: a copy per rule made large objects cost rules x clusters copies.
+                body = copy.deepcopy(body)
+            patched = _patch(body, ov, index, cluster, obj, diags)
+            if patched is None:
+                return obj
+            broken = _broken_metadata(patched)
+            if broken:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with metadata.{broken} that does not map strings to strings",
+                    ov.pos("policy", "overrideRules", index),
+                    hint="quote values such as 'true' or '1'",
+                )
+                return obj
+            leaks = set(secrets.plain_paths(obj.key.kind, patched)) - before
+            if leaks:
+                diags.error(
+                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                    f"with Secret payload in clear text ({', '.join(sorted(leaks))}); it would "
+                    "be committed to the rendered output",
+                    ov.pos("policy", "overrideRules", index),
+                    hint=secrets.HINT,
+                )
+                return obj
+            body = patched
+    if not applied:
+        return obj
+    return dataclasses.replace(obj, body=body, overrides=tuple(applied), original=obj.body)
+
+
+def _broken_metadata(body: dict[str, Any]) -> str | None:
+    """``labels`` or ``annotations`` when a patch left it other than a string -> string map
+    (Kubernetes would refuse the object; the layout adds annotations to the map)."""
+    metadata = body.get("metadata")
+    for name in ("labels", "annotations"):
+        value = metadata.get(name) if isinstance(metadata, dict) else None
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            return name
+    return None
+
+
+def _patch(
+    body: dict[str, Any],
+    ov: Override,
+    index: int,
+    cluster: Cluster,
+    obj: RenderedObject,
+    diags: Diagnostics,
+) -> dict[str, Any] | None:
+    """One rule's JSON patches applied to ``body`` in place (the caller's private copy); None
+    (and a diagnostic) on failure, when the caller drops the copy."""
+    where = f"{ov.title} rule {index} on cluster {cluster.name!r} for {obj.key}"
+    rule_pos = ov.pos("policy", "overrideRules", index)
+    operations, missing = _operations(ov, index, cluster)
+    if missing is not None:
+        number, label = missing
+        diags.error(
+            f"{where}: cluster has no label {label!r} (${{MEMBER-CLUSTER-LABEL-KEY-{label}}})",
+            ov.pos("policy", "overrideRules", index, "jsonPatchOverrides", number, "value"),
+        )
+        return None
+    try:
+        return jsonpatch.JsonPatch(operations).apply(body, in_place=True)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        problem = re.split(r" in [{\[]", str(exc), maxsplit=1)[0]  # not the whole document
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        problem = repr(exc)
+    diags.error(f"{where}: the patch fails: {problem}", rule_pos, hint=f"object from {obj.source}")
+    return None
+
+
+def substitute(value: Any, cluster: Cluster) -> tuple[Any, str | None]:
+    """``value`` with the member-cluster variables replaced as strings (keys included), and the
+    first label the cluster lacks (None when all are present)."""
+    missing: list[str] = []
+
+    def text(s: str) -> str:
+        s = s.replace(CLUSTER_NAME_VARIABLE, cluster.name)
+
+        def label(match: re.Match[str]) -> str:
+            if match.group(1) not in cluster.labels:
+                missing.append(match.group(1))
+                return match.group(0)
+            return cluster.labels[match.group(1)]
+
+        return _LABEL_VARIABLE.sub(label, s)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, dict):
+            return {text(k): walk(v) for k, v in node.items()}
+        return node
+
+    result = walk(value)
+    return result, (missing[0] if missing else None)

@@ -1,0 +1,108 @@
+"""What the scheduler remembers in fleet.lock (section ``placements``).
+
+KubeFleet keeps its decisions as bindings in etcd; fleetc keeps them in git. Per placement the
+lock records the hash of the policy it was scheduled under (without ``numberOfClusters``, as
+KubeFleet's policy snapshot) and the clusters it selected, in pick order, with the scores they
+were picked with (a scale-down trims the lowest first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.lock import LOCK_FILE, Lock
+from fleetc.stages.schedule.framework import Score
+
+SECTION = "placements"
+
+
+def _with_defaults(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy as the API server stores it: the CRD's defaults filled in."""
+    filled = {"placementType": "PickAll", **policy}
+    if policy.get("tolerations"):
+        filled["tolerations"] = [{"operator": "Equal", **t} for t in policy["tolerations"]]
+    if policy.get("topologySpreadConstraints"):
+        filled["topologySpreadConstraints"] = [
+            {"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", **c}
+            for c in policy["topologySpreadConstraints"]
+        ]
+    return filled
+
+
+def policy_hash(policy: dict[str, Any]) -> str:
+    """A stable digest of the policy; changing only numberOfClusters keeps it.
+
+    Defaults are filled in first, so spelling out a default does not reschedule.
+    """
+    relevant = {k: v for k, v in _with_defaults(policy).items() if k != "numberOfClusters"}
+    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Pick:
+    cluster: str
+    score: Score
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """One placement's previous scheduling: the policy it ran under and what it picked."""
+
+    policy_hash: str
+    picks: tuple[Pick, ...]
+
+
+def _pick(item: Any) -> Pick | None:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        return None
+    affinity = item.get("affinityScore", 0)
+    topology = item.get("topologySpreadScore", 0)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (affinity, topology)):
+        return None
+    return Pick(item["name"], Score(topology, affinity))
+
+
+def read(lock: Lock, diags: Diagnostics) -> dict[str, Remembered]:
+    """Every placement's remembered scheduling; a malformed entry is an error, not a guess."""
+    section = lock.section(SECTION)
+    if section is None:
+        return {}
+    where = lock.doc.pos((SECTION,)) if lock.doc is not None else None
+    if not isinstance(section, dict):
+        diags.error(f"{LOCK_FILE}: '{SECTION}' must be a mapping", where)
+        return {}
+    remembered: dict[str, Remembered] = {}
+    for name, entry in section.items():
+        at = lock.doc.pos((SECTION, name)) if lock.doc is not None else None
+        items = entry.get("clusters") if isinstance(entry, dict) else None
+        picks = [_pick(i) for i in items] if isinstance(items, list) else [None]
+        digest = entry.get("policyHash") if isinstance(entry, dict) else None
+        if not isinstance(digest, str) or any(p is None for p in picks):
+            diags.error(
+                f"{LOCK_FILE}: the entry of placement {name!r} is malformed",
+                at,
+                f"{SECTION}.{name}",
+                hint=f"render with --reschedule {name} to schedule it afresh",
+            )
+            continue
+        remembered[str(name)] = Remembered(digest, tuple(p for p in picks if p is not None))
+    return remembered
+
+
+def entry(digest: str, picks: list[Pick]) -> dict[str, Any]:
+    return {
+        "policyHash": digest,
+        "clusters": [
+            {
+                "name": p.cluster,
+                "affinityScore": p.score.affinity,
+                "topologySpreadScore": p.score.topology_spread,
+            }
+            for p in picks
+        ],
+    }

@@ -1,0 +1,21 @@
+"""ClusterEligibility: NotReady and Leaving clusters take no new placements."""
+
+from __future__ import annotations
+
+from fleetc.core.model import Cluster
+from fleetc.stages.schedule.framework import SUCCESS, CycleState, Status, unschedulable
+
+NAME = "ClusterEligibility"
+
+
+class ClusterEligibility:
+    name = NAME
+    selection_independent = True
+
+    def pre_filter(self, state: CycleState) -> Status:
+        return SUCCESS
+
+    def filter(self, state: CycleState, cluster: Cluster) -> Status:
+        if cluster.ineligible_reason:
+            return unschedulable(NAME, cluster.ineligible_reason)
+        return SUCCESS

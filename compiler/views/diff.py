@@ -1,0 +1,336 @@
+"""Compare two compilations of a fleet: which clusters change, which objects, and why. Pure.
+
+The "why" comes from the placements: a cluster gains or loses a placement because the placement
+(its policy or selectors) changed, because the cluster's labels, taints or state changed, or
+because the cluster was added to or removed from the inventory. Secret values never reach a
+diff: ``data`` and ``stringData`` values of Secrets are replaced by a marker saying only whether
+the value changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Container
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetc.core import yamlout
+from fleetc.core.model import Cluster, ObjectKey
+from fleetc.pipeline import Compilation, RenderedObject
+from fleetc.stages import emit as layout
+
+ADDED = "added"
+REMOVED = "removed"
+CHANGED = "changed"
+GAINED = "gained"
+LOST = "lost"
+SECRET_FIELDS = ("data", "stringData")
+REDACTED = "<redacted>"
+# kubectl copies the whole object, values included, into this annotation.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+REDACTED_OLD = "<redacted-old-value>"
+REDACTED_NEW = "<redacted-new-value>"
+
+
+@dataclass
+class ObjectChange:
+    key: str
+    path: str  # relative to the output folder
+    change: str  # added | removed | changed
+    diff: str  # unified diff of the YAML (Secret values redacted)
+
+
+@dataclass
+class PlacementChange:
+    placement: str
+    cluster: str
+    change: str  # gained | lost
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClusterDiff:
+    name: str
+    status: str  # added | removed | changed
+    objects: list[ObjectChange] = field(default_factory=list)
+
+    def count(self, change: str) -> int:
+        return sum(1 for o in self.objects if o.change == change)
+
+
+@dataclass
+class FleetDiff:
+    base: str  # how the base was named (ref and commit)
+    head: str
+    clusters: list[ClusterDiff] = field(default_factory=list)
+    placements: list[PlacementChange] = field(default_factory=list)
+    # Inventory and placement-spec changes, one sentence each.
+    inventory: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.clusters or self.placements or self.inventory or self.policies)
+
+
+def compare(base: Compilation, head: Compilation, base_name: str, head_name: str) -> FleetDiff:
+    result = FleetDiff(base_name, head_name)
+    result.inventory = _inventory_changes(base.fleet.clusters, head.fleet.clusters)
+    policies = _policy_changes(base, head)
+    result.policies = list(policies.values())
+    result.placements = _placement_changes(base, head, policies)
+    texts = _Texts()
+    for name in sorted(set(base.clusters) | set(head.clusters)):
+        old, new = base.clusters.get(name), head.clusters.get(name)
+        status = _kind(name, base.clusters, head.clusters)
+        objects = _object_changes(name, old or {}, new or {}, texts)
+        if objects or status != CHANGED:
+            result.clusters.append(ClusterDiff(name, status, objects))
+    return result
+
+
+def compare_files(old: dict[str, bytes], new: dict[str, bytes]) -> list[ClusterDiff]:
+    """Per-cluster changes between two output trees (paths relative to the output folder).
+
+    Used for the commit message of ``render --commit``: what the commit changes in the
+    committed output. Kustomization files follow from the objects and are not counted.
+    """
+    by_cluster: dict[str, list[str]] = {}
+    for path in sorted(set(old) | set(new)):
+        by_cluster.setdefault(path.split("/", 1)[0], []).append(path)
+    old_clusters = {path.split("/", 1)[0] for path in old}
+    new_clusters = {path.split("/", 1)[0] for path in new}
+    found: list[ClusterDiff] = []
+    for name, paths in sorted(by_cluster.items()):
+        changes = [
+            ObjectChange(path, path, _kind(path, old, new), "")
+            for path in paths
+            if not path.endswith("/" + layout.KUSTOMIZATION) and old.get(path) != new.get(path)
+        ]
+        status = _kind(name, old_clusters, new_clusters)
+        if changes or status != CHANGED:
+            found.append(ClusterDiff(name, status, changes))
+    return found
+
+
+def _kind(item: Any, old: Container[Any], new: Container[Any]) -> str:
+    """Whether ``item`` was added, removed or (possibly) changed between ``old`` and ``new``."""
+    return ADDED if item not in old else REMOVED if item not in new else CHANGED
+
+
+class _Texts:
+    """Each distinct (body, provenance) serialised once, however many clusters share it (the
+    compilations outlive this, so the ids stay valid)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
+
+    def of(self, obj: RenderedObject) -> str:
+        key = (id(obj.body), tuple(obj.provenance.items()))
+        text = self.cache.get(key)
+        if text is None:
+            text = self.cache[key] = _yaml(_body(obj))
+        return text
+
+
+def _object_changes(
+    cluster: str,
+    old: dict[ObjectKey, RenderedObject],
+    new: dict[ObjectKey, RenderedObject],
+    texts: _Texts,
+) -> list[ObjectChange]:
+    changes: list[ObjectChange] = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if before is not None and after is not None and _same(cluster, before, after, texts):
+            continue
+        old_body, new_body = redact_pair(_body(before), _body(after))
+        old_text, new_text = _yaml(old_body), _yaml(new_body)
+        path = _path(cluster, after or before)  # type: ignore[arg-type]
+        change = _kind(key, old, new)
+        old_path = _path(cluster, before) if before else "/dev/null"
+        new_path = _path(cluster, after) if after else "/dev/null"
+        diff = "".join(
+            difflib.unified_diff(
+                old_text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=f"a/{old_path}" if before else old_path,
+                tofile=f"b/{new_path}" if after else new_path,
+            )
+        )
+        changes.append(ObjectChange(str(key), path, change, diff))
+    return changes
+
+
+def _same(cluster: str, before: RenderedObject, after: RenderedObject, texts: _Texts) -> bool:
+    same_path = _path(cluster, before) == _path(cluster, after)
+    return same_path and texts.of(before) == texts.of(after)
+
+
+def _body(obj: RenderedObject | None) -> dict[str, Any] | None:
+    return None if obj is None else layout.annotated(obj.body, obj.provenance)
+
+
+def _yaml(body: dict[str, Any] | None) -> str:
+    return "" if body is None else yamlout.dump_object(body).decode("utf-8")
+
+
+def _path(cluster: str, obj: RenderedObject) -> str:
+    rel = layout.object_path(obj.key)
+    return f"{cluster}/{obj.bundle}/{rel}" if obj.bundle else f"{cluster}/{rel}"
+
+
+def _is_secret(body: dict[str, Any] | None) -> bool:
+    return isinstance(body, dict) and (body.get("apiVersion"), body.get("kind")) == ("v1", "Secret")
+
+
+def _is_list(body: Any) -> bool:
+    """A ``v1`` ``List`` (or ``...List``) whose items may be Secrets."""
+    return (
+        isinstance(body, dict)
+        and str(body.get("kind", "")).endswith("List")
+        and isinstance(body.get("items"), list)
+    )
+
+
+def redact_pair(
+    old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both bodies with Secret values replaced; a value that differs is marked old/new."""
+    return _redact(old, new, REDACTED_OLD), _redact(new, old, REDACTED_NEW)
+
+
+def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: str):
+    """``body`` with its Secret values replaced: ``marker`` where ``other`` differs."""
+    if _is_list(body) and any(_is_secret(item) for item in body["items"]):
+        theirs = other["items"] if _is_list(other) else []
+        items = [
+            _redact(item, theirs[i] if i < len(theirs) else None, marker)
+            for i, item in enumerate(body["items"])
+        ]
+        return {**body, "items": items}
+    if body is None or not _is_secret(body):
+        return body
+    out = dict(body)
+    for name in SECRET_FIELDS:
+        values = out.get(name)
+        if values is None:
+            continue
+        theirs = (other or {}).get(name) if _is_secret(other) else None
+        theirs = theirs if isinstance(theirs, dict) else {}
+        if isinstance(values, dict):
+            out[name] = {
+                k: REDACTED if k in theirs and theirs[k] == v else marker for k, v in values.items()
+            }
+        else:
+            out[name] = REDACTED
+    metadata = out.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        out["metadata"] = {**metadata, "annotations": {**annotations, LAST_APPLIED: REDACTED}}
+    return out
+
+
+def _cluster_facts(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "labels": dict(cluster.labels),
+        "taints": sorted(str(t) for t in cluster.taints),
+        "state": cluster.state,
+        "kubernetesVersion": cluster.kubernetes_version,
+    }
+
+
+def _inventory_changes(old: dict[str, Cluster], new: dict[str, Cluster]) -> list[str]:
+    lines: list[str] = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines.append(f"cluster {name} added to the inventory")
+        elif name not in new:
+            lines.append(f"cluster {name} removed from the inventory")
+        else:
+            texts = _cluster_changes(old[name], new[name])
+            lines.extend(f"cluster {name}: {text}" for text in texts)
+    return lines
+
+
+def _cluster_changes(old: Cluster, new: Cluster) -> list[str]:
+    texts: list[str] = []
+    for key in sorted(set(old.labels) | set(new.labels)):
+        before, after = old.labels.get(key), new.labels.get(key)
+        if before == after:
+            continue
+        if before is None:
+            texts.append(f"label {key}={after} added")
+        elif after is None:
+            texts.append(f"label {key}={before} removed")
+        else:
+            texts.append(f"label {key} changed from {before} to {after}")
+    facts_old, facts_new = _cluster_facts(old), _cluster_facts(new)
+    for fact in ("taints", "state", "kubernetesVersion"):
+        if facts_old[fact] != facts_new[fact]:
+            before, after = _fact(facts_old[fact]), _fact(facts_new[fact])
+            texts.append(f"{fact} changed from {before} to {after}")
+    return texts
+
+
+def _fact(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) if value else "(none)"
+    return "(none)" if value is None else str(value)
+
+
+def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
+    """Placement name -> what changed in its spec (policy, resourceSelectors, ...)."""
+    old = {p.name: p for p in base.fleet.placements}
+    new = {p.name: p for p in head.fleet.placements}
+    lines: dict[str, str] = {}
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines[name] = f"placement {name} added"
+        elif name not in new:
+            lines[name] = f"placement {name} removed"
+        else:
+            parts = [
+                part
+                for part in sorted(set(old[name].spec) | set(new[name].spec))
+                if old[name].spec.get(part) != new[name].spec.get(part)
+            ]
+            if parts:
+                lines[name] = f"placement {name}: {', '.join(parts)} changed"
+    return lines
+
+
+def _placement_changes(
+    base: Compilation, head: Compilation, policies: dict[str, str]
+) -> list[PlacementChange]:
+    changes: list[PlacementChange] = []
+    for name in sorted(set(base.outcomes) | set(head.outcomes)):
+        old = base.outcomes.get(name)
+        new = head.outcomes.get(name)
+        before = set(old.selected) if old else set()
+        after = set(new.selected) if new else set()
+        for cluster in sorted(before ^ after):
+            gained = cluster in after
+            reasons = []
+            if name in policies:
+                reasons.append(policies[name])
+            reasons.extend(_cluster_reasons(cluster, base, head))
+            # The scheduler's own words on the side where the cluster is not selected.
+            outcome = old if gained else new
+            decision = next(
+                (d for d in (outcome.decisions if outcome else []) if d.cluster == cluster), None
+            )
+            if decision is not None:
+                side = "before" if gained else "now"
+                reasons.append(f"{side}: {decision.reason}")
+            changes.append(PlacementChange(name, cluster, GAINED if gained else LOST, reasons))
+    return changes
+
+
+def _cluster_reasons(name: str, base: Compilation, head: Compilation) -> list[str]:
+    old, new = base.fleet.clusters.get(name), head.fleet.clusters.get(name)
+    if old is None:
+        return [f"cluster {name} added to the inventory"]
+    if new is None:
+        return [f"cluster {name} removed from the inventory"]
+    return [f"cluster {name}: {text}" for text in _cluster_changes(old, new)]

@@ -1,0 +1,175 @@
+"""Print a ``diff.FleetDiff``: text for terminals, markdown for pull requests, JSON for tools.
+
+Every form starts with the summary (clusters affected, object counts per cluster, placement
+moves and why); text and markdown then give per-cluster object changes with unified YAML
+diffs, folded per cluster in markdown so a change that touches hundreds of clusters stays
+readable. The JSON form is documented in the README ("GitOps loop").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fleetc.views.diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
+
+JSON_VERSION = 1
+# Characters of markdown before YAML diffs are left out (GitHub's job summary limit is 1 MiB).
+MARKDOWN_BUDGET = 900_000
+_SIGN = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
+
+
+def counts(cluster: ClusterDiff) -> str:
+    return f"+{cluster.count(ADDED)} -{cluster.count(REMOVED)} ~{cluster.count(CHANGED)}"
+
+
+def _cluster_title(cluster: ClusterDiff) -> str:
+    note = f" (cluster {cluster.status})" if cluster.status != CHANGED else ""
+    return f"{cluster.name}{note}: {counts(cluster)}"
+
+
+def headline(diff: FleetDiff) -> str:
+    """One line: how many clusters and objects change (also the start of commit messages)."""
+    if not diff.changed:
+        return "no changes"
+    objects = sum(len(c.objects) for c in diff.clusters)
+    return (
+        f"{len(diff.clusters)} cluster(s) affected, {objects} object change(s), "
+        f"{len(diff.placements)} placement change(s)"
+    )
+
+
+def summary_lines(diff: FleetDiff) -> list[str]:
+    lines = [headline(diff)]
+    lines += [f"  {_cluster_title(c)}" for c in diff.clusters]
+    if diff.placements:
+        lines.append("placements:")
+        for change in diff.placements:
+            sign = "+" if change.change == "gained" else "-"
+            lines.append(f"  {change.placement}: {sign}{change.cluster} ({change.change})")
+            lines += [f"      {reason}" for reason in change.reasons]
+    if diff.policies:
+        lines.append("placement specs:")
+        lines += [f"  {line}" for line in diff.policies]
+    if diff.inventory:
+        lines.append("inventory:")
+        lines += [f"  {line}" for line in diff.inventory]
+    return lines
+
+
+def text(diff: FleetDiff) -> str:
+    lines = [f"fleetc diff {diff.base} -> {diff.head}", *summary_lines(diff)]
+    for cluster in diff.clusters:
+        lines += ["", f"=== {_cluster_title(cluster)}"]
+        lines += [f"{_SIGN[o.change]} {o.key}  ({o.path})" for o in cluster.objects]
+        for change in cluster.objects:
+            lines.append("")
+            lines += change.diff.rstrip("\n").splitlines()
+    return "\n".join(lines) + "\n"
+
+
+def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
+    """Markdown for a PR comment or job summary. Once the text passes ``budget`` characters,
+    further clusters list their object changes without the YAML diffs (GitHub caps a job
+    summary at 1 MiB and a comment at 65,536 characters)."""
+    out = [f"## fleetc diff `{diff.base}` → `{diff.head}`", "", f"**{headline(diff)}**", ""]
+    if diff.clusters:
+        out += ["| cluster | status | added | removed | changed |", "|---|---|---|---|---|"]
+        out += [
+            f"| `{c.name}` | {c.status} | {c.count(ADDED)} | {c.count(REMOVED)} | "
+            f"{c.count(CHANGED)} |"
+            for c in diff.clusters
+        ]
+        out.append("")
+    if diff.placements:
+        out += ["### Placement changes", ""]
+        for change in diff.placements:
+            why = "; ".join(change.reasons)
+            out.append(f"- `{change.placement}` {change.change} `{change.cluster}`: {_md(why)}")
+        out.append("")
+    for title, items in (("Placement specs", diff.policies), ("Inventory", diff.inventory)):
+        if items:
+            out += [f"### {title}", "", *(f"- {_md(item)}" for item in items), ""]
+    size = sum(len(line) + 1 for line in out)
+    omitted = 0
+    for cluster in diff.clusters:
+        block = [f"<details><summary><code>{_cluster_title(cluster)}</code></summary>", ""]
+        block += [f"- {_SIGN[o.change]} `{o.key}` (`{o.path}`)" for o in cluster.objects]
+        body = "".join(o.diff for o in cluster.objects)
+        if body and size + len(body) <= budget:
+            fence = _fence(body)
+            block += ["", f"{fence}diff", body.rstrip("\n"), fence]
+        elif body:
+            omitted += 1
+        block += ["", "</details>", ""]
+        size += sum(len(line) + 1 for line in block)
+        out += block
+    if omitted:
+        out.append(
+            f"_YAML diffs of {omitted} cluster(s) omitted to keep this short: "
+            "run `fleetc diff` locally for all of them._"
+        )
+    return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fence(body: str) -> str:
+    """A code fence longer than any run of backticks in ``body``."""
+    longest = run = 0
+    for ch in body:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def as_json(diff: FleetDiff) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "base": diff.base,
+        "head": diff.head,
+        "changed": diff.changed,
+        "summary": {
+            "clustersAffected": len(diff.clusters),
+            "clusters": {
+                c.name: {
+                    "status": c.status,
+                    "added": c.count(ADDED),
+                    "removed": c.count(REMOVED),
+                    "changed": c.count(CHANGED),
+                }
+                for c in diff.clusters
+            },
+        },
+        "placements": [
+            {
+                "placement": p.placement,
+                "cluster": p.cluster,
+                "change": p.change,
+                "reasons": p.reasons,
+            }
+            for p in diff.placements
+        ],
+        "placementSpecs": diff.policies,
+        "inventory": diff.inventory,
+        "clusters": [
+            {
+                "name": c.name,
+                "status": c.status,
+                "objects": [
+                    {"key": o.key, "path": o.path, "change": o.change, "diff": o.diff}
+                    for o in c.objects
+                ],
+            }
+            for c in diff.clusters
+        ],
+    }
+
+
+def json_text(diff: FleetDiff) -> str:
+    return json.dumps(as_json(diff), indent=2, sort_keys=False) + "\n"
+
+
+FORMATS = {"text": text, "markdown": markdown, "json": json_text}

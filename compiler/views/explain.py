@@ -1,0 +1,133 @@
+"""Trace one object on one cluster: its hub source, placements, overrides and final manifest. Pure.
+
+This is the offline answer to kubefleet#611 ("show the final per-cluster manifest after
+overrides") and #151 ("which placement put this here?"); ``fleetc explain --cluster C
+--object REF`` prints it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fleetc.core import yamlout
+from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.model import ObjectKey
+from fleetc.stages import emit as layout
+from fleetc.stages import override
+from fleetc.views import diff
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation
+
+_REF = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)(\.(?P<group>[a-z0-9.-]+))?/(?P<rest>.+)$")
+
+
+@dataclass(frozen=True)
+class Trace:
+    cluster: str
+    key: ObjectKey
+    source: str
+    placements: tuple[str, ...]
+    # (override as provenance names it, where it is defined), in the order applied.
+    overrides: tuple[tuple[str, str], ...]
+    hub_manifest: str
+    # The manifest after overrides, without fleetc's annotations (for the diff).
+    overridden_manifest: str
+    final_manifest: str
+
+
+def parse_object(text: str) -> ObjectKey | None:
+    """``KIND[.GROUP]/NAMESPACE/NAME`` or ``KIND[.GROUP]/NAME`` (cluster-scoped)."""
+    match = _REF.match(text)
+    if not match:
+        return None
+    parts = match["rest"].split("/")
+    if len(parts) > 2 or not all(parts):
+        return None
+    namespace, name = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
+    return ObjectKey(match["group"] or "", match["kind"], namespace, name)
+
+
+def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
+    """The trace of ``key`` on ``cluster``, or a message saying why there is none."""
+    if cluster not in comp.clusters:
+        hint = did_you_mean(cluster, comp.clusters)
+        return f"no cluster {cluster!r} in the inventory" + (f" ({hint})" if hint else "")
+    placed = comp.clusters[cluster]
+    obj = placed.get(key)
+    if obj is None:
+        message = f"{key} is not rendered on cluster {cluster!r}"
+        deleted_by = _deleted_by(comp, cluster, key)
+        if deleted_by:
+            return f"{message}: {deleted_by} deletes it there"
+        hint = did_you_mean(str(key), [str(k) for k in placed])
+        return message + (f" ({hint})" if hint else "")
+    where = {ov.label: str(ov.where) for ov in override.collect(comp.fleet, Diagnostics())}
+    original = obj.original if obj.original is not None else obj.body
+    hub = comp.fleet.objects.get(key)
+    source = str(hub.pos()) if hub is not None and hub.body is original else obj.source
+    # Secret values never reach the terminal (or a CI log): only whether an override changed one.
+    shown_original, shown_body = diff.redact_pair(original, obj.body)
+    assert shown_original is not None and shown_body is not None
+    return Trace(
+        cluster=cluster,
+        key=key,
+        source=source,
+        placements=obj.placements,
+        overrides=tuple((label, where.get(label, "?")) for label in obj.overrides),
+        hub_manifest=_text(shown_original),
+        overridden_manifest=_text(shown_body),
+        final_manifest=_text(layout.annotated(shown_body, obj.provenance)),
+    )
+
+
+def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
+    """The Delete rule that drops ``key`` on ``cluster``, if one does."""
+    from fleetc.pipeline import RenderedObject
+
+    elsewhere = [objs[key] for objs in comp.clusters.values() if key in objs]
+    hub = comp.fleet.objects.get(key)
+    body = (elsewhere[0].original or elsewhere[0].body) if elsewhere else hub.body if hub else None
+    if body is None:
+        return None
+    placements = tuple(
+        name
+        for name, picked in comp.selections.items()
+        if cluster in comp.outcomes[name].selected and any(o.key == key for o in picked)
+    )
+    probe = RenderedObject(key, body, "", placements)
+    labels = comp.fleet.clusters[cluster].labels
+    overrides = override.collect(comp.fleet, Diagnostics())
+    for ov in override.applicable(override.index_by_resource(overrides), probe):
+        for number, rule in enumerate(ov.rules):
+            deletes = rule.get("overrideType") == override.DELETE
+            if deletes and override.cluster_matches(rule, labels):
+                return f"{ov.title} rule {number} ({ov.where})"
+    return None
+
+
+def _text(body: dict[str, Any]) -> str:
+    return yamlout.dump_object(body).decode("utf-8")
+
+
+def format_trace(t: Trace) -> str:
+    """The trace as text: a header, the hub manifest, the change, the final manifest."""
+    lines = [
+        f"object:     {t.key}",
+        f"cluster:    {t.cluster}",
+        f"source:     {t.source}",
+        f"placements: {', '.join(t.placements) or '-'}",
+        "overrides:  " + (", ".join(f"{label} ({pos})" for label, pos in t.overrides) or "-"),
+        "",
+        "# hub manifest",
+        t.hub_manifest.rstrip("\n"),
+    ]
+    if t.overrides:
+        hub, final = t.hub_manifest.splitlines(), t.overridden_manifest.splitlines()
+        diff = difflib.unified_diff(hub, final, "hub", t.cluster, lineterm="", n=2)
+        lines += ["", "# overrides applied (diff)", *diff]
+    lines += ["", f"# final manifest on {t.cluster}", t.final_manifest.rstrip("\n")]
+    return "\n".join(lines) + "\n"

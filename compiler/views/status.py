@@ -1,0 +1,120 @@
+"""Placement status and explanations as data: the JSON contract of ``fleetc status``/``explain``.
+
+``status`` builds one object from ``SECTIONS``, a list of (key, builder) pairs: features that
+report their own state (services, load-balancer pools, ...) append a builder. Everything here
+is pure; the CLI prints what these functions return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fleetc.core.model import Placement
+from fleetc.pipeline import Compilation
+from fleetc.sections.metallb.section import loadbalancers_status
+from fleetc.sections.services.section import services_status
+from fleetc.stages.schedule import Decision, Outcome
+
+StatusSection = Callable[[Compilation], Any]
+
+
+def decision_item(decision: Decision) -> dict[str, Any]:
+    """One cluster's decision, as ``status`` and ``explain --format json`` print it."""
+    return {
+        "cluster": decision.cluster,
+        "selected": decision.selected,
+        "affinityScore": decision.affinity_score,
+        "topologySpreadScore": decision.topology_spread_score,
+        "reason": decision.reason,
+        "verdict": decision.verdict,
+        "filter": decision.filtered_by,
+    }
+
+
+def placement_item(placement: Placement, outcome: Outcome) -> dict[str, Any]:
+    condition = outcome.condition
+    return {
+        "name": placement.name,
+        "placementType": outcome.placement_type,
+        "scheduled": {
+            "status": condition.status,
+            "reason": condition.reason,
+            "message": condition.message,
+        },
+        "decisions": [decision_item(d) for d in outcome.decisions],
+    }
+
+
+def placements_section(comp: Compilation) -> list[dict[str, Any]]:
+    """Every placement in fleet.yaml order (fleet.yaml's own first, then hub CRPs)."""
+    return [placement_item(p, comp.outcomes[p.name]) for p in comp.fleet.placements]
+
+
+SECTIONS: list[tuple[str, StatusSection]] = [
+    ("placements", placements_section),
+    ("services", services_status),
+    ("loadBalancers", loadbalancers_status),
+]
+
+
+def status(comp: Compilation) -> dict[str, Any]:
+    return {key: build(comp) for key, build in SECTIONS}
+
+
+def explain(comp: Compilation, name: str) -> dict[str, Any]:
+    placement = next(p for p in comp.fleet.placements if p.name == name)
+    return placement_item(placement, comp.outcomes[name])
+
+
+# -- text for people ------------------------------------------------------------------------
+
+
+def _condition_line(item: dict[str, Any]) -> str:
+    scheduled = item["scheduled"]
+    return (
+        f"{item['name']} ({item['placementType']}): "
+        f"Scheduled={scheduled['status']}, {scheduled['reason']}"
+    )
+
+
+def status_text(report: dict[str, Any]) -> str:
+    lines = []
+    for item in report["placements"]:
+        selected = [d["cluster"] for d in item["decisions"] if d["selected"]]
+        lines.append(_condition_line(item))
+        lines.append(f"  {item['scheduled']['message']}")
+        lines.append(f"  selected: {', '.join(selected) if selected else '(none)'}")
+    if not lines:
+        lines.append("no placements")
+    for service in report.get("services", []):
+        exporters = [e["cluster"] for e in service["exporters"]]
+        lines.append(f"service {service['service']}: exported from {_names(exporters)}")
+        lines.append(f"  consumers: {_names(service['consumers'])}")
+        for conflict in service["conflicts"]:
+            lines.append(f"  conflict: {conflict['message']}")
+    for cluster in report.get("loadBalancers", []):
+        for pool in cluster["pools"]:
+            addresses = ", ".join(pool["addresses"])
+            lines.append(f"pool {cluster['cluster']}/{pool['name']}: {addresses}")
+    return "\n".join(lines) + "\n"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if names else "(none)"
+
+
+def explain_text(item: dict[str, Any]) -> str:
+    lines = [_condition_line(item), f"  {item['scheduled']['message']}", ""]
+    width = max((len(d["cluster"]) for d in item["decisions"]), default=0)
+    for d in item["decisions"]:
+        if d["verdict"] == "filtered":
+            detail = f"by {d['filter']}" if d["filter"] else ""
+        else:
+            detail = (
+                f"affinity score {d['affinityScore']}, "
+                f"topology spread score {d['topologySpreadScore']}"
+            )
+        lines.append(f"  {d['cluster']:<{width}}  {d['verdict']:<9}  {detail}".rstrip())
+        lines.append(f"      {d['reason']}")
+    return "\n".join(lines) + "\n"
