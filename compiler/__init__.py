@@ -1,8 +1,9 @@
 """fleetc: an offline GitOps compiler for Kubernetes fleets."""
 
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from fleetc.core.inputs import Inputs
 from fleetc.pipeline import Options, Result, compile_fleet
-from fleetc.shell.load import Inputs, load
+from fleetc.shell.load import load
 
 __all__ = [
     "Diagnostic",

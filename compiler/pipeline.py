@@ -7,14 +7,14 @@ or writes files, looks at the clock or draws random numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from fleetc.core import lock, secrets
 from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import Inputs
 from fleetc.core.model import Fleet, HubObject, ObjectKey
+from fleetc.core.placed import RenderedObject
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.sections import GENERATORS
-from fleetc.shell.load import Inputs
 from fleetc.stages import emit as layout
 from fleetc.stages import override
 from fleetc.stages.model import build
@@ -30,30 +30,6 @@ class Options:
     strict: bool = False
     # Placements to schedule afresh, ignoring what fleet.lock remembers (--reschedule).
     reschedule: frozenset[str] = frozenset()
-
-
-@dataclass
-class RenderedObject:
-    """One object on one cluster, with where it came from."""
-
-    key: ObjectKey
-    body: dict[str, Any]
-    source: str
-    placements: tuple[str, ...] = ()
-    # A bundle other than "" is a sub-folder with its own kustomization.yaml that the
-    # cluster's root does not include (Flux applies it through its own Kustomization).
-    bundle: str = ""
-    # Overrides applied on this cluster (issue 4), and the body before them.
-    overrides: tuple[str, ...] = ()
-    original: dict[str, Any] | None = None
-
-    @property
-    def provenance(self) -> dict[str, str]:
-        notes = {"fleetc.io/placement": ",".join(self.placements)} if self.placements else {}
-        notes["fleetc.io/source"] = self.source
-        if self.overrides:
-            notes["fleetc.io/overrides"] = ",".join(self.overrides)
-        return notes
 
 
 @dataclass

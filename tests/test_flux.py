@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO, FleetDir, run
 from fleetc import sections as generate
 from fleetc.core.model import ObjectKey
-from fleetc.pipeline import RenderedObject
+from fleetc.core.placed import RenderedObject
 
 GOLDEN = REPO / "tests" / "golden" / "flux"
 

@@ -7,8 +7,8 @@ import os
 import pytest
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.pipeline import compile_fleet
-from fleetc.shell.gitsource import GitSource
-from fleetc.shell.load import load, load_commit
+from fleetc.shell.gitsource import GitSource, load_commit
+from fleetc.shell.load import load
 from gitrepo import demo_fleet
 
 

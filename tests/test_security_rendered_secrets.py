@@ -13,6 +13,7 @@ from conftest import REPO, FleetDir, run
 from fleetc import pipeline
 from fleetc import sections as generate
 from fleetc.core.model import ObjectKey
+from fleetc.core.placed import RenderedObject
 from fleetc.views import diff
 from security_fleet import NAMESPACE, messages, write_fleet
 from test_security_secrets import SOPS, VALUE
@@ -175,7 +176,7 @@ def test_no_stage_can_hand_a_plain_secret_to_the_writer(
         }
         body["stringData"] = {"password": VALUE}
         source = "hub/app.yaml#spec.generated/db"  # how generators name their sources
-        comp.add("c1", pipeline.RenderedObject(SECRET_KEY, body, source))
+        comp.add("c1", RenderedObject(SECRET_KEY, body, source))
 
     monkeypatch.setattr(pipeline, "GENERATORS", [*generate.GENERATORS, leaky])
     write_fleet(fleet_dir)

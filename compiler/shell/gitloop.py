@@ -12,11 +12,13 @@ from pathlib import Path
 
 import git
 from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import Inputs
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result, compile_fleet
 from fleetc.shell import gitsource, writer
-from fleetc.shell.load import Inputs, load, load_commit
+from fleetc.shell.gitsource import load_commit
+from fleetc.shell.load import load
 from fleetc.shell.sources import join
 from fleetc.stages.emit import FLUX_SYSTEM
 from fleetc.views import diff as fleetdiff

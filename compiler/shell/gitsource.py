@@ -12,6 +12,9 @@ import posixpath
 from pathlib import Path
 
 import git
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import FLEET_FILE, Inputs
+from fleetc.shell.load import load_source
 from fleetc.shell.sources import Entry
 
 LINK_MODE = 0o120000
@@ -151,3 +154,16 @@ def default_base(repo: git.Repo) -> tuple[str, str]:
         if bases:
             return bases[0].hexsha, f"merge base with {name}"
     return head.hexsha, "HEAD"
+
+
+def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
+    """Load the fleet as it is in ``commit``, whose fleet.yaml lives in folder ``prefix`` of the
+    repository; ``root`` is where that folder is checked out (used for messages only)."""
+    source = GitSource(commit, prefix)
+    if not source.is_file(FLEET_FILE):
+        where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
+        diags.error(f"no {where} in commit {commit.hexsha[:12]}")
+        return Inputs(root, None)
+    inputs = load_source(source, root, diags)
+    inputs.repo_prefix = prefix
+    return inputs

@@ -9,52 +9,26 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import git
 from fleetc.core import yamlsource
 from fleetc.core.diagnostics import Diagnostics, Position
+from fleetc.core.inputs import (
+    DEFAULT_INVENTORY,
+    DEFAULT_OUTPUT,
+    DEFAULT_RESOURCES,
+    FLEET_FILE,
+    Inputs,
+    SourceText,
+)
 from fleetc.core.lock import LOCK_FILE
+from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.yamlsource import Document
-from fleetc.shell.gitsource import GitSource
 from fleetc.shell.sources import FileSource, Source, join
-from fleetc.stages.emit import FLUX_SYSTEM
 
-FLEET_FILE = "fleet.yaml"
-DEFAULT_RESOURCES = ("hub/",)
-DEFAULT_INVENTORY = "clusters/"
-DEFAULT_OUTPUT = "rendered/"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"
 MAX_INPUT_FILES = 50_000
-
-
-@dataclass
-class SourceText:
-    """A file read as text (templates are parsed later, once per cluster)."""
-
-    file: str
-    text: str
-
-
-@dataclass
-class Inputs:
-    """Everything the pure stages need, read from disk; paths are relative to ``root``."""
-
-    root: Path
-    fleet: Document | None
-    inventory: list[Document] = field(default_factory=list)
-    hub: list[Document] = field(default_factory=list)
-    templates: list[SourceText] = field(default_factory=list)
-    output: str = DEFAULT_OUTPUT
-    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
-    flux_system: frozenset[str] = frozenset()
-    # The previous fleet.lock, if there is one.
-    lock: Document | None = None
-    # The fleet's folder relative to the top of its git repository ("" at the top, or outside
-    # git): Flux reads paths from the repository's top.
-    repo_prefix: str = ""
 
 
 class Reader:
@@ -187,19 +161,6 @@ def _repo_prefix(root: Path) -> str:
             rel = root.relative_to(top).as_posix()
             return "" if rel == "." else rel
     return ""
-
-
-def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
-    """Load the fleet as it is in ``commit``, whose fleet.yaml lives in folder ``prefix`` of the
-    repository; ``root`` is where that folder is checked out (used for messages only)."""
-    source = GitSource(commit, prefix)
-    if not source.is_file(FLEET_FILE):
-        where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
-        diags.error(f"no {where} in commit {commit.hexsha[:12]}")
-        return Inputs(root, None)
-    inputs = load_source(source, root, diags)
-    inputs.repo_prefix = prefix
-    return inputs
 
 
 def load_source(

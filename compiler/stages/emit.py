@@ -9,49 +9,22 @@ a ``kustomization.yaml`` per cluster listing them. Objects of a bundle go below
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fleetc.core import yamlout
-from fleetc.core.model import ObjectKey
+from fleetc.core.output_layout import (
+    FLUX_SYSTEM,
+    KUSTOMIZATION,
+    distinct,
+    object_path,
+)
 from fleetc.core.reporter import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation, RenderedObject
-
-CLUSTER_SCOPE_DIR = "_cluster"
-KUSTOMIZATION = "kustomization.yaml"
-FLUX_SYSTEM = "flux-system"
-FLUX_SYSTEM_OBJECTS_DIR = "_flux-system"
-_UNSAFE = re.compile(r"[^a-z0-9.-]")
-MAX_FILE_NAME = 255
-_TRUNCATED = 200
-
-
-def _segment(text: str) -> str:
-    """A file-name-safe, lower-case rendering of a name (e.g. ':' in RBAC names)."""
-    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.lower())
-
-
-def object_path(key: ObjectKey) -> str:
-    kind = f"{key.kind}.{key.group}" if key.group else key.kind
-    folder = key.namespace or CLUSTER_SCOPE_DIR
-    if folder == FLUX_SYSTEM:  # <cluster>/flux-system/ belongs to 'flux bootstrap'
-        folder = FLUX_SYSTEM_OBJECTS_DIR
-    stem = f"{_segment(kind)}_{_segment(key.name)}"
-    if len(stem) + len(".yaml") > MAX_FILE_NAME:
-        # File systems refuse longer names; escaping can triple a long Kubernetes name.
-        stem = _distinct(stem[:_TRUNCATED], key)
-    return f"{folder}/{stem}.yaml"
-
-
-def _distinct(stem: str, key: ObjectKey) -> str:
-    """``stem`` made unique to ``key`` ('~' never appears in an escaped name)."""
-    identity = "\0".join((key.group, key.kind, key.namespace, key.name)).encode("utf-8")
-    return f"{stem}~{hashlib.sha256(identity).hexdigest()[:16]}"
+    from fleetc.core.placed import RenderedObject
+    from fleetc.pipeline import Compilation
 
 
 def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
@@ -84,7 +57,7 @@ def files(
             if _join(cluster, obj.bundle, rel) in out:
                 # Names that differ only in case (or escape alike) would share a file: the
                 # later one, in key order, gets a distinct name.
-                rel = _distinct(rel.removesuffix(".yaml"), key) + ".yaml"
+                rel = distinct(rel.removesuffix(".yaml"), key) + ".yaml"
             out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
             bundles[obj.bundle].append(rel)
         for bundle, paths in sorted(bundles.items()):

@@ -12,12 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from fleetc.core import secrets
+from fleetc.core import kube, secrets
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.model import HubObject, ObjectKey
 from fleetc.core.yamlsource import Document
-from fleetc.stages import model as build
-from fleetc.stages.select import is_namespaced_kind
 
 if TYPE_CHECKING:
     from fleetc.core.model import Fleet
@@ -29,7 +27,7 @@ ENVELOPE_KINDS = (CLUSTER_ENVELOPE, NAMESPACED_ENVELOPE)
 
 
 def is_envelope(key: ObjectKey) -> bool:
-    return key.group == build.PLACEMENT_GROUP and key.kind in ENVELOPE_KINDS
+    return key.group == kube.PLACEMENT_GROUP and key.kind in ENVELOPE_KINDS
 
 
 def expand(comp: Compilation) -> None:
@@ -89,7 +87,7 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
                 envelope.pos(*at),
             )
             continue
-        obj = build.hub_object(_entry_document(envelope, at), diags)
+        obj = kube.hub_object(_entry_document(envelope, at), diags)
         if obj is not None and _check(fleet, envelope, entry, obj, diags):
             secrets.check_object(obj, diags)
             objects.append(_in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj)
@@ -113,9 +111,9 @@ def _check(
 ) -> bool:
     kind, namespace = envelope.key.kind, envelope.key.namespace
     what = f"{kind} {envelope.key.name!r} entry {entry!r}"
-    namespaced = is_namespaced_kind(fleet, obj.key.group, obj.key.kind)
+    namespaced = kube.is_namespaced_kind(fleet, obj.key.group, obj.key.kind)
     if is_envelope(obj.key) or (
-        obj.key.group == build.PLACEMENT_GROUP and obj.key.kind in build.CONTROL_KINDS
+        obj.key.group == kube.PLACEMENT_GROUP and obj.key.kind in kube.CONTROL_KINDS
     ):
         diags.error(f"{what}: {obj.key.kind} cannot be wrapped in an envelope", obj.pos("kind"))
         return False

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fleetc.core import schema, secrets
 from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
+from fleetc.core.inputs import Inputs
+from fleetc.core.kube import (
+    CONTROL_KINDS,
+    NAMESPACED_BUILTINS,
+    PLACEMENT_GROUP,
+    PLACEMENT_VERSIONS,
+    hub_object,
+)
 from fleetc.core.model import (
     LEAVING,
     NOT_READY,
@@ -14,16 +21,12 @@ from fleetc.core.model import (
     Cluster,
     Fleet,
     HubObject,
-    ObjectKey,
     Placement,
     Taint,
     split_api_version,
 )
 from fleetc.core.yamlsource import Document
-from fleetc.shell.load import Inputs
 
-PLACEMENT_GROUP = "placement.kubernetes-fleet.io"
-PLACEMENT_VERSIONS = ("v1", "v1beta1")
 MEMBER_CLUSTER_API_VERSIONS = (
     "cluster.kubernetes-fleet.io/v1",
     "cluster.kubernetes-fleet.io/v1beta1",
@@ -37,11 +40,6 @@ REASON_NO_HEALTH = (
     "cluster is not connected to the fleet: health condition from member agent is not available"
 )
 REASON_UNHEALTHY = "cluster is not connected to the fleet: unhealthy for a prolonged period of time"
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?$")
-MAX_NAME_LENGTH = 253
-MAX_LABEL_LENGTH = 63
 
 
 def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
@@ -198,22 +196,6 @@ def _member_cluster(doc: Document) -> Cluster:
 
 # -- hub manifests --------------------------------------------------------------------------
 
-# Built-in kinds that live in a namespace; a hub object of one of these must name it.
-NAMESPACED_BUILTINS = frozenset(
-    {
-        ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
-        ("", "PersistentVolumeClaim"), ("", "Pod"), ("", "Endpoints"), ("", "LimitRange"),
-        ("", "ResourceQuota"), ("", "ReplicationController"), ("", "Event"),
-        ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-        ("apps", "ReplicaSet"), ("apps", "ControllerRevision"), ("batch", "Job"),
-        ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
-        ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
-        ("networking.k8s.io", "NetworkPolicy"), ("rbac.authorization.k8s.io", "Role"),
-        ("rbac.authorization.k8s.io", "RoleBinding"), ("discovery.k8s.io", "EndpointSlice"),
-        ("coordination.k8s.io", "Lease"),
-    }
-)  # fmt: skip
-
 
 def _build_hub(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
     objects: list[HubObject] = []
@@ -256,93 +238,6 @@ def _build_hub(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
             continue
         fleet.objects[obj.key] = obj
     fleet.objects = dict(sorted(fleet.objects.items()))
-
-
-# placement.kubernetes-fleet.io kinds that configure the fleet rather than being placed.
-CONTROL_KINDS = frozenset(
-    {
-        "ClusterResourcePlacement", "ResourcePlacement", "ClusterResourceBinding",
-        "ResourceBinding", "ClusterResourceSnapshot", "ResourceSnapshot",
-        "ClusterSchedulingPolicySnapshot", "SchedulingPolicySnapshot", "Work",
-        "ClusterResourceOverride", "ResourceOverride", "ClusterResourceOverrideSnapshot",
-        "ResourceOverrideSnapshot", "ClusterStagedUpdateRun", "StagedUpdateRun",
-        "ClusterStagedUpdateStrategy", "StagedUpdateStrategy", "ClusterApprovalRequest",
-        "ApprovalRequest", "ClusterResourcePlacementEviction",
-        "ClusterResourcePlacementDisruptionBudget", "AppliedWork",
-    }
-)  # fmt: skip
-
-
-def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
-    """One manifest as a HubObject after the identity and metadata checks, or None."""
-    data = doc.data
-    if not isinstance(data, dict):
-        diags.error("a hub manifest must be a Kubernetes object (a mapping)", doc.pos())
-        return None
-    ok = True
-    for field_name in ("apiVersion", "kind"):
-        if not isinstance(data.get(field_name), str) or not data.get(field_name):
-            diags.error(
-                f"{field_name} is required and must be a string", doc.pos((field_name,)), field_name
-            )
-            ok = False
-    metadata = data.get("metadata")
-    if not isinstance(metadata, dict):
-        diags.error(
-            "metadata is required and must be a mapping", doc.pos(("metadata",)), "metadata"
-        )
-        return None
-    name = metadata.get("name")
-    namespace = metadata.get("namespace", "")
-    if not isinstance(name, str) or not name:
-        diags.error(
-            "metadata.name is required and must be a string",
-            doc.pos(("metadata",)),
-            "metadata.name",
-        )
-        ok = False
-    elif not _valid_object_name(name):
-        diags.error(
-            f"object name {name!r} is not a valid Kubernetes name",
-            doc.pos(("metadata", "name")),
-            "metadata.name",
-            hint=f"lowercase letters, digits, '-' and '.', at most {MAX_NAME_LENGTH} characters",
-        )
-        ok = False
-    if namespace is None:
-        namespace = ""
-    if not isinstance(namespace, str) or (
-        namespace and (len(namespace) > MAX_LABEL_LENGTH or not _DNS_LABEL.match(namespace))
-    ):
-        diags.error(
-            f"namespace {namespace!r} is not a DNS-1123 label",
-            doc.pos(("metadata", "namespace")),
-            "metadata.namespace",
-        )
-        ok = False
-    for field_name in ("labels", "annotations"):
-        value = metadata.get(field_name)
-        if value is not None and not (
-            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-        ):
-            diags.error(
-                f"metadata.{field_name} must map strings to strings",
-                doc.pos(("metadata", field_name)),
-                f"metadata.{field_name}",
-                hint="quote values such as 'true' or '1'",
-            )
-            ok = False
-    if not ok:
-        return None
-    group, _version = split_api_version(data["apiVersion"])
-    key = ObjectKey(group, data["kind"], namespace, name)
-    return HubObject(doc, (), key=key, api_version=data["apiVersion"], body=data)
-
-
-def _valid_object_name(name: str) -> bool:
-    return (
-        len(name) <= MAX_NAME_LENGTH and name not in (".", "..") and bool(_OBJECT_NAME.match(name))
-    )
 
 
 def _record_crd(fleet: Fleet, crd: HubObject) -> None:

@@ -24,16 +24,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jsonpatch
-from fleetc.core import labels, schema, secrets
+from fleetc.core import kube, labels, schema, secrets
 from fleetc.core.diagnostics import Diagnostics, Position
+from fleetc.core.inputs import SourceText
 from fleetc.core.model import Cluster, Fleet, Located, split_api_version
-from fleetc.shell.load import SourceText
 from fleetc.stages import envelopes, templates
-from fleetc.stages import model as build
-from fleetc.stages.select import is_namespaced_kind
 
 if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation, RenderedObject
+    from fleetc.core.placed import RenderedObject
+    from fleetc.pipeline import Compilation
 
 CRO = "ClusterResourceOverride"
 RO = "ResourceOverride"
@@ -143,7 +142,7 @@ def _from_hub(fleet: Fleet, diags: Diagnostics) -> list[Override]:
             if version not in OVERRIDE_VERSIONS:
                 diags.error(
                     f"{kind} {doc.api_version!r} is not supported; use "
-                    f"{build.PLACEMENT_GROUP}/{' or '.join(OVERRIDE_VERSIONS)}",
+                    f"{kube.PLACEMENT_GROUP}/{' or '.join(OVERRIDE_VERSIONS)}",
                     doc.pos("apiVersion"),
                 )
                 continue
@@ -174,7 +173,7 @@ def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
     for index, selector in enumerate(ov.selectors):
         at = (ov.selectors_field, index)
         group, kind = selector["group"], selector["kind"]
-        namespaced = kind != "Namespace" and is_namespaced_kind(fleet, group, kind)
+        namespaced = kind != "Namespace" and kube.is_namespaced_kind(fleet, group, kind)
         if "labelSelector" in selector:
             problems.append(("overrides select by name only; labelSelector is not supported", at))
         if ov.kind == CRO and namespaced:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core import labels
+from fleetc.core import kube, labels
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.model import Fleet, HubObject, ObjectKey, Placement
-from fleetc.stages.model import NAMESPACED_BUILTINS
 
 WITH_RESOURCES = "NamespaceWithResources"
 WITH_SELECTORS = "NamespaceWithResourceSelectors"
@@ -66,15 +65,6 @@ def is_excluded(obj: HubObject, fleet: Fleet) -> bool:
     if key.group == "discovery.k8s.io" and key.kind == "EndpointSlice":
         return "endpointslice.kubernetes.io/managed-by" in (metadata.get("labels") or {})
     return False
-
-
-def is_namespaced_kind(fleet: Fleet, group: str, kind: str) -> bool:
-    scope = fleet.crd_scopes.get((group, kind))
-    if scope is not None:
-        return scope == "Namespaced"
-    if (group, kind) in NAMESPACED_BUILTINS:
-        return True
-    return any(k.namespace for k in fleet.objects if k.group == group and k.kind == kind)
 
 
 def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubObject]:
@@ -152,7 +142,7 @@ def _resolve_term(
             where,
         )
         return None
-    namespaced = not _is_namespace(term) and is_namespaced_kind(fleet, group, kind)
+    namespaced = not _is_namespace(term) and kube.is_namespaced_kind(fleet, group, kind)
     if namespaced and scoped_namespace is None:
         diags.error(
             f"{kind} is namespaced: a ClusterResourcePlacement selects only cluster-scoped kinds",

@@ -17,13 +17,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fleetc.core import secrets, yamlsource
+from fleetc.core import kube, secrets, yamlsource
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from fleetc.core.inputs import SourceText
 from fleetc.core.model import Cluster, Fleet, HubObject, ObjectKey
-from fleetc.shell.load import SourceText
-from fleetc.stages import model as build
 from fleetc.stages.sandbox import TemplateSandbox
-from fleetc.stages.select import is_namespaced_kind, select
+from fleetc.stages.select import select
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class Template:
             return Render([], [self._over_budget()])
         scratch = Diagnostics()
         docs = yamlsource.parse(text, self.file, scratch, budget.yaml)
-        objects = [obj for doc in docs if (obj := build.hub_object(doc, scratch)) is not None]
+        objects = [obj for doc in docs if (obj := kube.hub_object(doc, scratch)) is not None]
         errors = [
             _diagnostic(
                 f"template output for cluster {cluster.name!r} is not valid Kubernetes YAML: "
@@ -250,19 +249,19 @@ def _signature(objects: list[HubObject]) -> list[tuple[Any, ...]]:
 def _clash(obj: HubObject, fleet: Fleet, origin: dict[ObjectKey, str]) -> str:
     """Why a template's object cannot join the hub objects ("" when it can)."""
     key = obj.key
-    if key.group == build.PLACEMENT_GROUP and key.kind in build.CONTROL_KINDS:
+    if key.group == kube.PLACEMENT_GROUP and key.kind in kube.CONTROL_KINDS:
         return f"renders {key.kind}: placements and overrides cannot come from templates"
     if key in fleet.objects:
         return f"renders {key}, which {fleet.objects[key].pos()} already defines"
     if key in origin:
         return f"renders {key}, which template {origin[key]} also renders"
-    if not key.namespace and is_namespaced_kind(fleet, key.group, key.kind):
+    if not key.namespace and kube.is_namespaced_kind(fleet, key.group, key.kind):
         return f"renders {key}, which is namespaced but has no metadata.namespace"
     return ""
 
 
 def _deliver(comp: Compilation, placement: str, key: ObjectKey, renders: dict[str, Render]) -> None:
-    from fleetc.pipeline import RenderedObject
+    from fleetc.core.placed import RenderedObject
 
     for cluster in comp.outcomes[placement].selected:
         render = renders[cluster]

@@ -16,7 +16,8 @@ from typing import Any
 
 from fleetc.core import yamlout
 from fleetc.core.model import Cluster, ObjectKey
-from fleetc.pipeline import Compilation, RenderedObject
+from fleetc.core.placed import RenderedObject
+from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
 
 ADDED = "added"

@@ -86,7 +86,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
 
 def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
     """The Delete rule that drops ``key`` on ``cluster``, if one does."""
-    from fleetc.pipeline import RenderedObject
+    from fleetc.core.placed import RenderedObject
 
     elsewhere = [objs[key] for objs in comp.clusters.values() if key in objs]
     hub = comp.fleet.objects.get(key)

@@ -41,7 +41,7 @@ DEFAULT_OUTPUT = "rendered/"
 
 
 def generate(comp: Compilation) -> None:
-    from fleetc.pipeline import RenderedObject  # the pipeline imports the generators
+    from fleetc.core.placed import RenderedObject
 
     settings = comp.fleet.spec.get("flux")
     if settings is not None and not schema.validator("flux").is_valid(settings):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import labels, schema
+from fleetc.core import cluster_pick, labels, schema
 from fleetc.core.diagnostics import Diagnostics, Position, field_path
 from fleetc.core.model import Cluster, Fleet, Located
 from fleetc.core.yamlsource import Path
@@ -237,6 +237,6 @@ def _targets(fleet: Fleet, raw: dict[str, Any], where: Located, diags: Diagnosti
     """Clusters named in ``names`` or matching any of ``clusterSelector.clusterSelectorTerms``."""
     terms = (raw.get("clusterSelector") or {}).get("clusterSelectorTerms")
     selector_at = ("clusters", "clusterSelector", "clusterSelectorTerms")
-    return labels.select_clusters(
+    return cluster_pick.select_clusters(
         fleet, where, raw.get("names"), ("clusters", "names"), terms, selector_at, diags
     )

@@ -96,7 +96,7 @@ def _add(
     name: str,
     spec: dict[str, Any],
 ) -> None:
-    from fleetc.pipeline import RenderedObject  # the pipeline imports the generators
+    from fleetc.core.placed import RenderedObject
 
     body = {
         "apiVersion": f"{GROUP}/{version}",

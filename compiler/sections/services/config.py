@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import labels
+from fleetc.core import cluster_pick
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.model import Cluster, Fleet, Located, ObjectKey
 
@@ -111,6 +111,6 @@ def pick_clusters(
         return []
     where = Located(fleet.doc, path)
     names, terms = spec.get("clusterNames"), spec.get("clusterSelectorTerms")
-    return labels.select_clusters(
+    return cluster_pick.select_clusters(
         fleet, where, names, ("clusterNames",), terms, ("clusterSelectorTerms",), diags
     )

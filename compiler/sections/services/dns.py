@@ -99,7 +99,7 @@ def generate(comp: Compilation, config: Settings) -> None:
 
 
 def _render(comp: Compilation, config: Settings, cluster: Cluster, opt_in: dict[str, Any]) -> None:
-    from fleetc.pipeline import RenderedObject
+    from fleetc.core.placed import RenderedObject
 
     at = ("spec", "multicluster", "clustersetDNS")
     api = config.cluster_api(cluster)

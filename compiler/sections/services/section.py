@@ -253,7 +253,7 @@ def _report_conflict(comp: Compilation, current: ServicePlan, conflict: Conflict
 
 
 def _render(comp: Compilation, config: Settings, current: ServicePlan) -> None:
-    from fleetc.pipeline import RenderedObject
+    from fleetc.core.placed import RenderedObject
 
     entry = current.entry
     source = comp.fleet.doc.file

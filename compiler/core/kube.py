@@ -1,0 +1,131 @@
+"""Kubernetes facts the stages share: kinds, scopes, names, and a manifest's identity. Pure."""
+
+from __future__ import annotations
+
+import re
+
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
+from fleetc.core.yamlsource import Document
+
+PLACEMENT_GROUP = "placement.kubernetes-fleet.io"
+PLACEMENT_VERSIONS = ("v1", "v1beta1")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?$")
+MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+
+
+# Built-in kinds that live in a namespace; a hub object of one of these must name it.
+NAMESPACED_BUILTINS = frozenset(
+    {
+        ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"),
+        ("", "PersistentVolumeClaim"), ("", "Pod"), ("", "Endpoints"), ("", "LimitRange"),
+        ("", "ResourceQuota"), ("", "ReplicationController"), ("", "Event"),
+        ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"), ("apps", "ControllerRevision"), ("batch", "Job"),
+        ("batch", "CronJob"), ("autoscaling", "HorizontalPodAutoscaler"),
+        ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
+        ("networking.k8s.io", "NetworkPolicy"), ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"), ("discovery.k8s.io", "EndpointSlice"),
+        ("coordination.k8s.io", "Lease"),
+    }
+)  # fmt: skip
+
+
+# placement.kubernetes-fleet.io kinds that configure the fleet rather than being placed.
+CONTROL_KINDS = frozenset(
+    {
+        "ClusterResourcePlacement", "ResourcePlacement", "ClusterResourceBinding",
+        "ResourceBinding", "ClusterResourceSnapshot", "ResourceSnapshot",
+        "ClusterSchedulingPolicySnapshot", "SchedulingPolicySnapshot", "Work",
+        "ClusterResourceOverride", "ResourceOverride", "ClusterResourceOverrideSnapshot",
+        "ResourceOverrideSnapshot", "ClusterStagedUpdateRun", "StagedUpdateRun",
+        "ClusterStagedUpdateStrategy", "StagedUpdateStrategy", "ClusterApprovalRequest",
+        "ApprovalRequest", "ClusterResourcePlacementEviction",
+        "ClusterResourcePlacementDisruptionBudget", "AppliedWork",
+    }
+)  # fmt: skip
+
+
+def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
+    """One manifest as a HubObject after the identity and metadata checks, or None."""
+    data = doc.data
+    if not isinstance(data, dict):
+        diags.error("a hub manifest must be a Kubernetes object (a mapping)", doc.pos())
+        return None
+    ok = True
+    for field_name in ("apiVersion", "kind"):
+        if not isinstance(data.get(field_name), str) or not data.get(field_name):
+            diags.error(
+                f"{field_name} is required and must be a string", doc.pos((field_name,)), field_name
+            )
+            ok = False
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        diags.error(
+            "metadata is required and must be a mapping", doc.pos(("metadata",)), "metadata"
+        )
+        return None
+    name = metadata.get("name")
+    namespace = metadata.get("namespace", "")
+    if not isinstance(name, str) or not name:
+        diags.error(
+            "metadata.name is required and must be a string",
+            doc.pos(("metadata",)),
+            "metadata.name",
+        )
+        ok = False
+    elif not _valid_object_name(name):
+        diags.error(
+            f"object name {name!r} is not a valid Kubernetes name",
+            doc.pos(("metadata", "name")),
+            "metadata.name",
+            hint=f"lowercase letters, digits, '-' and '.', at most {MAX_NAME_LENGTH} characters",
+        )
+        ok = False
+    if namespace is None:
+        namespace = ""
+    if not isinstance(namespace, str) or (
+        namespace and (len(namespace) > MAX_LABEL_LENGTH or not _DNS_LABEL.match(namespace))
+    ):
+        diags.error(
+            f"namespace {namespace!r} is not a DNS-1123 label",
+            doc.pos(("metadata", "namespace")),
+            "metadata.namespace",
+        )
+        ok = False
+    for field_name in ("labels", "annotations"):
+        value = metadata.get(field_name)
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            diags.error(
+                f"metadata.{field_name} must map strings to strings",
+                doc.pos(("metadata", field_name)),
+                f"metadata.{field_name}",
+                hint="quote values such as 'true' or '1'",
+            )
+            ok = False
+    if not ok:
+        return None
+    group, _version = split_api_version(data["apiVersion"])
+    key = ObjectKey(group, data["kind"], namespace, name)
+    return HubObject(doc, (), key=key, api_version=data["apiVersion"], body=data)
+
+
+def _valid_object_name(name: str) -> bool:
+    return (
+        len(name) <= MAX_NAME_LENGTH and name not in (".", "..") and bool(_OBJECT_NAME.match(name))
+    )
+
+
+def is_namespaced_kind(fleet: Fleet, group: str, kind: str) -> bool:
+    """Whether objects of this kind live in a namespace: per a hub CRD, the built-in kinds, or
+    (for other kinds) whether any hub object of the kind names a namespace."""
+    scope = fleet.crd_scopes.get((group, kind))
+    if scope is not None:
+        return scope == "Namespaced"
+    if (group, kind) in NAMESPACED_BUILTINS:
+        return True
+    return any(k.namespace for k in fleet.objects if k.group == group and k.kind == kind)
