@@ -1,26 +1,33 @@
-"""The pure middle of the compiler: loaded documents in, per-cluster objects and files out.
+"""The pure middle of the compiler: loaded inputs in, per-cluster objects and files out.
 
-build -> select -> schedule -> assemble -> (override) -> generate -> layout. No stage here reads
-or writes files, looks at the clock or draws random numbers.
+The stages run in the order ``compile_fleet`` lists them; each takes the results before it and
+returns its own. The sections of fleet.yaml that generate objects run in ``SECTIONS`` order.
+No stage reads or writes files, looks at the clock or draws random numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fleetc.core import lock, secrets
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.inputs import Inputs
-from fleetc.core.model import Fleet, HubObject, ObjectKey
-from fleetc.core.placed import RenderedObject
+from fleetc.core.model import Fleet, HubObject
+from fleetc.core.placed import ClusterObjects
 from fleetc.core.reporter import SILENT, Reporter
-from fleetc.sections import GENERATORS
-from fleetc.stages import emit as layout
-from fleetc.stages import override
-from fleetc.stages.model import build
+from fleetc.sections.flux.section import Flux
+from fleetc.sections.metallb.section import LoadBalancers
+from fleetc.sections.protocol import Section, SectionInput, SectionOutput
+from fleetc.sections.services.section import Services
+from fleetc.stages import emit, model, override, place, select, templates
+from fleetc.stages.override import Overridden
 from fleetc.stages.schedule import Outcome, schedule_fleet
 from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
-from fleetc.stages.select import select
+
+# The generating sections of fleet.yaml, in the order they run; Flux runs last, as it wires
+# the bundles the others create. Adding a section is a package under sections/ and a line here.
+SECTIONS: list[Section] = [Services(), LoadBalancers(), Flux()]
 
 
 @dataclass(frozen=True)
@@ -32,30 +39,30 @@ class Options:
     reschedule: frozenset[str] = frozenset()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Compilation:
-    """The state the stages pass along; generators read it and add objects to clusters."""
+    """Every stage's result, for the views (status, explain, diff) to read the decisions from."""
 
+    # The fleet as the model stage built it, with the objects templates render among its hub
+    # objects.
     fleet: Fleet
     options: Options
-    diags: Diagnostics
-    # The lock this render started from, and the one it writes (stages fill their sections).
-    previous_lock: lock.Lock = field(default_factory=lock.Lock)
-    lock: lock.Lock = field(default_factory=lock.Lock)
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    selections: dict[str, list[HubObject]] = field(default_factory=dict)
-    # cluster name -> object key -> object, for every inventory cluster.
-    clusters: dict[str, dict[ObjectKey, RenderedObject]] = field(default_factory=dict)
-    # bundle name -> names of the Flux Kustomizations it must wait for (e.g. the MetalLB
-    # configuration waits for the MetalLB install).
+    # The lock this render started from, and the one it writes.
+    previous_lock: lock.Lock
+    lock: lock.Lock
+    selections: dict[str, tuple[HubObject, ...]]
+    outcomes: dict[str, Outcome]
+    overridden: Overridden
+    # Section outputs, in ``SECTIONS`` order.
+    sections: tuple[tuple[Section, SectionOutput], ...]
+    # Every inventory cluster's final objects: placed, overridden, then generated.
+    clusters: ClusterObjects
+    # Bundle name -> the Flux Kustomizations it waits for.
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
-    flux_system: frozenset[str] = frozenset()
-    # The fleet's folder from the top of its git repository (Flux paths start there).
-    repo_prefix: str = ""
 
-    def add(self, cluster: str, obj: RenderedObject) -> None:
-        self.clusters[cluster][obj.key] = obj
+    def section_status(self) -> dict[str, Any]:
+        """Each reporting section's status, by its key in ``fleetc status``."""
+        return {s.status_key: out.status for s, out in self.sections if s.status_key}
 
 
 @dataclass
@@ -77,54 +84,90 @@ def compile_fleet(
 ) -> Result:
     options = options or Options()
     diags = Diagnostics()
-    with reporter.stage("load"):
-        fleet = build(inputs, diags)
-    if fleet is None:
-        return Result(diags)
-    comp = Compilation(fleet, options, diags, previous_lock=lock.read(inputs.lock, diags))
-    comp.flux_system = inputs.flux_system
-    comp.repo_prefix = inputs.repo_prefix
+    with reporter.stage("model"):
+        built = model.build(inputs, diags)
+        if built is None:
+            return Result(diags)
+        previous_lock = lock.read(inputs.lock, diags)
+    with reporter.stage("templates"):
+        expanded = templates.expand(built, inputs.templates, diags)
+    fleet = expanded.fleet
     with reporter.stage("schedule"):
-        for placement in fleet.placements:
-            comp.selections[placement.name] = select(fleet, placement, diags)
-        comp.outcomes, comp.lock.sections[PLACEMENTS_SECTION] = schedule_fleet(
-            fleet, comp.previous_lock, options.reschedule, diags
-        )
-        _assemble(comp)
+        selections = select.select_all(fleet, diags)
+        scheduled = schedule_fleet(fleet, previous_lock, options.reschedule, diags)
+    with reporter.stage("place"):
+        placed = place.place(expanded, selections, scheduled.outcomes, diags)
     with reporter.stage("override"):
-        override.stage(comp, inputs.templates)
+        overridden = override.override(fleet, placed.clusters, diags)
+    new_lock = lock.Lock({PLACEMENTS_SECTION: scheduled.lock_section})
     with reporter.stage("generate"):
-        for generate in GENERATORS:
-            generate(comp)
-    secrets.check_rendered(comp)
-    _report_outcomes(comp)
+        clusters, outputs, dependencies = _run_sections(
+            SectionInput(
+                fleet,
+                overridden.clusters,
+                previous_lock,
+                flux_system=inputs.flux_system,
+                repo_prefix=inputs.repo_prefix,
+            ),
+            diags,
+        )
+    for _section, out in outputs:
+        new_lock.sections.update(out.lock)
+    secrets.check_rendered(clusters, diags)
+    _report_outcomes(fleet, scheduled.outcomes, options, diags)
+    compilation = Compilation(
+        fleet=fleet,
+        options=options,
+        previous_lock=previous_lock,
+        lock=new_lock,
+        selections=selections,
+        outcomes=scheduled.outcomes,
+        overridden=overridden,
+        sections=outputs,
+        clusters=clusters,
+        bundle_dependencies=dependencies,
+    )
     if diags.has_errors:
-        return Result(diags, comp)
+        return Result(diags, compilation)
     with reporter.stage("serialize"):
-        files = layout.files(comp, inputs.flux_system, reporter)
-    return Result(diags, comp, files, lock.dump(comp.lock))
+        files = emit.files(clusters, inputs.flux_system, reporter)
+    return Result(diags, compilation, files, lock.dump(new_lock))
 
 
-def _assemble(comp: Compilation) -> None:
-    """Each selected object on each cluster its placement picked."""
-    comp.clusters = {name: {} for name in comp.fleet.clusters}
-    for placement in comp.fleet.placements:
-        outcome = comp.outcomes[placement.name]
-        for cluster in outcome.selected:
-            placed = comp.clusters[cluster]
-            for obj in comp.selections[placement.name]:
-                previous = placed.get(obj.key)
-                names = (previous.placements if previous else ()) + (placement.name,)
-                placed[obj.key] = RenderedObject(obj.key, obj.body, obj.source, names)
+def _run_sections(
+    given: SectionInput, diags: Diagnostics
+) -> tuple[ClusterObjects, tuple[tuple[Section, SectionOutput], ...], dict[str, tuple[str, ...]]]:
+    """Each section sees the objects of the sections before it; their objects join the
+    clusters' (``SectionOutput.add`` has refused every clash)."""
+    outputs = []
+    for section in SECTIONS:
+        out = section.generate(given, diags)
+        outputs.append((section, out))
+        clusters = {
+            name: {**objects, **out.objects[name]} if out.objects.get(name) else objects
+            for name, objects in given.clusters.items()
+        }
+        dependencies = {**given.bundle_dependencies, **out.bundle_dependencies}
+        given = SectionInput(
+            given.fleet,
+            clusters,
+            given.previous_lock,
+            dependencies,
+            given.flux_system,
+            given.repo_prefix,
+        )
+    return given.clusters, tuple(outputs), dict(given.bundle_dependencies)
 
 
-def _report_outcomes(comp: Compilation) -> None:
-    for placement in comp.fleet.placements:
-        outcome = comp.outcomes[placement.name]
+def _report_outcomes(
+    fleet: Fleet, outcomes: dict[str, Outcome], options: Options, diags: Diagnostics
+) -> None:
+    for placement in fleet.placements:
+        outcome = outcomes[placement.name]
         if outcome.condition.status == "True" or not outcome.valid:
             continue
         message = f"placement {placement.name!r} is not fulfilled: {outcome.condition.message}"
-        if comp.options.strict:
-            comp.diags.error(message, placement.pos())
+        if options.strict:
+            diags.error(message, placement.pos())
         else:
-            comp.diags.warning(message, placement.pos(), hint="--strict makes this an error")
+            diags.warning(message, placement.pos(), hint="--strict makes this an error")

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 from conftest import REPO, FleetDir, run
-from fleetc import sections as generate
+from fake_sections import run_first
 from fleetc.core.model import ObjectKey
 from fleetc.core.placed import RenderedObject
 
@@ -73,9 +73,9 @@ def _fleet(fleet_dir, flux: str = ""):
     return fleet_dir
 
 
-def _metallb_bundles(comp) -> None:
-    """A stand-in for the MetalLB generator: an install bundle and a config bundle after it."""
-    for cluster in comp.clusters:
+def _metallb_bundles(given, out) -> None:
+    """A stand-in for the MetalLB section: an install bundle and a config bundle after it."""
+    for cluster in given.clusters:
         install = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "metallb-system"}}
         pool = {
             "apiVersion": "metallb.io/v1beta1",
@@ -83,21 +83,17 @@ def _metallb_bundles(comp) -> None:
             "metadata": {"name": "pool", "namespace": "metallb-system"},
             "spec": {"addresses": ["10.0.0.0/28"]},
         }
-        comp.add(
-            cluster,
-            RenderedObject(
-                ObjectKey("", "Namespace", "", "metallb-system"), install, "t", bundle="metallb"
-            ),
-        )
+        objects = out.objects.setdefault(cluster, {})
+        key = ObjectKey("", "Namespace", "", "metallb-system")
+        objects[key] = RenderedObject(key, install, "t", bundle="metallb")
         key = ObjectKey("metallb.io", "IPAddressPool", "metallb-system", "pool")
-        comp.add(cluster, RenderedObject(key, pool, "t", bundle="metallb-config"))
-    comp.bundle_dependencies["metallb-config"] = ("metallb",)
+        objects[key] = RenderedObject(key, pool, "t", bundle="metallb-config")
+    out.bundle_dependencies["metallb-config"] = ("metallb",)
 
 
 @pytest.fixture
 def with_bundles(monkeypatch):
-    monkeypatch.setattr(generate, "GENERATORS", [_metallb_bundles, *generate.GENERATORS])
-    monkeypatch.setattr("fleetc.pipeline.GENERATORS", [_metallb_bundles, *generate.GENERATORS])
+    run_first(monkeypatch, _metallb_bundles)
 
 
 def _objects(result, cluster: str) -> dict[tuple[str, str], dict]:

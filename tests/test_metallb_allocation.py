@@ -9,7 +9,7 @@ from fleetc.core.model import Cluster
 from fleetc.core.yamlsource import Document
 from fleetc.sections.metallb import allocate as metallb_allocate
 from fleetc.sections.metallb import ipam
-from fleetc.sections.metallb.config import ClusterNet, Entry, Inputs, LoadBalancer
+from fleetc.sections.metallb.config import ClusterNet, Config, Entry, LoadBalancer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from metallb_helpers import errors, pool_addresses, write_cluster, write_fleet
@@ -217,7 +217,7 @@ def _plan(clusters: list[str], balancers: list[str], previous):
     for lb in lbs:
         lb.request = ipam.Request(4, 30)
     diags = Diagnostics()
-    pools = metallb_allocate.plan(Inputs(nets=nets, load_balancers=lbs), previous, diags)
+    pools = metallb_allocate.plan(Config(nets=nets, load_balancers=lbs), previous, diags)
     return metallb_allocate.lock_section(pools), diags
 
 

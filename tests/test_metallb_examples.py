@@ -10,7 +10,6 @@ import pytest
 import yaml
 from conftest import REPO, FleetDir, run
 from crdschema import errors as crd_errors
-from fleetc.sections.metallb.section import loadbalancers_status
 from metallb_helpers import pool_addresses
 
 EXAMPLES = ("arc-metallb", "baremetal-sites")
@@ -99,7 +98,7 @@ def test_baremetal_sites_never_share_an_address_inside_a_site_except_anycast():
 
 def test_status_lists_each_clusters_pools_and_addresses():
     result = FleetDir(REPO / "examples" / "arc-metallb").compile()
-    assert loadbalancers_status(result.compilation) == [
+    assert result.compilation.section_status()["loadBalancers"] == [
         {
             "cluster": "arc-local-1",
             "namespace": "kube-system",

@@ -10,8 +10,7 @@ import shutil
 import pytest
 import yaml
 from conftest import REPO, FleetDir, run
-from fleetc import pipeline
-from fleetc import sections as generate
+from fake_sections import run_last
 from fleetc.core.model import ObjectKey
 from fleetc.core.placed import RenderedObject
 from fleetc.views import diff
@@ -166,19 +165,19 @@ def test_an_envelope_that_wraps_a_plain_secret_is_refused(fleet_dir: FleetDir):
 def test_no_stage_can_hand_a_plain_secret_to_the_writer(
     fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch
 ):
-    """The last check before layout catches a plain Secret from any stage (a generator here)."""
+    """The last check before layout catches a plain Secret from any stage (a section here)."""
 
-    def leaky(comp: pipeline.Compilation) -> None:
+    def leaky(given, out) -> None:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "db", "namespace": "app"},
         }
         body["stringData"] = {"password": VALUE}
-        source = "hub/app.yaml#spec.generated/db"  # how generators name their sources
-        comp.add("c1", RenderedObject(SECRET_KEY, body, source))
+        source = "hub/app.yaml#spec.generated/db"  # how sections name their sources
+        out.objects["c1"] = {SECRET_KEY: RenderedObject(SECRET_KEY, body, source)}
 
-    monkeypatch.setattr(pipeline, "GENERATORS", [*generate.GENERATORS, leaky])
+    run_last(monkeypatch, leaky)
     write_fleet(fleet_dir)
     result = fleet_dir.compile()
     found = leak_errors(result)

@@ -7,9 +7,8 @@ from typing import Any
 
 import crdschema
 import pytest
-from fleetc import pipeline
+from fake_sections import run_first
 from fleetc.core.model import ObjectKey
-from fleetc.sections import services
 
 SERVICE_KEY = ObjectKey("", "Service", "web", "api")
 
@@ -86,16 +85,16 @@ def _indent(text: str, by: int) -> str:
 
 def with_service_overrides(monkeypatch, patches: dict[str, dict[str, Any]]) -> None:
     """Stand-in for the override stage: replace the Service's spec on some clusters before
-    the generators run (services must read comp.clusters, which is post-override)."""
+    the sections run (services must read the clusters' objects, which are post-override)."""
 
-    def override(comp):
+    def override(given, out):
         for cluster, spec in patches.items():
-            rendered = comp.clusters[cluster][SERVICE_KEY]
+            rendered = given.clusters[cluster][SERVICE_KEY]
             body = copy.deepcopy(rendered.body)
             body["spec"] = spec
             rendered.body = body
 
-    monkeypatch.setattr(pipeline, "GENERATORS", [override, *pipeline.GENERATORS])
+    run_first(monkeypatch, override)
 
 
 def messages(result, severity: str = "error") -> list[str]:
@@ -606,7 +605,7 @@ def test_services_status(fleet_dir, monkeypatch):
         {"p2": {"ports": [{"name": "http", "port": 81}, {"name": "m", "port": 9090}]}},
     )
     result = fleet_dir.compile()
-    assert services.services_status(result.compilation) == [
+    assert result.compilation.section_status()["services"] == [
         {
             "service": "web/api",
             "export": True,

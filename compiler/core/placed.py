@@ -25,8 +25,13 @@ class RenderedObject:
 
     @property
     def provenance(self) -> dict[str, str]:
+        """The annotations fleetc adds to the rendered object."""
         notes = {"fleetc.io/placement": ",".join(self.placements)} if self.placements else {}
         notes["fleetc.io/source"] = self.source
         if self.overrides:
             notes["fleetc.io/overrides"] = ",".join(self.overrides)
         return notes
+
+
+# Every inventory cluster's objects: cluster name -> object key -> object.
+ClusterObjects = dict[str, dict[ObjectKey, RenderedObject]]

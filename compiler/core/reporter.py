@@ -14,7 +14,18 @@ T = TypeVar("T")
 
 # The stages --timings reports, in pipeline order.
 # "compare" is check's and diff's comparison of two outputs.
-STAGES = ("load", "schedule", "override", "generate", "serialize", "compare", "write")
+STAGES = (
+    "load",
+    "model",
+    "templates",
+    "schedule",
+    "place",
+    "override",
+    "generate",
+    "serialize",
+    "compare",
+    "write",
+)
 
 
 class Reporter:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetc.core.diagnostics import Diagnostics, Position, field_path
 from fleetc.core.model import Fleet, HubObject, ObjectKey
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
+from fleetc.core.placed import ClusterObjects
 
 ALLOW_ANNOTATION = "fleetc.io/allow-plain-secret"
 PAYLOAD_FIELDS = ("data", "stringData")
@@ -71,15 +69,15 @@ def has_sops_metadata(body: Any) -> bool:
     return isinstance(sops, dict) and bool(sops.get("mac"))
 
 
-def check_rendered(comp: Compilation) -> None:
+def check_rendered(clusters: ClusterObjects, diags: Diagnostics) -> None:
     """The last line of defence: no object about to be written is a plain Secret.
 
     Runs only on an otherwise clean compilation (an error already stops the write), so a
     Secret reported by an earlier stage is not reported twice."""
-    if comp.diags.has_errors:
+    if diags.has_errors:
         return
     reported: set[tuple[ObjectKey, str]] = set()
-    for cluster, placed in comp.clusters.items():
+    for cluster, placed in clusters.items():
         for key in sorted(placed):
             obj = placed[key]
             for path, body in _secrets(key.kind, obj.body):
@@ -89,7 +87,7 @@ def check_rendered(comp: Compilation) -> None:
                 reported.add((key, obj.source))
                 via = f" after overrides {', '.join(obj.overrides)}" if obj.overrides else ""
                 diags_path = field_path((*path, fields[0]))
-                comp.diags.error(
+                diags.error(
                     f"{key} on cluster {cluster!r}{via} is a Secret with {' and '.join(fields)} "
                     "in clear text; it would be committed to the rendered output",
                     Position(obj.source.split("#")[0], 1),  # generators add "#field"

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fleetc.core import yamlout
+from fleetc.core import secrets, yamlout
 from fleetc.core.output_layout import (
     FLUX_SYSTEM,
     KUSTOMIZATION,
     distinct,
     object_path,
 )
+from fleetc.core.placed import ClusterObjects, RenderedObject
 from fleetc.core.reporter import SILENT, Reporter
-
-if TYPE_CHECKING:
-    from fleetc.core.placed import RenderedObject
-    from fleetc.pipeline import Compilation
 
 
 def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
@@ -44,12 +41,12 @@ def kustomization(resources: Iterable[str]) -> bytes:
 
 
 def files(
-    comp: Compilation, flux_system: frozenset[str] = frozenset(), reporter: Reporter = SILENT
+    clusters: ClusterObjects, flux_system: frozenset[str] = frozenset(), reporter: Reporter = SILENT
 ) -> dict[str, bytes]:
     """Every output file, keyed by its path relative to the output folder."""
     out: dict[str, bytes] = {}
     cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
-    for cluster, objects in reporter.progress("serialize", list(comp.clusters.items())):
+    for cluster, objects in reporter.progress("serialize", list(clusters.items())):
         bundles: dict[str, list[str]] = defaultdict(list)
         for key in sorted(objects):
             obj = objects[key]
@@ -80,7 +77,7 @@ def _serialise(obj: RenderedObject, cache: dict) -> bytes:
     A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
     its keys, so an added annotation would make decryption on the cluster fail.
     """
-    sops = isinstance(obj.body.get("sops"), dict)
+    sops = secrets.has_sops_metadata(obj.body)
     notes = {} if sops else obj.provenance
     key = (id(obj.body), tuple(notes.items()))
     data = cache.get(key)

@@ -10,16 +10,13 @@ omits ``metadata.namespace`` gets the envelope's, when its kind is known to be n
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetc.core import kube, secrets
 from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import HubObject, ObjectKey
+from fleetc.core.model import Fleet, HubObject, ObjectKey
+from fleetc.core.placed import ClusterObjects
 from fleetc.core.yamlsource import Document
-
-if TYPE_CHECKING:
-    from fleetc.core.model import Fleet
-    from fleetc.pipeline import Compilation
 
 CLUSTER_ENVELOPE = "ClusterResourceEnvelope"
 NAMESPACED_ENVELOPE = "ResourceEnvelope"
@@ -30,18 +27,19 @@ def is_envelope(key: ObjectKey) -> bool:
     return key.group == kube.PLACEMENT_GROUP and key.kind in ENVELOPE_KINDS
 
 
-def expand(comp: Compilation) -> None:
-    """Replace every placed envelope by the objects it wraps, on each cluster."""
+def expand(fleet: Fleet, clusters: ClusterObjects, diags: Diagnostics) -> None:
+    """Replace every placed envelope by the objects it wraps, on each cluster (in place: the
+    place stage calls this on the clusters it is building)."""
     unwrapped: dict[int, list[HubObject]] = {}
-    for cluster, placed in comp.clusters.items():
+    for cluster, placed in clusters.items():
         for key in sorted(k for k in placed if is_envelope(k)):
             envelope = placed.pop(key)
             if id(envelope.body) not in unwrapped:
-                hub = _hub_envelope(comp.fleet, key, envelope.body, envelope.source)
-                unwrapped[id(envelope.body)] = unwrap(comp.fleet, hub, comp.diags)
+                hub = _hub_envelope(fleet, key, envelope.body, envelope.source)
+                unwrapped[id(envelope.body)] = unwrap(fleet, hub, diags)
             for obj in unwrapped[id(envelope.body)]:
                 if obj.key in placed:
-                    comp.diags.error(
+                    diags.error(
                         f"{key} delivers {obj.key} to cluster {cluster!r}, "
                         f"which already receives it from {placed[obj.key].source}",
                         obj.pos("metadata", "name"),

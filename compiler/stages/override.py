@@ -21,18 +21,13 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonpatch
 from fleetc.core import kube, labels, schema, secrets
 from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.inputs import SourceText
-from fleetc.core.model import Cluster, Fleet, Located, split_api_version
-from fleetc.stages import envelopes, templates
-
-if TYPE_CHECKING:
-    from fleetc.core.placed import RenderedObject
-    from fleetc.pipeline import Compilation
+from fleetc.core.model import Cluster, Fleet, Located, ObjectKey, split_api_version
+from fleetc.core.placed import ClusterObjects, RenderedObject
 
 CRO = "ClusterResourceOverride"
 RO = "ResourceOverride"
@@ -41,15 +36,6 @@ DELETE = "Delete"
 CLUSTER_NAME_VARIABLE = "${MEMBER-CLUSTER-NAME}"
 _LABEL_VARIABLE = re.compile(r"\$\{MEMBER-CLUSTER-LABEL-KEY-([^}]*)\}")
 _SPEC_POINTERS = {CRO: "/$defs/clusterResourceOverrideSpec", RO: "/$defs/resourceOverrideSpec"}
-
-
-def stage(comp: Compilation, sources: list[SourceText]) -> None:
-    """Templates are placed, envelopes opened, then every object is overridden per cluster."""
-    templates.place(comp, sources)
-    envelopes.expand(comp)
-    overrides = collect(comp.fleet, comp.diags)
-    if overrides:
-        apply(comp, overrides)
 
 
 @dataclass
@@ -266,6 +252,66 @@ def _check_one_per_object(overrides: list[Override], diags: Diagnostics) -> None
 Index = dict[tuple[str, ...], list[Override]]
 
 
+@dataclass(frozen=True)
+class Applied:
+    """One rule that applies to an object on a cluster: the override, the rule's number, and the
+    rule (its cluster selector matches the cluster)."""
+
+    override: Override
+    index: int
+    rule: dict[str, Any]
+
+    @property
+    def deletes(self) -> bool:
+        return self.rule.get("overrideType") == DELETE
+
+    def describe(self) -> str:
+        return f"{self.override.title} rule {self.index} ({self.override.where})"
+
+
+@dataclass(frozen=True)
+class Overridden:
+    """The override stage's result: every cluster's objects after overrides, and the decisions
+    behind them for ``explain``: where each override is defined, and the rule that deleted an
+    object on a cluster."""
+
+    clusters: ClusterObjects
+    # override label (as provenance names it) -> where it is defined.
+    definitions: dict[str, Position] = field(default_factory=dict)
+    # (cluster, object key) -> the Delete rule that dropped the object there.
+    deleted: dict[tuple[str, ObjectKey], Applied] = field(default_factory=dict)
+
+
+def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overridden:
+    """Every placed object after the overrides that select it, per cluster."""
+    overrides = collect(fleet, diags)
+    if not overrides:
+        return Overridden(placed)
+    by_resource = index_by_resource(overrides)
+    memo: OverrideMemo = {}
+    deleted: dict[tuple[str, ObjectKey], Applied] = {}
+    clusters: ClusterObjects = {}
+    for cluster_name, objects in placed.items():
+        cluster = fleet.clusters[cluster_name]
+        result = clusters[cluster_name] = dict(objects)
+        for key in sorted(objects):
+            obj = objects[key]
+            rules = _rules_on(applicable(by_resource, obj), cluster)
+            if not rules:
+                continue
+            if rules[-1].deletes:
+                # The rules before the Delete still run, as KubeFleet's would: a patch that
+                # fails there is an error even though the object is then dropped.
+                if len(rules) > 1:
+                    _apply_rules(obj, rules[:-1], cluster, diags)
+                del result[key]
+                deleted[(cluster_name, key)] = rules[-1]
+                continue
+            result[key] = _override(obj, rules, cluster, diags, memo)
+    definitions = {ov.label: ov.where for ov in overrides}
+    return Overridden(clusters, definitions, deleted)
+
+
 def index_by_resource(overrides: list[Override]) -> Index:
     """Overrides by the resource identifiers they select, keeping their application order."""
     found: Index = {}
@@ -281,23 +327,6 @@ def index_by_resource(overrides: list[Override]) -> Index:
 # Clusters that get the same operations share one overridden body, which is then also
 # serialised once; holding the hub body keeps its id from being reused.
 OverrideMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
-
-
-def apply(comp: Compilation, overrides: list[Override]) -> None:
-    by_resource = index_by_resource(overrides)
-    memo: OverrideMemo = {}
-    for cluster_name, placed in comp.clusters.items():
-        cluster = comp.fleet.clusters[cluster_name]
-        for key in sorted(placed):
-            obj = placed[key]
-            matching = applicable(by_resource, obj)
-            if not matching:
-                continue
-            result = _override(obj, matching, cluster, comp.diags, memo)
-            if result is None:
-                del placed[key]
-            else:
-                placed[key] = result
 
 
 def applicable(by_resource: Index, obj: RenderedObject) -> list[Override]:
@@ -336,46 +365,43 @@ def cluster_matches(rule: dict[str, Any], cluster_labels: dict[str, str]) -> boo
     )
 
 
+def _rules_on(matching: list[Override], cluster: Cluster) -> list[Applied]:
+    """The rules of ``matching`` whose cluster selector matches ``cluster``, in the order they
+    run; a Delete rule ends the list (it ends the object's processing)."""
+    rules: list[Applied] = []
+    for ov in matching:
+        for index, rule in enumerate(ov.rules):
+            if cluster_matches(rule, cluster.labels):
+                rules.append(Applied(ov, index, rule))
+                if rules[-1].deletes:
+                    return rules
+    return rules
+
+
+def _labels_applied(rules: list[Applied]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.override.label for a in rules))
+
+
 def _override(
     obj: RenderedObject,
-    matching: list[Override],
+    rules: list[Applied],
     cluster: Cluster,
     diags: Diagnostics,
     memo: OverrideMemo,
-) -> RenderedObject | None:
-    """``obj`` after ``matching`` on ``cluster``; None when a Delete rule drops it."""
-    signature = _signature(matching, cluster)
-    if signature is not None:
-        key = (id(obj.body), signature[1])
-        if key in memo:
-            return dataclasses.replace(
-                obj, body=memo[key][1], overrides=signature[0], original=obj.body
-            )
+) -> RenderedObject:
+    """``obj`` after ``rules`` (none of which deletes) on ``cluster``."""
+    steps = [_operations(a.override, a.index, cluster) for a in rules]
+    complete = all(missing is None for _ops, missing in steps)
+    memo_key = (id(obj.body), json.dumps([ops for ops, _ in steps], sort_keys=True))
+    if complete and memo_key in memo:
+        return dataclasses.replace(
+            obj, body=memo[memo_key][1], overrides=_labels_applied(rules), original=obj.body
+        )
     errors = len(diags.errors)
-    result = _apply_rules(obj, matching, cluster, diags)
-    if signature is not None and result is not None and len(diags.errors) == errors:
-        memo[key] = (obj.body, result.body)
+    result = _apply_rules(obj, rules, cluster, diags)
+    if complete and len(diags.errors) == errors:
+        memo[memo_key] = (obj.body, result.body)
     return result
-
-
-def _signature(matching: list[Override], cluster: Cluster) -> tuple[tuple[str, ...], str] | None:
-    """The overrides that apply on ``cluster`` and every operation they make, as JSON: equal
-    signatures give equal results. None when a rule deletes the object or lacks a label."""
-    applied: list[str] = []
-    steps: list[list[dict[str, Any]]] = []
-    for ov in matching:
-        for index, rule in enumerate(ov.rules):
-            if not cluster_matches(rule, cluster.labels):
-                continue
-            if rule.get("overrideType") == DELETE:
-                return None
-            operations, missing = _operations(ov, index, cluster)
-            if missing is not None:
-                return None
-            if ov.label not in applied:
-                applied.append(ov.label)
-            steps.append(operations)
-    return tuple(applied), json.dumps(steps, sort_keys=True)
 
 
 def _operations(
@@ -396,57 +422,49 @@ def _operations(
 
 
 def _apply_rules(
-    obj: RenderedObject, matching: list[Override], cluster: Cluster, diags: Diagnostics
-) -> RenderedObject | None:
-    body, applied = obj.body, []
-    for ov in matching:
-        for index, rule in enumerate(ov.rules):
-            if not cluster_matches(rule, cluster.labels):
-                continue
-            if ov.label not in applied:
-                applied.append(ov.label)
-            if rule.get("overrideType") == DELETE:
-                return None
-            if secrets.has_sops_metadata(body):
-                diags.error(
-                    f"{ov.title} rule {index} on cluster {cluster.name!r} would modify "
-                    f"{obj.key}, which is SOPS-encrypted: its MAC covers every value, so Flux "
-                    "could no longer decrypt it",
-                    ov.pos("policy", "overrideRules", index),
-                    hint="change the object before encrypting it, or use a Delete rule",
-                )
-                return obj
-            before = set(secrets.plain_paths(obj.key.kind, body))
-            if body is obj.body:
-                # One private copy per object and cluster, which every rule then patches in
-                # place: a copy per rule made large objects cost rules x clusters copies.
-                body = copy.deepcopy(body)
-            patched = _patch(body, ov, index, cluster, obj, diags)
-            if patched is None:
-                return obj
-            broken = _broken_metadata(patched)
-            if broken:
-                diags.error(
-                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
-                    f"with metadata.{broken} that does not map strings to strings",
-                    ov.pos("policy", "overrideRules", index),
-                    hint="quote values such as 'true' or '1'",
-                )
-                return obj
-            leaks = set(secrets.plain_paths(obj.key.kind, patched)) - before
-            if leaks:
-                diags.error(
-                    f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
-                    f"with Secret payload in clear text ({', '.join(sorted(leaks))}); it would "
-                    "be committed to the rendered output",
-                    ov.pos("policy", "overrideRules", index),
-                    hint=secrets.HINT,
-                )
-                return obj
-            body = patched
-    if not applied:
-        return obj
-    return dataclasses.replace(obj, body=body, overrides=tuple(applied), original=obj.body)
+    obj: RenderedObject, rules: list[Applied], cluster: Cluster, diags: Diagnostics
+) -> RenderedObject:
+    body = obj.body
+    for applied in rules:
+        ov, index = applied.override, applied.index
+        if secrets.has_sops_metadata(body):
+            diags.error(
+                f"{ov.title} rule {index} on cluster {cluster.name!r} would modify "
+                f"{obj.key}, which is SOPS-encrypted: its MAC covers every value, so Flux "
+                "could no longer decrypt it",
+                ov.pos("policy", "overrideRules", index),
+                hint="change the object before encrypting it, or use a Delete rule",
+            )
+            return obj
+        before = set(secrets.plain_paths(obj.key.kind, body))
+        if body is obj.body:
+            # One private copy per object and cluster, which every rule then patches in
+            # place: a copy per rule made large objects cost rules x clusters copies.
+            body = copy.deepcopy(body)
+        patched = _patch(body, ov, index, cluster, obj, diags)
+        if patched is None:
+            return obj
+        broken = _broken_metadata(patched)
+        if broken:
+            diags.error(
+                f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                f"with metadata.{broken} that does not map strings to strings",
+                ov.pos("policy", "overrideRules", index),
+                hint="quote values such as 'true' or '1'",
+            )
+            return obj
+        leaks = set(secrets.plain_paths(obj.key.kind, patched)) - before
+        if leaks:
+            diags.error(
+                f"{ov.title} rule {index} on cluster {cluster.name!r} leaves {obj.key} "
+                f"with Secret payload in clear text ({', '.join(sorted(leaks))}); it would "
+                "be committed to the rendered output",
+                ov.pos("policy", "overrideRules", index),
+                hint=secrets.HINT,
+            )
+            return obj
+        body = patched
+    return dataclasses.replace(obj, body=body, overrides=_labels_applied(rules), original=obj.body)
 
 
 def _broken_metadata(body: dict[str, Any]) -> str | None:

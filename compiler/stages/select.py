@@ -67,6 +67,11 @@ def is_excluded(obj: HubObject, fleet: Fleet) -> bool:
     return False
 
 
+def select_all(fleet: Fleet, diags: Diagnostics) -> dict[str, tuple[HubObject, ...]]:
+    """The select stage: every placement's objects, by placement name."""
+    return {p.name: tuple(select(fleet, p, diags)) for p in fleet.placements}
+
+
 def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubObject]:
     """The objects ``placement`` selects, in identity order."""
     chosen: dict[ObjectKey, HubObject] = {}

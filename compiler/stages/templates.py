@@ -15,19 +15,14 @@ from __future__ import annotations
 import dataclasses
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetc.core import kube, secrets, yamlsource
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from fleetc.core.inputs import SourceText
 from fleetc.core.model import Cluster, Fleet, HubObject, ObjectKey
 from fleetc.stages.sandbox import TemplateSandbox
-from fleetc.stages.select import select
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
-
 
 # Jinja compiles a template to Python, which costs far more time and memory than the text:
 # a 2 MiB template took 30 s and 1.4 GB. Real templates are a few KiB.
@@ -162,14 +157,30 @@ def _template_line(exc: BaseException, file: str) -> int:
     return line
 
 
-# -- placement ------------------------------------------------------------------------------
+# -- expansion ------------------------------------------------------------------------------
 
 
-def place(comp: Compilation, sources: list[SourceText]) -> None:
-    """Render each template per cluster and deliver its objects where placements pick them."""
+@dataclass(frozen=True)
+class Expanded:
+    """The templates stage's result: the fleet with each template's objects among its hub
+    objects (by identity, so placements select them), and every cluster's own render."""
+
+    fleet: Fleet
+    # template file -> cluster -> render, for the templates whose identities joined the fleet.
+    renders: dict[str, dict[str, Render]] = field(default_factory=dict)
+    # object key -> the template file that renders it.
+    origin: dict[ObjectKey, str] = field(default_factory=dict)
+
+    def render_for(self, key: ObjectKey, cluster: str) -> Render | None:
+        """The render of the template behind ``key`` for ``cluster``; None for hub objects."""
+        file = self.origin.get(key)
+        return self.renders[file][cluster] if file is not None else None
+
+
+def expand(fleet: Fleet, sources: list[SourceText], diags: Diagnostics) -> Expanded:
+    """Render each template for every cluster; its objects join the fleet's hub objects."""
     if not sources:
-        return
-    fleet, diags = comp.fleet, comp.diags
+        return Expanded(fleet)
     values = fleet.spec.get("values") or {}
     renders: dict[str, dict[str, Render]] = {}
     identities: dict[ObjectKey, HubObject] = {}
@@ -193,10 +204,10 @@ def place(comp: Compilation, sources: list[SourceText]) -> None:
         per_cluster = {
             name: template.render(c, values, budget) for name, c in fleet.clusters.items()
         }
-        renders[source.file] = per_cluster
         representative = _identity(source.file, per_cluster, diags)
         if representative is None:
             continue
+        renders[source.file] = per_cluster
         for obj in representative:
             clash = _clash(obj, fleet, origin)
             if clash:
@@ -205,19 +216,9 @@ def place(comp: Compilation, sources: list[SourceText]) -> None:
             identities[obj.key] = obj
             origin[obj.key] = source.file
     if not identities:
-        return
-    with_templates = dataclasses.replace(fleet, objects={**fleet.objects, **identities})
-    for placement in fleet.placements:
-        before, after = Diagnostics(), Diagnostics()
-        select(fleet, placement, before)
-        picked = select(with_templates, placement, after)
-        stale = set(before.items) - set(after.items)
-        diags.items = [d for d in diags.items if d not in stale]
-        diags.extend(d for d in after.items if d not in set(before.items))
-        comp.selections[placement.name] = picked
-        for obj in picked:
-            if obj.key in identities:
-                _deliver(comp, placement.name, obj.key, renders[origin[obj.key]])
+        return Expanded(fleet)
+    objects = dict(sorted({**fleet.objects, **identities}.items()))
+    return Expanded(dataclasses.replace(fleet, objects=objects), renders, origin)
 
 
 def _identity(file: str, renders: dict[str, Render], diags: Diagnostics) -> list[HubObject] | None:
@@ -258,18 +259,3 @@ def _clash(obj: HubObject, fleet: Fleet, origin: dict[ObjectKey, str]) -> str:
     if not key.namespace and kube.is_namespaced_kind(fleet, key.group, key.kind):
         return f"renders {key}, which is namespaced but has no metadata.namespace"
     return ""
-
-
-def _deliver(comp: Compilation, placement: str, key: ObjectKey, renders: dict[str, Render]) -> None:
-    from fleetc.core.placed import RenderedObject
-
-    for cluster in comp.outcomes[placement].selected:
-        render = renders[cluster]
-        if render.errors:
-            comp.diags.extend(render.errors)
-            continue
-        obj = next(o for o in render.objects if o.key == key)
-        placed = comp.clusters[cluster]
-        previous = placed.get(key)
-        names = (previous.placements if previous else ()) + (placement,)
-        placed[key] = RenderedObject(key, obj.body, obj.source, names)

@@ -16,6 +16,7 @@ from typing import Any
 
 from fleetc.core import yamlout
 from fleetc.core.model import Cluster, ObjectKey
+from fleetc.core.output_layout import KUSTOMIZATION, object_path
 from fleetc.core.placed import RenderedObject
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
@@ -106,7 +107,7 @@ def compare_files(old: dict[str, bytes], new: dict[str, bytes]) -> list[ClusterD
         changes = [
             ObjectChange(path, path, _kind(path, old, new), "")
             for path in paths
-            if not path.endswith("/" + layout.KUSTOMIZATION) and old.get(path) != new.get(path)
+            if not path.endswith(f"/{KUSTOMIZATION}") and old.get(path) != new.get(path)
         ]
         status = _kind(name, old_clusters, new_clusters)
         if changes or status != CHANGED:
@@ -177,7 +178,7 @@ def _yaml(body: dict[str, Any] | None) -> str:
 
 
 def _path(cluster: str, obj: RenderedObject) -> str:
-    rel = layout.object_path(obj.key)
+    rel = object_path(obj.key)
     return f"{cluster}/{obj.bundle}/{rel}" if obj.bundle else f"{cluster}/{rel}"
 
 

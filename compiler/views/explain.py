@@ -1,4 +1,6 @@
-"""Trace one object on one cluster: its hub source, placements, overrides and final manifest. Pure.
+"""Explain one object on one cluster: hub source, placements, overrides and final manifest. Pure.
+
+Read from the decisions the stages recorded (``Compilation.overridden``); nothing is re-derived.
 
 This is the offline answer to kubefleet#611 ("show the final per-cluster manifest after
 overrides") and #151 ("which placement put this here?"); ``fleetc explain --cluster C
@@ -10,17 +12,14 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetc.core import yamlout
-from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.diagnostics import did_you_mean
 from fleetc.core.model import ObjectKey
+from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
-from fleetc.stages import override
 from fleetc.views import diff
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
 
 _REF = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)(\.(?P<group>[a-z0-9.-]+))?/(?P<rest>.+)$")
 
@@ -65,7 +64,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
             return f"{message}: {deleted_by} deletes it there"
         hint = did_you_mean(str(key), [str(k) for k in placed])
         return message + (f" ({hint})" if hint else "")
-    where = {ov.label: str(ov.where) for ov in override.collect(comp.fleet, Diagnostics())}
+    where = comp.overridden.definitions
     original = obj.original if obj.original is not None else obj.body
     hub = comp.fleet.objects.get(key)
     source = str(hub.pos()) if hub is not None and hub.body is original else obj.source
@@ -77,7 +76,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         key=key,
         source=source,
         placements=obj.placements,
-        overrides=tuple((label, where.get(label, "?")) for label in obj.overrides),
+        overrides=tuple((label, str(where[label])) for label in obj.overrides),
         hub_manifest=_text(shown_original),
         overridden_manifest=_text(shown_body),
         final_manifest=_text(layout.annotated(shown_body, obj.provenance)),
@@ -85,28 +84,9 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
 
 
 def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
-    """The Delete rule that drops ``key`` on ``cluster``, if one does."""
-    from fleetc.core.placed import RenderedObject
-
-    elsewhere = [objs[key] for objs in comp.clusters.values() if key in objs]
-    hub = comp.fleet.objects.get(key)
-    body = (elsewhere[0].original or elsewhere[0].body) if elsewhere else hub.body if hub else None
-    if body is None:
-        return None
-    placements = tuple(
-        name
-        for name, picked in comp.selections.items()
-        if cluster in comp.outcomes[name].selected and any(o.key == key for o in picked)
-    )
-    probe = RenderedObject(key, body, "", placements)
-    labels = comp.fleet.clusters[cluster].labels
-    overrides = override.collect(comp.fleet, Diagnostics())
-    for ov in override.applicable(override.index_by_resource(overrides), probe):
-        for number, rule in enumerate(ov.rules):
-            deletes = rule.get("overrideType") == override.DELETE
-            if deletes and override.cluster_matches(rule, labels):
-                return f"{ov.title} rule {number} ({ov.where})"
-    return None
+    """The Delete rule that dropped ``key`` on ``cluster``, as the override stage recorded it."""
+    rule = comp.overridden.deleted.get((cluster, key))
+    return rule.describe() if rule is not None else None
 
 
 def _text(body: dict[str, Any]) -> str:

@@ -1,22 +1,17 @@
 """Placement status and explanations as data: the JSON contract of ``fleetc status``/``explain``.
 
-``status`` builds one object from ``SECTIONS``, a list of (key, builder) pairs: features that
-report their own state (services, load-balancer pools, ...) append a builder. Everything here
-is pure; the CLI prints what these functions return.
+``status`` is the placements' outcomes followed by what each reporting section of fleet.yaml
+recorded while it compiled (services, load-balancer pools, ...). Everything here is pure; the CLI
+prints what these functions return.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fleetc.core.model import Placement
 from fleetc.pipeline import Compilation
-from fleetc.sections.metallb.section import loadbalancers_status
-from fleetc.sections.services.section import services_status
 from fleetc.stages.schedule import Decision, Outcome
-
-StatusSection = Callable[[Compilation], Any]
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:
@@ -51,15 +46,8 @@ def placements_section(comp: Compilation) -> list[dict[str, Any]]:
     return [placement_item(p, comp.outcomes[p.name]) for p in comp.fleet.placements]
 
 
-SECTIONS: list[tuple[str, StatusSection]] = [
-    ("placements", placements_section),
-    ("services", services_status),
-    ("loadBalancers", loadbalancers_status),
-]
-
-
 def status(comp: Compilation) -> dict[str, Any]:
-    return {key: build(comp) for key, build in SECTIONS}
+    return {"placements": placements_section(comp), **comp.section_status()}
 
 
 def explain(comp: Compilation, name: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ Per cluster, in the cluster's root (so the folder's own sync applies them):
   out: bootstrap's copies have the same names, and a duplicate would break the build.
 - for every bundle on the cluster (a sub-folder the root kustomization does not include), a
   Kustomization named after the bundle: ``path`` to the bundle, ``prune: true``, ``wait: true``,
-  ``dependsOn`` from ``comp.bundle_dependencies``, source the GitRepository ``flux-system``,
-  and never ``targetNamespace``. Without ``spec.flux`` they use bootstrap's GitRepository.
+  ``dependsOn`` from the bundle dependencies the sections before declared, source the
+  GitRepository ``flux-system``, and never ``targetNamespace``. Without ``spec.flux`` they use
+  bootstrap's GitRepository.
 
 ``<path>`` is ``spec.flux.path`` as written, else ``spec.output`` below the fleet's folder in its
 git repository (the load stage finds the repository's top): Flux reads paths from there.
@@ -21,14 +22,14 @@ Only the API versions the Flux CRDs serve (v1) are used.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetc.core import schema
-from fleetc.core.diagnostics import Position
-from fleetc.core.model import ObjectKey, split_api_version
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
+from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from fleetc.core.inputs import DEFAULT_OUTPUT
+from fleetc.core.model import ObjectKey
+from fleetc.core.placed import RenderedObject
+from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -37,19 +38,36 @@ SYNC_NAME = "flux-system"
 DEFAULT_BRANCH = "main"
 DEFAULT_SOURCE_INTERVAL = "1m"
 DEFAULT_RECONCILE_INTERVAL = "10m"
-DEFAULT_OUTPUT = "rendered/"
 
 
-def generate(comp: Compilation) -> None:
-    from fleetc.core.placed import RenderedObject
+class Flux:
+    """fleet.yaml ``spec.flux``, and the Kustomizations that apply every bundle. Runs last: it
+    wires the bundles the sections before it create."""
 
-    settings = comp.fleet.spec.get("flux")
-    if settings is not None and not schema.validator("flux").is_valid(settings):
-        return  # build has reported why; nothing is written when there are errors
-    base = output_path(comp.fleet.spec, comp.repo_prefix)
-    for cluster, objects in comp.clusters.items():
+    status_key = None
+
+    def generate(self, given: SectionInput, diags: Diagnostics) -> SectionOutput:
+        out = SectionOutput()
+        settings = given.fleet.spec.get("flux")
+        if settings is not None and not schema.validator("flux").is_valid(settings):
+            return out  # the model stage has reported why; nothing is written with errors
+        base = output_path(given.fleet.spec, given.repo_prefix)
+        for cluster, objects in given.clusters.items():
+            for body in self._derived(given, cluster, objects, settings, base, diags):
+                _add(given, out, cluster, body, diags)
+        return out
+
+    @staticmethod
+    def _derived(
+        given: SectionInput,
+        cluster: str,
+        objects: dict[ObjectKey, RenderedObject],
+        settings: dict[str, Any] | None,
+        base: str,
+        diags: Diagnostics,
+    ) -> list[dict[str, Any]]:
         derived: list[dict[str, Any]] = []
-        if settings is not None and cluster not in comp.flux_system:
+        if settings is not None and cluster not in given.flux_system:
             derived.append(git_repository(settings))
             derived.append(
                 kustomization(SYNC_NAME, _path(base, cluster), settings, dependencies=())
@@ -57,28 +75,33 @@ def generate(comp: Compilation) -> None:
         bundles = sorted({obj.bundle for obj in objects.values() if obj.bundle})
         for bundle in bundles:
             path = _path(base, cluster, bundle)
-            deps = comp.bundle_dependencies.get(bundle, ())
+            deps = given.bundle_dependencies.get(bundle, ())
             if bundle in deps:
-                comp.diags.error(
+                diags.error(
                     f"the Flux Kustomization {bundle!r} that applies bundle {bundle!r} "
                     "would depend on itself",
-                    comp.fleet.pos(),
+                    given.fleet.pos(),
                     hint=f"name the Kustomization it waits for something other than {bundle!r}",
                 )
                 continue
             derived.append(kustomization(bundle, path, settings or {}, deps, wait=True))
-        for body in derived:
-            key = _key(body)
-            existing = objects.get(key)
-            if existing is not None:
-                comp.diags.error(
-                    f"{key} on cluster {cluster} is also the Flux object fleetc renders "
-                    f"to sync {body['spec'].get('path', 'the cluster')}",
-                    Position(existing.source),
-                    hint="rename the object, or remove it and let fleetc render it",
-                )
-                continue
-            comp.add(cluster, RenderedObject(key, body, comp.fleet.doc.file))
+        return derived
+
+
+def _add(
+    given: SectionInput, out: SectionOutput, cluster: str, body: dict[str, Any], diags: Diagnostics
+) -> None:
+    def clash(existing: RenderedObject) -> Diagnostic:
+        return Diagnostic(
+            Severity.ERROR,
+            f"{existing.key} on cluster {cluster} is also the Flux object fleetc renders "
+            f"to sync {body['spec'].get('path', 'the cluster')}",
+            Position(existing.source),
+            hint="rename the object, or remove it and let fleetc render it",
+        )
+
+    obj = RenderedObject(object_key(body), body, given.fleet.doc.file)
+    out.add(given, cluster, obj, diags, clash)
 
 
 def output_path(spec: dict[str, Any], repo_prefix: str = "") -> str:
@@ -141,9 +164,3 @@ def _object(api_version: str, kind: str, name: str, spec: dict[str, Any]) -> dic
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": spec,
     }
-
-
-def _key(body: dict[str, Any]) -> ObjectKey:
-    group, _version = split_api_version(body["apiVersion"])
-    meta = body["metadata"]
-    return ObjectKey(group, body["kind"], meta["namespace"], meta["name"])

@@ -19,7 +19,7 @@ from fleetc.core.diagnostics import Diagnostics, field_path
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.yamlsource import Document
 from fleetc.sections.metallb import ipam
-from fleetc.sections.metallb.config import ClusterNet, Entry, Inputs, LoadBalancer
+from fleetc.sections.metallb.config import ClusterNet, Config, Entry, LoadBalancer
 
 LOCK_SECTION = "addresses"
 
@@ -95,12 +95,12 @@ def _pool_name(pool: Pool) -> str:
     return pool.lb.name
 
 
-def plan(inputs: Inputs, previous: Previous, diags: Diagnostics) -> dict[str, list[Pool]]:
+def plan(config: Config, previous: Previous, diags: Diagnostics) -> dict[str, list[Pool]]:
     """Every cluster's pools, sorted by name."""
     pools: dict[str, list[Pool]] = defaultdict(list)
-    nets = inputs.nets
+    nets = config.nets
     used: dict[str, list[ipam.Span]] = defaultdict(list)
-    for lb in inputs.load_balancers:
+    for lb in config.load_balancers:
         for cluster in lb.clusters:
             if lb.addresses is not None:
                 pools[cluster].append(Pool(lb, cluster, list(lb.addresses)))
@@ -114,7 +114,7 @@ def plan(inputs: Inputs, previous: Previous, diags: Diagnostics) -> dict[str, li
 
     groups = [
         (lb, group)
-        for lb in inputs.load_balancers
+        for lb in config.load_balancers
         if lb.request is not None
         for group in ([lb.clusters] if lb.shared else [[c] for c in lb.clusters])
         if group

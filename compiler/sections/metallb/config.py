@@ -103,7 +103,7 @@ class LoadBalancer(Located):
 
 
 @dataclass
-class Inputs:
+class Config:
     install_kustomization: str = DEFAULT_INSTALL_KUSTOMIZATION
     nets: dict[str, ClusterNet] = field(default_factory=dict)
     load_balancers: list[LoadBalancer] = field(default_factory=list)
@@ -113,11 +113,11 @@ class Inputs:
         return not self.load_balancers and not any(n.peers for n in self.nets.values())
 
 
-def read(fleet: Fleet, diags: Diagnostics) -> Inputs:
+def read(fleet: Fleet, diags: Diagnostics) -> Config:
     section = fleet.spec.get("loadBalancers") or {}
     if not schema.validator("loadbalancers").is_valid(section):
         section = {}  # the fleet.yaml schema check has reported why
-    inputs = Inputs(section.get("installKustomization", DEFAULT_INSTALL_KUSTOMIZATION))
+    inputs = Config(section.get("installKustomization", DEFAULT_INSTALL_KUSTOMIZATION))
     for name, cluster in fleet.clusters.items():
         inputs.nets[name] = _cluster_net(cluster, diags)
     for index, raw in enumerate(section.get("bgpPeers") or []):

@@ -17,53 +17,71 @@ serves before the objects arrive.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fleetc.core.diagnostics import Position, field_path
-from fleetc.core.model import ObjectKey
+from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity, field_path
+from fleetc.core.model import Fleet, ObjectKey
+from fleetc.core.placed import ClusterObjects, RenderedObject
 from fleetc.sections.metallb import allocate as metallb_allocate
 from fleetc.sections.metallb import config as metallb_model
 from fleetc.sections.metallb import rules as metallb_rules
 from fleetc.sections.metallb.allocate import Pool
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
+from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
 
 BUNDLE = "metallb-config"
 GROUP = "metallb.io"
 
 
-def generate(comp: Compilation) -> None:
-    inputs = metallb_model.read(comp.fleet, comp.diags)
-    previous = metallb_allocate.previous_pools(
-        comp.previous_lock.section(metallb_allocate.LOCK_SECTION),
-        comp.previous_lock.doc,
-        comp.diags,
-    )
-    if inputs.empty and not previous:
-        return
-    pools = metallb_allocate.plan(inputs, previous, comp.diags)
-    for name, net in inputs.nets.items():
-        metallb_rules.check_cluster(net, pools[name], comp.diags)
-        metallb_rules.check_placed(net, _placed(comp, name), pools[name], comp.diags)
-    metallb_rules.check_sites(inputs.nets, pools, comp.diags)
-    metallb_rules.check_renames(inputs.nets, pools, previous, comp.diags)
+class LoadBalancers:
+    """fleet.yaml ``spec.loadBalancers`` and each cluster's ``spec.metallb``: MetalLB pools,
+    advertisements and BGP peers, with the addresses fleet.lock keeps."""
+
+    status_key = "loadBalancers"
+
+    def generate(self, given: SectionInput, diags: Diagnostics) -> SectionOutput:
+        out = SectionOutput()
+        config = metallb_model.read(given.fleet, diags)
+        lock = given.previous_lock
+        previous = metallb_allocate.previous_pools(
+            lock.section(metallb_allocate.LOCK_SECTION), lock.doc, diags
+        )
+        if not (config.empty and not previous):
+            _generate(given, config, previous, out, diags)
+        out.status = _status(out.objects)
+        return out
+
+
+def _generate(
+    given: SectionInput,
+    config: metallb_model.Config,
+    previous: metallb_allocate.Previous,
+    out: SectionOutput,
+    diags: Diagnostics,
+) -> None:
+    pools = metallb_allocate.plan(config, previous, diags)
+    for name, net in config.nets.items():
+        metallb_rules.check_cluster(net, pools[name], diags)
+        metallb_rules.check_placed(net, _placed(given, name), pools[name], diags)
+    metallb_rules.check_sites(config.nets, pools, diags)
+    metallb_rules.check_renames(config.nets, pools, previous, diags)
     section = metallb_allocate.lock_section(pools)
     if section:
-        comp.lock.sections[metallb_allocate.LOCK_SECTION] = section
+        out.lock[metallb_allocate.LOCK_SECTION] = section
     rendered = False
-    for name, net in inputs.nets.items():
+    for name, net in config.nets.items():
         for pool in pools[name]:
             for kind, spec in _pool_objects(pool):
                 source = f"{pool.lb.doc.file}#spec.loadBalancers/{pool.lb.name}"
-                _add(comp, name, source, "v1beta1", kind, net.namespace, pool.lb.name, spec)
+                body = _body("v1beta1", kind, net.namespace, pool.lb.name, spec)
+                _add(given, out, name, source, body, diags)
                 rendered = True
         for peer in net.peers.values():
             source = f"{peer.doc.file}#{field_path(peer.base[:-1])}/{peer.name}"
-            _add(comp, name, source, "v1beta2", "BGPPeer", net.namespace, peer.name, peer.spec)
+            body = _body("v1beta2", "BGPPeer", net.namespace, peer.name, peer.spec)
+            _add(given, out, name, source, body, diags)
             rendered = True
     if rendered:
-        comp.bundle_dependencies[BUNDLE] = (inputs.install_kustomization,)
+        out.bundle_dependencies[BUNDLE] = (config.install_kustomization,)
 
 
 def _pool_objects(pool: Pool) -> list[tuple[str, dict[str, Any]]]:
@@ -86,59 +104,61 @@ def _pool_objects(pool: Pool) -> list[tuple[str, dict[str, Any]]]:
     return objects
 
 
-def _add(
-    comp: Compilation,
-    cluster: str,
-    source: str,
-    version: str,
-    kind: str,
-    namespace: str,
-    name: str,
-    spec: dict[str, Any],
-) -> None:
-    from fleetc.core.placed import RenderedObject
-
-    body = {
+def _body(
+    version: str, kind: str, namespace: str, name: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "apiVersion": f"{GROUP}/{version}",
         "kind": kind,
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
-    key = ObjectKey(GROUP, kind, namespace, name)
-    placed = comp.clusters[cluster].get(key)
-    if placed is not None:
-        comp.diags.error(
+
+
+def _add(
+    given: SectionInput,
+    out: SectionOutput,
+    cluster: str,
+    source: str,
+    body: dict[str, Any],
+    diags: Diagnostics,
+) -> None:
+    key = object_key(body)
+
+    def clash(existing: RenderedObject) -> Diagnostic:
+        return Diagnostic(
+            Severity.ERROR,
             f"fleetc renders {key} for cluster {cluster!r}, and a placement puts one there too "
-            f"(from {placed.source})",
-            _hub_position(comp, key, placed.source),
+            f"(from {existing.source})",
+            _hub_position(given.fleet, key, existing.source),
             hint="declare it in spec.loadBalancers only, or rename one of them",
         )
-        return
-    comp.add(cluster, RenderedObject(key, body, source, bundle=BUNDLE))
+
+    out.add(given, cluster, RenderedObject(key, body, source, bundle=BUNDLE), diags, clash)
 
 
-def _hub_position(comp: Compilation, key: ObjectKey, source: str) -> Position:
-    hub = comp.fleet.objects.get(key)
+def _hub_position(fleet: Fleet, key: ObjectKey, source: str) -> Position:
+    hub = fleet.objects.get(key)
     return hub.pos() if hub is not None else Position(source)
 
 
-def _placed(comp: Compilation, cluster: str) -> list[metallb_rules.Placed]:
+def _placed(given: SectionInput, cluster: str) -> list[metallb_rules.Placed]:
     return [
-        metallb_rules.Placed(key, obj.body, _hub_position(comp, key, obj.source))
-        for key, obj in sorted(comp.clusters[cluster].items())
+        metallb_rules.Placed(key, obj.body, _hub_position(given.fleet, key, obj.source))
+        for key, obj in sorted(given.clusters[cluster].items())
         if key.group == GROUP and obj.bundle != BUNDLE
     ]
 
 
-def loadbalancers_status(comp: Compilation) -> list[dict[str, Any]]:
-    """Each cluster's MetalLB pools and addresses, from the compiled objects (JSON-ready).
+def _status(generated: ClusterObjects) -> list[dict[str, Any]]:
+    """Each cluster's MetalLB pools and addresses, from the generated objects (JSON-ready).
 
     ``[{"cluster", "namespace", "pools": [{"name", "addresses", "advertise", "autoAssign"}],
     "bgpPeers": [names]}]``, clusters and pools sorted by name; clusters without MetalLB
     objects are left out.
     """
     out = []
-    for cluster, objects in sorted(comp.clusters.items()):
+    for cluster, objects in sorted(generated.items()):
         mine = {key: obj for key, obj in objects.items() if obj.bundle == BUNDLE}
         if not mine:
             continue

@@ -13,14 +13,13 @@ placement) is fine here.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fleetc.core.diagnostics import field_path
-from fleetc.core.model import Cluster, ObjectKey
+from fleetc.core.diagnostics import Diagnostic, Diagnostics, Severity, field_path
+from fleetc.core.model import Cluster
+from fleetc.core.placed import RenderedObject
+from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
 from fleetc.sections.services.config import MCS_API, Settings, clusterset_dns
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
 
 ZONE = "clusterset.local"
 BUILT_IN_SINCE = (1, 12, 2)
@@ -91,20 +90,25 @@ def _kubernetes_block(lines: list[str]) -> tuple[int, int]:
     raise CorefileError("it has no kubernetes plugin inside a server block")
 
 
-def generate(comp: Compilation, config: Settings) -> None:
-    for cluster in comp.fleet.clusters.values():
+def generate(given: SectionInput, config: Settings, out: SectionOutput, diags: Diagnostics) -> None:
+    for cluster in given.fleet.clusters.values():
         opt_in = clusterset_dns(cluster)
         if opt_in is not None:
-            _render(comp, config, cluster, opt_in)
+            _render(given, config, cluster, opt_in, out, diags)
 
 
-def _render(comp: Compilation, config: Settings, cluster: Cluster, opt_in: dict[str, Any]) -> None:
-    from fleetc.core.placed import RenderedObject
-
+def _render(
+    given: SectionInput,
+    config: Settings,
+    cluster: Cluster,
+    opt_in: dict[str, Any],
+    out: SectionOutput,
+    diags: Diagnostics,
+) -> None:
     at = ("spec", "multicluster", "clustersetDNS")
     api = config.cluster_api(cluster)
     if api != MCS_API:
-        comp.diags.error(
+        diags.error(
             f"cluster {cluster.name!r} runs {api}, which has no clusterset.local DNS",
             cluster.pos(*at),
             field_path(at),
@@ -113,7 +117,7 @@ def _render(comp: Compilation, config: Settings, cluster: Cluster, opt_in: dict[
         return
     corefile = opt_in.get("corefile") or config.corefile
     if not corefile:
-        comp.diags.error(
+        diags.error(
             f"cluster {cluster.name!r} opts into clusterset DNS but no base Corefile is given",
             cluster.pos(*at),
             field_path(at),
@@ -126,19 +130,27 @@ def _render(comp: Compilation, config: Settings, cluster: Cluster, opt_in: dict[
         rendered = with_multicluster(corefile, built_in(version))
     except CorefileError as exc:
         where = (*at, "corefile") if opt_in.get("corefile") else ("spec", "services", "corefile")
-        located = cluster if opt_in.get("corefile") else comp.fleet
-        comp.diags.error(
+        located = cluster if opt_in.get("corefile") else given.fleet
+        diags.error(
             f"cannot add clusterset DNS to the base Corefile for cluster {cluster.name!r}: {exc}",
             located.pos(*where),
             field_path(where),
         )
         return
     source = cluster.doc.file
+
+    def clash(existing: RenderedObject) -> Diagnostic:
+        return Diagnostic(
+            Severity.ERROR,
+            f"{existing.key} on cluster {cluster.name!r} is already rendered from "
+            f"{existing.source}; fleetc generates it for clusterset DNS",
+            cluster.pos(*at),
+            field_path(at),
+            hint="remove the hand-written object from the hub manifests",
+        )
+
     for body in _objects(rendered):
-        meta = body["metadata"]
-        group = body["apiVersion"].rpartition("/")[0]
-        key = ObjectKey(group, body["kind"], meta.get("namespace", ""), meta["name"])
-        comp.add(cluster.name, RenderedObject(key, body, source))
+        out.add(given, cluster.name, RenderedObject(object_key(body), body, source), diags, clash)
 
 
 def _objects(corefile: str) -> list[dict[str, Any]]:

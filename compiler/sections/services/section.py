@@ -4,16 +4,18 @@ For each listed hub Service: a ServiceExport wherever placement (after overrides
 Service; on consumers its namespace and, on mcs-api clusters that take rendered imports, a
 multicluster.x-k8s.io ServiceImport; on load-balancer clusters a networking.fleet.azure.com
 MultiClusterService. Conflicts between exporters are checked before anything is written.
-``services_status`` reports the same analysis as data for ``fleetc status``.
+The analysis is also the section's status (``fleetc status``), recorded as it is made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
-from fleetc.core.model import ObjectKey
+from fleetc.core.diagnostics import Diagnostic, Diagnostics, Severity, did_you_mean, field_path
+from fleetc.core.model import Fleet, ObjectKey
+from fleetc.core.placed import RenderedObject
+from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
 from fleetc.sections.services import dns as clusterset_dns
 from fleetc.sections.services import rules as service_rules
 from fleetc.sections.services.config import (
@@ -26,9 +28,6 @@ from fleetc.sections.services.config import (
     settings,
 )
 from fleetc.sections.services.rules import EXTERNAL_NAME, HEADLESS, Conflict, Exported, Merged
-
-if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
 
 MCS_GROUP = "multicluster.x-k8s.io"
 FLEET_NETWORKING_GROUP = "networking.fleet.azure.com"
@@ -68,9 +67,9 @@ class ServicePlan:
         return [e for e in self.exports if e.type != EXTERNAL_NAME]
 
 
-def plan(comp: Compilation, config: Settings, diags: Diagnostics) -> list[ServicePlan]:
+def plan(given: SectionInput, config: Settings, diags: Diagnostics) -> list[ServicePlan]:
     """Analyse every entry: where it is exported, who consumes it, how the exports merge."""
-    fleet = comp.fleet
+    fleet = given.fleet
     plans = []
     seen: dict[ObjectKey, ServiceEntry] = {}
     for entry in config.entries:
@@ -95,7 +94,7 @@ def plan(comp: Compilation, config: Settings, diags: Diagnostics) -> list[Servic
                 hint=did_you_mean(entry.ref, services),
             )
             continue
-        for cluster_name, objects in comp.clusters.items():
+        for cluster_name, objects in given.clusters.items():
             rendered = objects.get(entry.key)
             if rendered is None:
                 continue
@@ -122,16 +121,25 @@ def plan(comp: Compilation, config: Settings, diags: Diagnostics) -> list[Servic
     return plans
 
 
-def generate(comp: Compilation) -> None:
-    config = settings(comp.fleet)
-    for current in plan(comp, config, comp.diags):
-        _check(comp, config, current)
-        _render(comp, config, current)
-    clusterset_dns.generate(comp, config)
+class Services:
+    """fleet.yaml ``spec.services``: multi-cluster Services and clusterset DNS."""
+
+    status_key = "services"
+
+    def generate(self, given: SectionInput, diags: Diagnostics) -> SectionOutput:
+        config = settings(given.fleet)
+        out = SectionOutput()
+        plans = plan(given, config, diags)
+        for current in plans:
+            _check(given, config, current, diags)
+            _render(given, config, current, out, diags)
+        clusterset_dns.generate(given, config, out, diags)
+        out.status = _status(plans)
+        return out
 
 
-def _check(comp: Compilation, config: Settings, current: ServicePlan) -> None:
-    entry, fleet, diags = current.entry, comp.fleet, comp.diags
+def _check(given: SectionInput, config: Settings, current: ServicePlan, diags: Diagnostics) -> None:
+    entry, fleet = current.entry, given.fleet
     pos, path = fleet.pos(*entry.path, "service"), field_path((*entry.path, "service"))
     if entry.key not in fleet.objects:
         return
@@ -143,9 +151,9 @@ def _check(comp: Compilation, config: Settings, current: ServicePlan) -> None:
             hint="place its namespace with a placement, or remove the entry",
         )
     if entry.export:
-        _check_exportable(comp, current)
+        _check_exportable(fleet, current, diags)
         for conflict in current.conflicts:
-            _report_conflict(comp, current, conflict)
+            _report_conflict(fleet, current, conflict, diags)
         if current.merged is not None:
             for port, lacking in current.merged.gaps.items():
                 diags.warning(
@@ -196,9 +204,9 @@ def _check(comp: Compilation, config: Settings, current: ServicePlan) -> None:
             )
 
 
-def _check_exportable(comp: Compilation, current: ServicePlan) -> None:
-    entry, diags = current.entry, comp.diags
-    pos, path = comp.fleet.pos(*entry.path, "service"), field_path((*entry.path, "service"))
+def _check_exportable(fleet: Fleet, current: ServicePlan, diags: Diagnostics) -> None:
+    entry = current.entry
+    pos, path = fleet.pos(*entry.path, "service"), field_path((*entry.path, "service"))
     external = [e.cluster for e in current.exports if e.type == EXTERNAL_NAME]
     if external:
         diags.error(
@@ -227,20 +235,22 @@ def _check_exportable(comp: Compilation, current: ServicePlan) -> None:
         )
 
 
-def _report_conflict(comp: Compilation, current: ServicePlan, conflict: Conflict) -> None:
+def _report_conflict(
+    fleet: Fleet, current: ServicePlan, conflict: Conflict, diags: Diagnostics
+) -> None:
     entry = current.entry
     message = f"Service {entry.ref}: {conflict.describe()}"
-    pos = comp.fleet.pos(*entry.path, "service")
+    pos = fleet.pos(*entry.path, "service")
     path = field_path((*entry.path, "service"))
     if entry.resolution == MERGE:
-        comp.diags.warning(
+        diags.warning(
             f"{message}; merged: cluster {conflict.kept!r}'s definition wins",
             pos,
             path,
             hint="conflictResolution: merge (the first exporting cluster by name wins)",
         )
     else:
-        comp.diags.error(
+        diags.error(
             message,
             pos,
             path,
@@ -252,38 +262,40 @@ def _report_conflict(comp: Compilation, current: ServicePlan, conflict: Conflict
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _render(comp: Compilation, config: Settings, current: ServicePlan) -> None:
-    from fleetc.core.placed import RenderedObject
-
-    entry = current.entry
-    source = comp.fleet.doc.file
+def _render(
+    given: SectionInput,
+    config: Settings,
+    current: ServicePlan,
+    out: SectionOutput,
+    diags: Diagnostics,
+) -> None:
+    entry, fleet = current.entry, given.fleet
+    source = fleet.doc.file
+    at = (*entry.path, "service")
 
     def add(cluster: str, body: dict[str, Any]) -> None:
-        group, _, _ = body["apiVersion"].rpartition("/")
-        meta = body["metadata"]
-        key = ObjectKey(group, body["kind"], meta.get("namespace", ""), meta["name"])
-        existing = comp.clusters[cluster].get(key)
-        if existing is not None:
-            if key.kind != "Namespace":
-                at = (*entry.path, "service")
-                comp.diags.error(
-                    f"{key} on cluster {cluster!r} is already rendered from {existing.source}; "
-                    f"fleetc generates it for Service {entry.ref}",
-                    comp.fleet.pos(*at),
-                    field_path(at),
-                    hint="remove the hand-written object from the hub manifests",
-                )
-            return
-        comp.add(cluster, RenderedObject(key, body, source))
+        def clash(existing: RenderedObject) -> Diagnostic | None:
+            if existing.key.kind == "Namespace":
+                return None  # the namespace is there already: the hub's, or another entry's
+            return Diagnostic(
+                Severity.ERROR,
+                f"{existing.key} on cluster {cluster!r} is already rendered from "
+                f"{existing.source}; fleetc generates it for Service {entry.ref}",
+                fleet.pos(*at),
+                field_path(at),
+                hint="remove the hand-written object from the hub manifests",
+            )
+
+        out.add(given, cluster, RenderedObject(object_key(body), body, source), diags, clash)
 
     for export in current.exporting:
         add(export.cluster, _service_export(config, export.api, entry))
     if current.merged is None:
         return
-    namespace = _namespace(comp, entry.namespace)
+    namespace = _namespace(fleet, entry.namespace)
     for cluster in sorted(set(current.consumers) | set(current.load_balancers)):
         add(cluster, namespace)
-        info = comp.fleet.clusters[cluster]
+        info = fleet.clusters[cluster]
         if config.cluster_api(info) == MCS_API and config.renders_imports(info):
             add(cluster, _service_import(config, entry, current.merged))
     for cluster in current.load_balancers:
@@ -333,9 +345,9 @@ def _multicluster_service(entry: ServiceEntry) -> dict[str, Any]:
     }
 
 
-def _namespace(comp: Compilation, name: str) -> dict[str, Any]:
+def _namespace(fleet: Fleet, name: str) -> dict[str, Any]:
     """The hub's Namespace object when there is one (labels and all), else a bare one."""
-    hub = comp.fleet.objects.get(ObjectKey("", "Namespace", "", name))
+    hub = fleet.objects.get(ObjectKey("", "Namespace", "", name))
     if hub is not None:
         return hub.body
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -344,14 +356,13 @@ def _namespace(comp: Compilation, name: str) -> dict[str, Any]:
 # -- status ---------------------------------------------------------------------------------
 
 
-def services_status(comp: Compilation) -> list[dict[str, Any]]:
+def _status(plans: list[ServicePlan]) -> list[dict[str, Any]]:
     """Per ``services`` entry: exporting clusters, consumers, merged ports and conflicts.
 
-    Pure; the shape is documented in the README (Multi-cluster Services).
+    The shape is documented in the README (Multi-cluster Services).
     """
-    config = settings(comp.fleet)
     out = []
-    for current in plan(comp, config, Diagnostics()):
+    for current in plans:
         entry, merged = current.entry, current.merged
         out.append(
             {

@@ -1,0 +1,52 @@
+"""The place stage: each selected object on each cluster its placement picked. Pure.
+
+Hub objects are shared between clusters (one body, many clusters); an object a template
+renders is delivered in the render of the cluster it lands on. Envelopes are then opened: the
+objects they wrap take their place (``envelopes.expand``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.model import HubObject
+from fleetc.core.placed import ClusterObjects, RenderedObject
+from fleetc.stages import envelopes
+from fleetc.stages.schedule import Outcome
+from fleetc.stages.templates import Expanded
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Every inventory cluster's objects before overrides (a cluster may have none)."""
+
+    clusters: ClusterObjects
+
+
+def place(
+    expanded: Expanded,
+    selections: Mapping[str, tuple[HubObject, ...]],
+    outcomes: Mapping[str, Outcome],
+    diags: Diagnostics,
+) -> Placed:
+    fleet = expanded.fleet
+    clusters: ClusterObjects = {name: {} for name in fleet.clusters}
+    for placement in fleet.placements:
+        for cluster in outcomes[placement.name].selected:
+            objects = clusters[cluster]
+            for obj in selections[placement.name]:
+                body, source = obj.body, obj.source
+                render = expanded.render_for(obj.key, cluster)
+                if render is not None:
+                    if render.errors:
+                        diags.extend(render.errors)
+                        continue
+                    own = next(o for o in render.objects if o.key == obj.key)
+                    body, source = own.body, own.source
+                previous = objects.get(obj.key)
+                names = (previous.placements if previous else ()) + (placement.name,)
+                objects[obj.key] = RenderedObject(obj.key, body, source, names)
+    envelopes.expand(fleet, clusters, diags)
+    return Placed(clusters)

@@ -1,0 +1,235 @@
+"""The scheduling algorithm: which clusters each placement selects, and why.
+
+``schedule`` runs one placement's scheduling cycle as KubeFleet's scheduler would, starting
+from what the previous render selected (``lock_section.Remembered``, read from fleet.lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.lock import Lock
+from fleetc.core.model import LEAVING, Cluster, Fleet, Placement
+from fleetc.stages.schedule import lock_section, validation
+from fleetc.stages.schedule import outcome as text
+from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
+from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
+from fleetc.stages.schedule.outcome import Condition, Decision, Outcome
+from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
+from fleetc.stages.schedule.plugins.topologyspread import constraints
+from fleetc.stages.schedule.profile import filters, scorers
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """The schedule stage's result: every placement's outcome (decisions with their reasons),
+    and the fleet.lock section that remembers the selections."""
+
+    outcomes: dict[str, Outcome]
+    lock_section: dict[str, Any]
+
+
+def schedule_fleet(
+    fleet: Fleet, previous_lock: Lock, reschedule: frozenset[str], diags: Diagnostics
+) -> Scheduled:
+    """Every placement's outcome, and the lock section that remembers them.
+
+    ``reschedule`` names placements to schedule afresh, ignoring what the lock remembers.
+    """
+    remembered = lock_section.read(previous_lock, diags)
+    known = [p.name for p in fleet.placements]
+    for name in sorted(reschedule - set(known)):
+        diags.error(
+            f"--reschedule {name!r}: there is no placement of that name",
+            hint=did_you_mean(name, known),
+        )
+    clusters = list(fleet.clusters.values())
+    outcomes: dict[str, Outcome] = {}
+    section: dict[str, Any] = {}
+    for placement in fleet.placements:
+        if not validation.check(placement, diags):
+            pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
+            kind = placement.placement_type if isinstance(placement.policy, dict) else ""
+            outcomes[placement.name] = Outcome(placement.name, str(kind), pending, valid=False)
+            continue
+        previous = None if placement.name in reschedule else remembered.get(placement.name)
+        result = schedule(placement, clusters, previous)
+        outcomes[placement.name] = result
+        section[placement.name] = lock_section.entry(result.policy_hash, picks(result))
+    return Scheduled(outcomes, section)
+
+
+def schedule(
+    placement: Placement, clusters: list[Cluster], previous: Remembered | None = None
+) -> Outcome:
+    """Schedule one placement over the whole inventory (``clusters`` sorted by name)."""
+    kind = placement.placement_type
+    if kind == "PickFixed":
+        return _pick_fixed(placement, clusters)
+    digest = policy_hash(placement.policy)
+    present, obsolete = _bindings(previous, digest, clusters)
+    if kind == "PickN":
+        return _pick_n(placement, clusters, present, obsolete)
+    return _pick_all(placement, clusters, present)
+
+
+def picks(result: Outcome) -> list[Pick]:
+    """The selected clusters with the scores they were picked with, for fleet.lock."""
+    return [
+        Pick(d.cluster, Score(d.topology_spread_score, d.affinity_score))
+        for d in result.decisions
+        if d.selected
+    ]
+
+
+def _bindings(
+    previous: Remembered | None, digest: str, clusters: list[Cluster]
+) -> tuple[list[Pick], list[Pick]]:
+    """(picks under the current policy, picks under an older one); dangling ones dropped.
+
+    A cluster that left the inventory or is Leaving loses its binding, as KubeFleet's
+    dangling bindings do. Every other state change keeps it.
+    """
+    if previous is None:
+        return [], []
+    staying = {c.name for c in clusters if c.state != LEAVING}
+    unique = {p.cluster: p for p in reversed(previous.picks)}
+    kept = [unique[name] for name in dict.fromkeys(p.cluster for p in previous.picks)]
+    kept = [p for p in kept if p.cluster in staying]
+    return (kept, []) if previous.policy_hash == digest else ([], kept)
+
+
+def _rank_key(cluster: Cluster, score: Score, obsolete: frozenset[str]) -> tuple:
+    """Best first when sorted in reverse; ties go to the lexicographically largest name."""
+    return (score.topology_spread, score.affinity, cluster.name in obsolete, cluster.name)
+
+
+def _selected(name: str, score: Score) -> Decision:
+    reason = text.PICKED_WITH_SCORE.format(
+        cluster=name, affinity=score.affinity, topology=score.topology_spread
+    )
+    return Decision(name, True, reason, score.affinity, score.topology_spread)
+
+
+def _not_picked(name: str, score: Score) -> Decision:
+    reason = text.NOT_PICKED.format(
+        cluster=name, affinity=score.affinity, topology=score.topology_spread
+    )
+    return Decision(name, False, reason, score.affinity, score.topology_spread, scored=True)
+
+
+def _filtered(rejected: dict[str, Status], clusters: list[Cluster]) -> list[Decision]:
+    return [
+        Decision(c.name, False, str(rejected[c.name]), filtered_by=rejected[c.name].plugin)
+        for c in clusters
+        if c.name in rejected
+    ]
+
+
+def _fulfilled(count: int) -> Condition:
+    return Condition("True", text.FULFILLED, text.FULFILLED_MESSAGE.format(count=count))
+
+
+def _unfulfilled(count: int) -> Condition:
+    return Condition("False", text.UNFULFILLED, text.UNFULFILLED_MESSAGE.format(count=count))
+
+
+def _pick_all(placement: Placement, clusters: list[Cluster], present: list[Pick]) -> Outcome:
+    """Every cluster passing the filters, plus those selected before (sticky); always True."""
+    state = CycleState(placement, clusters, selected=frozenset(p.cluster for p in present))
+    passed, rejected = run_filters(filters(), state, clusters)
+    decisions = [_selected(p.cluster, Score()) for p in present]
+    decisions += [_selected(c.name, Score()) for c in passed]
+    decisions += _filtered(rejected, clusters)
+    count = len(present) + len(passed)
+    digest = policy_hash(placement.policy)
+    return Outcome(placement.name, "PickAll", _fulfilled(count), decisions, digest)
+
+
+class _Round:
+    """One filter-and-score pass over the clusters not yet selected."""
+
+    def __init__(
+        self,
+        placement: Placement,
+        clusters: list[Cluster],
+        selected: frozenset[str],
+        obsolete: frozenset[str],
+        shared: dict[str, Any],
+    ) -> None:
+        state = CycleState(placement, clusters, selected, obsolete, shared)
+        passed, self.rejected = run_filters(filters(), state, clusters)
+        self.scores = run_scores(scorers(), state, passed)
+        self.ranked = sorted(
+            passed, key=lambda c: _rank_key(c, self.scores[c.name], obsolete), reverse=True
+        )
+
+
+def _pick_n(
+    placement: Placement, clusters: list[Cluster], present: list[Pick], obsolete: list[Pick]
+) -> Outcome:
+    wanted = int(placement.policy.get("numberOfClusters") or 0)
+    chosen: list[Pick] = list(present)
+    if len(present) >= wanted and len(present) - wanted + len(obsolete) > 0:
+        # Downscale: obsolete picks go, then the lowest scores (ties: smallest name).
+        trimmed = sorted(present, key=lambda p: (p.score, p.cluster))[: len(present) - wanted]
+        chosen = [p for p in present if p not in trimmed]
+    # Any topology spread constraint limits a cycle to one pick, then everything is rescored.
+    batch = 1 if constraints(placement.policy) else max(wanted, 1)
+    stale = frozenset(p.cluster for p in obsolete)
+    shared: dict[str, Any] = {}
+    last: _Round | None = None
+    while len(chosen) < wanted:
+        last = _Round(placement, clusters, frozenset(p.cluster for p in chosen), stale, shared)
+        taken = last.ranked[: min(wanted - len(chosen), batch)]
+        if not taken:
+            break
+        chosen += [Pick(c.name, last.scores[c.name]) for c in taken]
+        # Obsolete picks not re-picked in this cycle are unscheduled: the flag helps once.
+        stale = frozenset()
+    if last is None:
+        # Nothing to pick: evaluate the rest only to explain why they are not selected.
+        last = _Round(
+            placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
+        )
+    names = {p.cluster for p in chosen}
+    decisions = [_selected(p.cluster, p.score) for p in chosen]
+    decisions += [
+        _not_picked(c.name, last.scores[c.name]) for c in last.ranked if c.name not in names
+    ]
+    decisions += _filtered({k: v for k, v in last.rejected.items() if k not in names}, clusters)
+    condition = _fulfilled(len(chosen)) if len(chosen) == wanted else _unfulfilled(len(chosen))
+    digest = policy_hash(placement.policy)
+    return Outcome(placement.name, "PickN", condition, decisions, digest)
+
+
+def _pick_fixed(placement: Placement, clusters: list[Cluster]) -> Outcome:
+    """PickFixed checks eligibility only: taints and affinity do not apply."""
+    digest = policy_hash(placement.policy)
+    names = list(dict.fromkeys(placement.policy.get("clusterNames") or []))
+    if not names:
+        condition = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
+        others = [Decision(c.name, False, text.NOT_NAMED) for c in clusters]
+        return Outcome(placement.name, "PickFixed", condition, others, digest)
+    by_name = {c.name: c for c in clusters}
+    state = CycleState(placement, clusters)
+    eligibility = ClusterEligibility()
+    picked: list[Decision] = []
+    failed: list[Decision] = []
+    for name in names:
+        cluster = by_name.get(name)
+        if cluster is None:
+            failed.append(Decision(name, False, text.FIXED_NOT_FOUND.format(cluster=name)))
+            continue
+        status = eligibility.filter(state, cluster)
+        if status.ok:
+            picked.append(Decision(name, True, text.PICKED_FIXED.format(cluster=name)))
+        else:
+            reason = text.FIXED_NOT_ELIGIBLE.format(cluster=name, reason=status.reason)
+            failed.append(Decision(name, False, reason, filtered_by=status.plugin))
+    others = [Decision(c.name, False, text.NOT_NAMED) for c in clusters if c.name not in names]
+    condition = _unfulfilled(len(picked)) if failed else _fulfilled(len(picked))
+    decisions = picked + sorted(failed, key=lambda d: d.cluster) + others
+    return Outcome(placement.name, "PickFixed", condition, decisions, digest)
