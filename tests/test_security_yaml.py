@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,18 +31,34 @@ def billion_laughs(levels: int = 9) -> str:
     return text
 
 
+@contextlib.contextmanager
+def no_hang(seconds: int = 60):
+    """Fail instead of hanging: a guard against unbounded work, not a speed target (speed is
+    the benchmark suite's to measure; a loaded CI machine must not make this flaky)."""
+
+    def expired(signum, frame):
+        raise AssertionError(f"still parsing after {seconds} s: unbounded work?")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # -- exhaustion -----------------------------------------------------------------------------
 
 
 def test_alias_bomb_is_a_diagnostic_not_a_memory_blow_up():
-    start = time.monotonic()
-    docs, errors = parse(billion_laughs())
+    with no_hang():
+        docs, errors = parse(billion_laughs())
     assert docs == []
     assert errors == [
         f"f.yaml:1:56: error: YAML: document expands to more than "
         f"{yamlsource.MAX_NODES_PER_DOCUMENT} nodes (aliases are expanded; is this an alias bomb?)"
     ]
-    assert time.monotonic() - start < 5
 
 
 def test_alias_expansion_is_bounded_across_files(monkeypatch):
@@ -72,12 +89,11 @@ def test_aliases_within_limits_are_expanded():
     ids=["flow-sequences", "unclosed", "flow-mappings", "block-sequences", "block-mappings"],
 )
 def test_deep_nesting_is_a_quick_diagnostic(text):
-    start = time.monotonic()
-    docs, errors = parse(text)
+    with no_hang():
+        docs, errors = parse(text)
     assert docs == []
     assert len(errors) == 1 and f"nested deeper than {yamlsource.MAX_DEPTH} levels" in errors[0]
     assert errors[0].startswith("f.yaml:1:") or errors[0].startswith("f.yaml:6")
-    assert time.monotonic() - start < 3
 
 
 def test_nesting_up_to_the_limit_is_accepted():
