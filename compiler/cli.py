@@ -168,6 +168,7 @@ def validate(
     Kubernetes OpenAPI schema of the cluster's version (the nearest version
     kubernetes-validate ships), custom resources against their CRD's
     openAPIV3Schema. A kind that is neither is "CRD not installed on <cluster>".
+    A symbolic link in the output is an error: it is never followed.
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
     root, output, result = _compile(path, options)

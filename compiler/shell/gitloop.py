@@ -16,11 +16,9 @@ from fleetc.core.inputs import Inputs
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result, compile_fleet
-from fleetc.shell import gitsource, writer
+from fleetc.shell import gitsource, output_tree, writer
 from fleetc.shell.gitsource import load_commit
 from fleetc.shell.load import load
-from fleetc.shell.sources import join
-from fleetc.stages.emit import FLUX_SYSTEM
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
 
@@ -86,25 +84,12 @@ def _under(path: str, prefixes: list[str]) -> bool:
 COMMITTED_FILE_LIMIT = 1 << 30
 
 
-def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes]:
+def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes | None]:
     """The output files in ``commit`` (repository-relative folder), as ``layout.files`` keys;
-    ``<cluster>/flux-system/`` is not fleetc's and is left out."""
-    source = gitsource.GitSource(commit)
-    found: dict[str, bytes] = {}
-    if not source.is_dir(output_rel):
-        return found
-    stack = [""]
-    while stack:
-        folder = stack.pop()
-        for entry in source.list_dir(join(output_rel, folder)):
-            rel = join(folder, entry.name)
-            if source.is_dir(join(output_rel, rel)):
-                cluster_level = folder and "/" not in folder
-                if not (cluster_level and entry.name == FLUX_SYSTEM):
-                    stack.append(rel)
-            elif source.is_file(join(output_rel, rel)):
-                found[rel] = source.read_bytes(join(output_rel, rel), COMMITTED_FILE_LIMIT)
-    return found
+    ``<cluster>/flux-system/`` is not fleetc's and is left out. A symbolic link is not
+    followed: it reads as None (it differs from any file a render writes)."""
+    tree = output_tree.walk(gitsource.GitSource(commit), output_rel)
+    return tree.read_all(COMMITTED_FILE_LIMIT)
 
 
 def commit_message(repo: git.Repo, found: fleetdiff.FleetDiff, source_paths: list[str]) -> str:

@@ -15,7 +15,7 @@ import git
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.inputs import FLEET_FILE, Inputs
 from fleetc.shell.load import load_source
-from fleetc.shell.sources import Entry
+from fleetc.shell.sources import FILE, FOLDER, LINK, OTHER, Entry
 
 LINK_MODE = 0o120000
 MAX_LINK_HOPS = 40
@@ -103,7 +103,7 @@ class GitSource:
         obj = self._object(rel)
         if obj is None or obj.type != "tree":
             raise NotADirectoryError(20, "Not a directory", rel)
-        entries = [Entry(item.name, item.mode == LINK_MODE) for item in obj]
+        entries = [Entry(item.name, _kind(item)) for item in obj]
         return sorted(entries, key=lambda e: e.name)
 
     def read_bytes(self, rel: str, limit: int) -> bytes:
@@ -111,6 +111,22 @@ class GitSource:
         if obj is None or obj.type != "blob":
             raise FileNotFoundError(2, "No such file in the commit", rel)
         return obj.data_stream.read(limit)
+
+    def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
+        path = posixpath.join(self.prefix, rel) if self.prefix else rel
+        obj = self._lookup(path)  # no link followed, in the folders or at the end
+        if obj is None or _kind(obj) != FILE:
+            return None
+        return obj.data_stream.read(limit) if limit >= 0 else obj.data_stream.read()
+
+
+def _kind(obj: git.Object) -> str:
+    """What a tree entry is itself: a folder, a link (mode 120000), a file or a submodule."""
+    if obj.type == "tree":
+        return FOLDER
+    if obj.type == "blob":
+        return LINK if obj.mode == LINK_MODE else FILE
+    return OTHER
 
 
 def open_repo(path: Path) -> git.Repo:

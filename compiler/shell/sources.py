@@ -8,17 +8,26 @@ usable only if, after following symbolic links, it stays inside the root.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import stat
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+# What a folder entry itself is (a symbolic link is never followed to find out).
+FOLDER = "folder"
+FILE = "file"  # a regular file
+LINK = "link"
+OTHER = "other"  # a pipe, a socket, a device, a git submodule
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One name in a folder listing; ``link`` when it is a symbolic link."""
+class Entry(NamedTuple):
+    """One name in a folder listing, and what it is itself (``kind``, links not followed)."""
 
     name: str
-    link: bool = False
+    kind: str = FILE
+
+    @property
+    def link(self) -> bool:
+        return self.kind == LINK
 
 
 class Source(Protocol):
@@ -36,6 +45,12 @@ class Source(Protocol):
         """The content of a file, at most ``limit`` bytes; raises OSError when it cannot be
         read."""
 
+    def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
+        """The content of ``rel`` itself when it is a regular file (at most ``limit`` bytes,
+        all of it when negative); None when it is a symbolic link, anything but a regular file,
+        or cannot be read. The last component is never followed; callers reach ``rel`` through
+        folders they listed, never through links."""
+
 
 def join(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
@@ -47,9 +62,14 @@ class FileSource:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
+        self._base = os.fspath(root)
 
     def _path(self, rel: str) -> Path:
         return self.root / rel if rel else self.root
+
+    def _str(self, rel: str) -> str:
+        """``_path`` as a string, without building a Path (listing and reading whole trees)."""
+        return os.path.join(self._base, rel) if rel else self._base
 
     def resolve(self, rel: str) -> str | None:
         real = Path(os.path.realpath(self._path(rel)))
@@ -66,10 +86,42 @@ class FileSource:
         return self._path(rel).is_file()
 
     def list_dir(self, rel: str) -> list[Entry]:
-        with os.scandir(self._path(rel)) as entries:
-            found = [Entry(e.name, e.is_symlink()) for e in entries]
-        return sorted(found, key=lambda e: e.name)
+        with os.scandir(self._str(rel)) as entries:
+            found = [Entry(e.name, _kind(e)) for e in entries]
+        return sorted(found)
 
     def read_bytes(self, rel: str, limit: int) -> bytes:
         with open(self._path(rel), "rb") as handle:
             return handle.read(limit)
+
+    def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
+        return read_regular(self._str(rel), limit)
+
+
+def _kind(entry: os.DirEntry) -> str:
+    try:
+        if entry.is_symlink():
+            return LINK
+        if entry.is_dir(follow_symlinks=False):
+            return FOLDER
+        if entry.is_file(follow_symlinks=False):
+            return FILE
+    except OSError:
+        pass
+    return OTHER
+
+
+def read_regular(path: Path | str, limit: int = -1) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file; None for a symbolic link or an error.
+
+    Opened without following a link and without blocking on a pipe, then checked, so a file
+    swapped for a link after it was listed is refused, not followed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read(limit)

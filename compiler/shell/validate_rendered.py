@@ -26,8 +26,9 @@ from fleetc.core import secrets
 from fleetc.core.diagnostics import Diagnostics, Position
 from fleetc.core.model import split_api_version
 from fleetc.core.yamlsource import Document
+from fleetc.shell import output_tree
 from fleetc.shell.load import Reader
-from fleetc.shell.sources import FileSource
+from fleetc.shell.sources import FILE, LINK, FileSource
 from referencing import Registry, Resource
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -330,26 +331,52 @@ def read_output(
     root: Path, output: str, versions: dict[str, str | None], diags: Diagnostics
 ) -> list[ClusterOutput]:
     """The object files of every cluster folder in ``output`` (relative to the fleet's root),
-    bundles and bootstrap's flux-system/ included, kustomization files left out."""
+    bundles and bootstrap's flux-system/ included, kustomization files and names starting
+    with a dot left out. Symbolic links are not followed: each is an error, as its target
+    would go unchecked."""
     reader = Reader(FileSource(root), diags)
     base = output.strip("/")
+
+    def unlisted(path: str, exc: OSError) -> None:
+        if not _hidden(path[len(base) :]):
+            diags.error(f"cannot list folder: {exc.strerror}", Position(path))
+
+    tree = output_tree.walk(reader.source, base, bootstrap=True, on_error=unlisted)
     clusters: list[ClusterOutput] = []
-    if not reader.source.is_dir(base):
+    if not tree.exists:
         diags.error(f"no output folder {output!r}: run 'fleetc render' first")
         return clusters
-    for entry in reader.source.list_dir(base):
-        folder = f"{base}/{entry.name}"
-        if not reader.source.is_dir(folder) or entry.name.startswith("."):
+    manifests: dict[str, list[str]] = {}
+    for rel, kind in sorted(tree.files.items()):
+        name = rel.rsplit("/", 1)[-1]
+        if _hidden(rel):
             continue
-        if entry.name not in versions:
+        if kind == LINK:
+            diags.error(
+                "symbolic link in the output: not followed, so its target is not checked",
+                Position(tree.path(rel)),
+                hint="fleetc never writes links: 'fleetc check' reports it, "
+                "'fleetc render' removes or replaces it",
+            )
+        elif kind == FILE and name.endswith(MANIFEST_SUFFIXES) and name not in KUSTOMIZE_FILES:
+            manifests.setdefault(rel.split("/", 1)[0], []).append(rel)
+    for name in tree.folders:
+        if "/" in name or _hidden(name):
+            continue
+        folder = tree.path(name)
+        if name not in versions:
             diags.warning(
                 f"{folder} is not a cluster of the inventory; checked with the newest schemas",
                 Position(folder),
                 hint="'fleetc check' reports it as an extra file; 'fleetc render' removes it",
             )
-        cluster = ClusterOutput(entry.name, versions.get(entry.name))
-        for rel in reader.walk(folder, MANIFEST_SUFFIXES):
-            if rel.rsplit("/", 1)[-1] not in KUSTOMIZE_FILES:
-                cluster.documents.extend(reader.read_documents(rel))
+        cluster = ClusterOutput(name, versions.get(name))
+        for rel in manifests.get(name, []):
+            cluster.documents.extend(reader.read_documents(tree.path(rel)))
         clusters.append(cluster)
     return clusters
+
+
+def _hidden(rel: str) -> bool:
+    """A path with a name starting with a dot somewhere (not fleetc's output)."""
+    return any(part.startswith(".") for part in rel.strip("/").split("/"))

@@ -18,12 +18,13 @@ import fcntl
 import json
 import os
 import shutil
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleetc.shell import output_tree
+from fleetc.shell.sources import FileSource, read_regular
 from fleetc.stages.emit import FLUX_SYSTEM
 
 STAGING_PREFIX = ".fleetc-staging-"
@@ -56,40 +57,16 @@ class Changes:
         return not (self.added or self.changed or self.removed)
 
 
-def existing_files(output: Path) -> dict[str, str]:
-    """Files fleetc owns in ``output`` (everything but ``<cluster>/flux-system/``), as
-    relative path -> file system path.
-
-    Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
-    """
-    found: dict[str, str] = {}
-    stack = [("", os.fspath(output))]
-    while stack:
-        rel_dir, folder = stack.pop()
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        with entries:
-            for entry in entries:
-                rel = rel_dir + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
-                    if not (entry.name == FLUX_SYSTEM and rel_dir.count("/") == 1):
-                        stack.append((rel + "/", entry.path))
-                else:
-                    found[rel] = entry.path
-    return found
-
-
 def compare(output: Path, files: dict[str, bytes]) -> Changes:
+    """``output`` as it is (links not followed, ``<cluster>/flux-system/`` left out) against
+    the files a render produces."""
     changes = Changes()
-    existing = existing_files(output)
+    tree = output_tree.walk(FileSource(output), "")
+    existing = dict(tree.files)
     for rel, data in files.items():
-        path = existing.pop(rel, None)
-        if path is None:
+        if existing.pop(rel, None) is None:
             changes.added.append(rel)
-        elif read_regular(path) != data:
+        elif tree.read(rel) != data:
             changes.changed.append(rel)
         else:
             changes.unchanged += 1
@@ -103,18 +80,6 @@ def read_bytes(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
-
-
-def read_regular(path: Path | str) -> bytes | None:
-    """The bytes of ``path`` if it is a regular file; None for a symbolic link or an error."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return handle.read()
 
 
 def check_relative(rel: str) -> None:

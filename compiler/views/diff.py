@@ -91,8 +91,9 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     return result
 
 
-def compare_files(old: dict[str, bytes], new: dict[str, bytes]) -> list[ClusterDiff]:
-    """Per-cluster changes between two output trees (paths relative to the output folder).
+def compare_files(old: dict[str, bytes | None], new: dict[str, bytes]) -> list[ClusterDiff]:
+    """Per-cluster changes between two output trees (paths relative to the output folder;
+    None stands for a symbolic link, which differs from every file).
 
     Used for the commit message of ``render --commit``: what the commit changes in the
     committed output. Kustomization files follow from the objects and are not counted.
