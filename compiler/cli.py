@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 import click
-from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.diagnostics import did_you_mean
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
-from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.pipeline import Options, Result
 from fleetc.shell import gitloop, gitsource, validate_rendered, writer
 from fleetc.shell import terminal as report
-from fleetc.shell.load import find_fleet_file, load
+from fleetc.shell.compile import compile_file
+from fleetc.shell.load import find_fleet_file
 from fleetc.views import diff_format, status
 from fleetc.views import explain as provenance
 
@@ -75,14 +76,11 @@ def _compile(
     path: Path, options: Options, reporter: Reporter = SILENT
 ) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
-    diags = Diagnostics()
     fleet_file = find_fleet_file(path)
     _recover(Path(os.path.abspath(fleet_file)).parent)
-    with reporter.stage("load"):
-        inputs = load(fleet_file, diags)
-    result = compile_fleet(inputs, options, reporter)
-    result.diagnostics.items[:0] = diags.items
-    return inputs.root, inputs.root / inputs.output, result
+    compiled = compile_file(fleet_file, options, reporter)
+    inputs = compiled.inputs
+    return inputs.root, inputs.root / inputs.output, compiled.result
 
 
 def _recover(root: Path) -> None:
@@ -252,7 +250,7 @@ def render(
     )
     reporter.print_timings()
     if pending is not None:
-        _commit(pending, find_fleet_file(path), options)
+        _commit(pending, find_fleet_file(path), options, result)
 
 
 def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
@@ -264,9 +262,12 @@ def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
         raise SystemExit(report.EXIT_ERRORS) from exc
 
 
-def _commit(pending: gitloop.PendingCommit, fleet_file: Path, options: Options) -> None:
+def _commit(
+    pending: gitloop.PendingCommit, fleet_file: Path, options: Options, result: Result
+) -> None:
+    """``result`` is the render's compile of the working tree: only HEAD is compiled again."""
     try:
-        sha, summarised = gitloop.commit_render(pending, fleet_file, options)
+        sha, summarised = gitloop.commit_render(pending, fleet_file, options, result)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc

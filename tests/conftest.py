@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fleetc.cli import main
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.pipeline import Options, Result, compile_fleet
-from fleetc.shell.load import load
+from fleetc.pipeline import Options, Result
+from fleetc.shell.compile import compile_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,11 +49,7 @@ class FleetDir:
         return self.write(f"clusters/{name}.yaml", body)
 
     def compile(self, **options: bool) -> Result:
-        diags = Diagnostics()
-        inputs = load(self.root / "fleet.yaml", diags)
-        result = compile_fleet(inputs, Options(**options))
-        result.diagnostics.items[:0] = diags.items
-        return result
+        return compile_file(self.root / "fleet.yaml", Options(**options)).result
 
     def files(self, folder: str = "rendered") -> dict[str, bytes]:
         base = self.root / folder

@@ -7,18 +7,17 @@ refuses when anything else is staged.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.inputs import Inputs
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
-from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.pipeline import Options, Result
 from fleetc.shell import gitsource, output_tree, writer
+from fleetc.shell.compile import compile_file, compile_loaded
 from fleetc.shell.gitsource import load_commit
-from fleetc.shell.load import load
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
 
@@ -31,39 +30,36 @@ class Compared:
     diff: fleetdiff.FleetDiff | None
     base: Result
     head: Result
-    head_inputs: Inputs
-
-
-def _compile(
-    inputs: Inputs, diags: Diagnostics, options: Options, reporter: Reporter = SILENT
-) -> Result:
-    result = compile_fleet(inputs, options, reporter)
-    result.diagnostics.items[:0] = diags.items
-    return result
 
 
 def compare_with(
-    fleet_file: Path, base_ref: str | None, options: Options, reporter: Reporter = SILENT
+    fleet_file: Path,
+    base_ref: str | None,
+    options: Options,
+    reporter: Reporter = SILENT,
+    head: Result | None = None,
 ) -> Compared:
-    """Compile ``base_ref`` (default: ``gitsource.default_base``) and the working tree."""
-    head_diags = Diagnostics()
+    """Compile ``base_ref`` (default: ``gitsource.default_base``) and compare the working tree
+    with it. ``head`` is the working tree already compiled with ``options`` (else it is
+    compiled here): each tree is compiled once."""
+    root = Path(os.path.abspath(fleet_file)).parent
     with reporter.stage("load"):
-        head_inputs = load(fleet_file, head_diags)
-        repo = gitsource.open_repo(head_inputs.root)
-        prefix = gitsource.fleet_prefix(repo, head_inputs.root)
+        repo = gitsource.open_repo(root)
+        prefix = gitsource.fleet_prefix(repo, root)
         ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
         commit = gitsource.resolve_commit(repo, ref)
-        base_diags = Diagnostics()
-        base_inputs = load_commit(commit, prefix, head_inputs.root, base_diags)
-    base = _compile(base_inputs, base_diags, options, reporter)
-    head = _compile(head_inputs, head_diags, options, reporter)
+    base = compile_loaded(
+        lambda diags: load_commit(commit, prefix, root, diags), options, reporter
+    ).result
+    if head is None:
+        head = compile_file(fleet_file, options, reporter).result
     if not (base.ok and head.ok):
-        return Compared(None, base, head, head_inputs)
+        return Compared(None, base, head)
     name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
     assert base.compilation is not None and head.compilation is not None
     with reporter.stage("compare"):
         found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
-    return Compared(found, base, head, head_inputs)
+    return Compared(found, base, head)
 
 
 def unrelated_staged(repo: git.Repo, allowed: list[str]) -> list[str]:
@@ -142,22 +138,23 @@ def prepare_commit(root: Path, output: Path) -> PendingCommit:
 
 
 def commit_render(
-    pending: PendingCommit, fleet_file: Path, options: Options
+    pending: PendingCommit, fleet_file: Path, options: Options, head: Result
 ) -> tuple[str | None, bool]:
-    """Commit the written output. The message counts what the commit changes in the committed
-    output, plus the placement moves since HEAD. Returns the new commit (None when nothing
-    changed) and whether the placement summary could be made (HEAD exists and compiles)."""
+    """Commit the written output. ``head`` is the render's own compile of the working tree
+    (with ``options``); only HEAD is compiled here. The message counts what the commit changes
+    in the committed output, plus the placement moves since HEAD. Returns the new commit (None
+    when nothing changed) and whether the placement summary could be made (HEAD exists and
+    compiles)."""
     repo = pending.repo
     if not repo.head.is_valid():
-        head = _compile(load(fleet_file, Diagnostics()), Diagnostics(), options)
         summary = fleetdiff.FleetDiff("(no commit)", "working tree")
         summary.clusters = fleetdiff.compare_files({}, head.files)
         message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
         return commit(repo, pending.paths, message), False
-    compared = compare_with(fleet_file, "HEAD", options)
+    compared = compare_with(fleet_file, "HEAD", options, head=head)
     summary = compared.diff or fleetdiff.FleetDiff("HEAD", "working tree")
     previous = committed_output(repo.head.commit, pending.paths[0])
-    summary.clusters = fleetdiff.compare_files(previous, compared.head.files)
+    summary.clusters = fleetdiff.compare_files(previous, head.files)
     message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
     return commit(repo, pending.paths, message), compared.diff is not None
 

@@ -1,0 +1,45 @@
+"""Load a fleet and compile it: the one place where the load's diagnostics join the compile's.
+
+Every command, ``fleetc diff`` (both sides), ``render --commit`` and the tests compile through
+``compile_loaded``; the working tree through its shorthand ``compile_file``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import Inputs
+from fleetc.core.reporter import SILENT, Reporter
+from fleetc.pipeline import Options, Result, compile_fleet
+from fleetc.shell.load import load
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What was loaded, and what compiling it gave (its diagnostics include the load's)."""
+
+    inputs: Inputs
+    result: Result
+
+
+def compile_loaded(
+    load_inputs: Callable[[Diagnostics], Inputs],
+    options: Options,
+    reporter: Reporter = SILENT,
+) -> Compiled:
+    """Load with ``load_inputs`` (timed as the "load" stage), compile, and put the load's
+    diagnostics before the compile's in the result."""
+    diags = Diagnostics()
+    with reporter.stage("load"):
+        inputs = load_inputs(diags)
+    result = compile_fleet(inputs, options, reporter)
+    result.diagnostics.items[:0] = diags.items
+    return Compiled(inputs, result)
+
+
+def compile_file(fleet_file: Path, options: Options, reporter: Reporter = SILENT) -> Compiled:
+    """The fleet whose fleet.yaml is ``fleet_file``, as it is in the working tree."""
+    return compile_loaded(lambda diags: load(fleet_file, diags), options, reporter)
