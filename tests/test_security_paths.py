@@ -236,7 +236,7 @@ def test_a_fleet_yaml_linked_outside_is_not_read(repo, outside, cli):
 
 def test_a_planted_lock_file_link_is_not_followed(repo, outside, cli):
     write_fleet(repo)
-    (repo.root / writer.LOCK_FILE).symlink_to(outside / "created-by-fleetc")
+    (repo.root / writer.RENDER_LOCK).symlink_to(outside / "created-by-fleetc")
     result = run(cli, "render", "-f", str(repo.root))
     assert result.exit_code == 1 and "cannot create lock file" in result.output
     assert not (outside / "created-by-fleetc").exists()

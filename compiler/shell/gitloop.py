@@ -22,7 +22,7 @@ from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
 
 # fleetc's own scratch files (the render lock, staging folders): never sources.
-SCRATCH_PREFIXES = (writer.LOCK_FILE, writer.STAGING_PREFIX)
+SCRATCH_PREFIXES = (writer.RENDER_LOCK, writer.STAGING_PREFIX)
 
 
 @dataclass

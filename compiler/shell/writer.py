@@ -28,7 +28,9 @@ from fleetc.shell.sources import FileSource, read_regular
 from fleetc.stages.emit import FLUX_SYSTEM
 
 STAGING_PREFIX = ".fleetc-staging-"
-LOCK_FILE = ".fleetc-lock"
+# The render's mutual-exclusion lock (flock), in the fleet's root: one render at a time.
+# Not fleet.lock (``core.lock.LOCK_FILE``), the scheduling memory that renders write.
+RENDER_LOCK = ".fleetc-lock"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -98,7 +100,7 @@ def check_relative(rel: str) -> None:
 @contextmanager
 def repository_lock(root: Path) -> Iterator[None]:
     """One render at a time per repository; a second one is refused, not interleaved."""
-    path = root / LOCK_FILE
+    path = root / RENDER_LOCK
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
