@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -16,15 +17,37 @@ from fleetc.shell.load import load
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _shared_crds() -> Path:
-    """``shared/crds`` beside the checkout (CI), or beside any folder above it (worktrees)."""
+def find_crds() -> tuple[Path | None, str]:
+    """The upstream CRD folder, and where it was looked for.
+
+    ``FLEETC_CRDS`` names it when set (and then only it counts); otherwise ``shared/crds``
+    beside the checkout or beside any folder above it (the main checkout and its worktrees).
+    """
+    named = os.environ.get("FLEETC_CRDS")
+    if named:
+        folder = Path(named)
+        return (folder if folder.is_dir() else None), f"FLEETC_CRDS={named}"
     for folder in REPO.parents:
         if (folder / "shared" / "crds").is_dir():
-            return folder / "shared" / "crds"
-    return REPO.parent / "shared" / "crds"
+            return folder / "shared" / "crds", ""
+    return None, f"shared/crds beside {REPO} or any folder above it"
 
 
-SHARED_CRDS = _shared_crds()
+SHARED_CRDS, _CRDS_LOOKED_FOR = find_crds()
+CRDS_MISSING = (
+    "the upstream CRDs are not available (looked for "
+    f"{_CRDS_LOOKED_FOR}); set FLEETC_CRDS to the folder holding them"
+)
+
+
+def require_crds() -> Path:
+    """The upstream CRD folder; skips the calling test when it is absent."""
+    if SHARED_CRDS is None:
+        pytest.skip(CRDS_MISSING)
+    return SHARED_CRDS
+
+
+needs_crds = pytest.mark.skipif(SHARED_CRDS is None, reason=CRDS_MISSING)
 
 
 class FleetDir:
