@@ -23,6 +23,17 @@ def _text(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
+def cluster_text(name: str, labels: dict[str, str] | None = None, **extra: str) -> str:
+    """A minimal Cluster document; ``extra`` values are appended as raw YAML (spec:, status:)."""
+    label_lines = "".join(f"\n    {k}: {v!r}" for k, v in (labels or {}).items())
+    body = f"apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n"
+    if label_lines:
+        body += f"  labels:{label_lines}\n"
+    for section in extra.values():
+        body += _text(section)
+    return body
+
+
 class FleetBuilder:
     """A fleet repository held in memory, written file by file (the API of ``FleetDir``)."""
 
@@ -51,6 +62,10 @@ class FleetBuilder:
     def read(self, rel: str) -> str:
         return self.inputs[rel].decode("utf-8")
 
+    def remove(self, folder: str) -> None:
+        """Delete ``folder`` and everything below it."""
+        self.inputs = {k: v for k, v in self.inputs.items() if not k.startswith(f"{folder}/")}
+
     def fleet(self, text: str) -> str:
         return self.write("fleet.yaml", text)
 
@@ -65,13 +80,7 @@ class FleetBuilder:
 
     def cluster(self, name: str, labels: dict[str, str] | None = None, **extra: str) -> str:
         """A minimal Cluster file; ``extra`` values are appended as raw YAML (spec:, status:)."""
-        label_lines = "".join(f"\n    {k}: {v!r}" for k, v in (labels or {}).items())
-        body = f"apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n"
-        if label_lines:
-            body += f"  labels:{label_lines}\n"
-        for section in extra.values():
-            body += _text(section)
-        self.inputs[f"clusters/{name}.yaml"] = body.encode("utf-8")
+        self.inputs[f"clusters/{name}.yaml"] = cluster_text(name, labels, **extra).encode()
         return f"clusters/{name}.yaml"
 
     def compile(self, **options) -> Result:

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from builder import FleetBuilder, cluster_text
 from click.testing import CliRunner
 from fleetc.cli import main
 from fleetc.core.diagnostics import Diagnostics
@@ -62,15 +63,24 @@ class FleetDir:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def remove(self, folder: str) -> None:
+        """Delete ``folder`` and everything below it."""
+        shutil.rmtree(self.root / folder, ignore_errors=True)
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
     def cluster(self, name: str, labels: dict[str, str] | None = None, **extra: str) -> Path:
         """A minimal Cluster file; ``extra`` values are appended as raw YAML (spec:, status:)."""
-        label_lines = "".join(f"\n    {k}: {v!r}" for k, v in (labels or {}).items())
-        body = f"apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n"
-        if label_lines:
-            body += f"  labels:{label_lines}\n"
-        for section in extra.values():
-            body += textwrap.dedent(section).lstrip("\n")
-        return self.write(f"clusters/{name}.yaml", body)
+        return self.write_bytes(
+            f"clusters/{name}.yaml", cluster_text(name, labels, **extra).encode()
+        )
 
     def compile(self, **options: bool) -> Result:
         diags = Diagnostics()
@@ -91,6 +101,12 @@ class FleetDir:
 @pytest.fixture
 def fleet_dir(tmp_path: Path) -> FleetDir:
     return FleetDir(tmp_path)
+
+
+@pytest.fixture
+def memory_fleet() -> FleetBuilder:
+    """A fleet held in memory (the API of ``fleet_dir``, no folder): for stage tests."""
+    return FleetBuilder()
 
 
 @pytest.fixture

@@ -110,16 +110,16 @@ RO_REPLICAS = """
 """
 
 
-def test_resource_override_patches_matching_clusters_only(fleet_dir):
-    result = ok(make_fleet(fleet_dir, RO_REPLICAS))
+def test_resource_override_patches_matching_clusters_only(memory_fleet):
+    result = ok(make_fleet(memory_fleet, RO_REPLICAS))
     assert body(result, "east-1")["spec"]["replicas"] == 3
     assert body(result, "west-1")["spec"]["replicas"] == 3
     assert body(result, "east-2")["spec"]["replicas"] == 1
     assert body(result, "bare")["spec"]["replicas"] == 1
 
 
-def test_patched_bodies_are_copies_and_the_hub_body_is_untouched(fleet_dir):
-    result = ok(make_fleet(fleet_dir, RO_REPLICAS))
+def test_patched_bodies_are_copies_and_the_hub_body_is_untouched(memory_fleet):
+    result = ok(make_fleet(memory_fleet, RO_REPLICAS))
     hub = result.compilation.fleet.objects[DEPLOYMENT].body
     assert hub["spec"]["replicas"] == 1
     placed = result.compilation.clusters
@@ -130,7 +130,7 @@ def test_patched_bodies_are_copies_and_the_hub_body_is_untouched(fleet_dir):
     assert patched["spec"]["replicas"] == 3
 
 
-def test_provenance_lists_the_overrides_applied(fleet_dir):
+def test_provenance_lists_the_overrides_applied(memory_fleet):
     cro = """
     - name: ns-label
       kind: ClusterResourceOverride
@@ -142,7 +142,7 @@ def test_provenance_lists_the_overrides_applied(fleet_dir):
             jsonPatchOverrides:
               - {op: add, path: /metadata/labels, value: {tier: app}}
     """
-    result = ok(make_fleet(fleet_dir, textwrap.dedent(cro) + RO_REPLICAS))
+    result = ok(make_fleet(memory_fleet, textwrap.dedent(cro) + RO_REPLICAS))
     files = result.files
     text = files["east-1/app/deployment.apps_web.yaml"].decode()
     assert "fleetc.io/overrides: ns-label,app/replicas" in text
@@ -153,7 +153,7 @@ def test_provenance_lists_the_overrides_applied(fleet_dir):
     assert body(result, "bare", NAMESPACE)["metadata"]["labels"] == {"tier": "app"}
 
 
-def test_cro_then_ro_so_the_ro_wins_and_rules_run_in_order(fleet_dir):
+def test_cro_then_ro_so_the_ro_wins_and_rules_run_in_order(memory_fleet):
     overrides = """
     - name: zz-cro
       kind: ClusterResourceOverride
@@ -180,7 +180,7 @@ def test_cro_then_ro_so_the_ro_wins_and_rules_run_in_order(fleet_dir):
             jsonPatchOverrides:
               - {op: replace, path: /metadata/annotations/colour, value: yellow}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert body(result, "east-1", CONFIGMAP)["metadata"]["annotations"] == {"colour": "green"}
     assert body(result, "west-1", CONFIGMAP)["metadata"]["annotations"] == {"colour": "yellow"}
     # The CRO alone reaches the other objects of the namespace.
@@ -189,7 +189,7 @@ def test_cro_then_ro_so_the_ro_wins_and_rules_run_in_order(fleet_dir):
     assert obj.overrides == ("zz-cro", "app/aa-ro")
 
 
-def test_cro_patches_a_cluster_scoped_object(fleet_dir):
+def test_cro_patches_a_cluster_scoped_object(memory_fleet):
     overrides = """
     - name: b
       kind: ClusterResourceOverride
@@ -201,11 +201,11 @@ def test_cro_patches_a_cluster_scoped_object(fleet_dir):
             jsonPatchOverrides:
               - {op: add, path: /metadata/annotations, value: {by: b}}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert body(result, "east-1", CLUSTER_ROLE)["metadata"]["annotations"] == {"by": "b"}
 
 
-def test_delete_drops_the_object_and_stops_further_rules(fleet_dir):
+def test_delete_drops_the_object_and_stops_further_rules(memory_fleet):
     overrides = """
     - name: drop
       kind: ResourceOverride
@@ -222,7 +222,7 @@ def test_delete_drops_the_object_and_stops_further_rules(fleet_dir):
             jsonPatchOverrides:
               - {op: remove, path: /spec/does-not-exist}
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     # The second rule fails everywhere except where Delete ran first.
     failing = {d.message.split("on cluster ")[1].split(" ")[0] for d in result.diagnostics.errors}
     assert failing == {"'east-1'", "'west-1'", "'bare'"}
@@ -230,7 +230,7 @@ def test_delete_drops_the_object_and_stops_further_rules(fleet_dir):
     assert CONFIGMAP in result.compilation.clusters["east-2"]
 
 
-def test_delete_removes_the_file_from_the_rendered_output(fleet_dir):
+def test_delete_removes_the_file_from_the_rendered_output(memory_fleet):
     overrides = """
     - name: drop
       kind: ResourceOverride
@@ -244,13 +244,13 @@ def test_delete_removes_the_file_from_the_rendered_output(fleet_dir):
                 - labelSelector: {matchLabels: {env: staging}}
             overrideType: Delete
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert "east-2/app/deployment.apps_web.yaml" not in result.files
     assert "east-1/app/deployment.apps_web.yaml" in result.files
     assert "deployment.apps_web.yaml" not in result.files["east-2/kustomization.yaml"].decode()
 
 
-def test_nil_cluster_selector_matches_no_cluster_and_empty_terms_match_all(fleet_dir):
+def test_nil_cluster_selector_matches_no_cluster_and_empty_terms_match_all(memory_fleet):
     overrides = """
     - name: nil-and-empty
       kind: ResourceOverride
@@ -265,12 +265,12 @@ def test_nil_cluster_selector_matches_no_cluster_and_empty_terms_match_all(fleet
             jsonPatchOverrides:
               - {op: add, path: /data/size, value: "all"}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     for cluster in ("east-1", "east-2", "west-1", "bare"):
         assert body(result, cluster, CONFIGMAP)["data"] == {"colour": "blue", "size": "all"}
 
 
-def test_a_term_without_label_selector_matches_nothing(fleet_dir):
+def test_a_term_without_label_selector_matches_nothing(memory_fleet):
     overrides = """
     - name: empty-term
       kind: ResourceOverride
@@ -283,11 +283,11 @@ def test_a_term_without_label_selector_matches_nothing(fleet_dir):
             jsonPatchOverrides:
               - {op: replace, path: /data/colour, value: never}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert body(result, "east-1", CONFIGMAP)["data"]["colour"] == "blue"
 
 
-def test_variables_are_substituted_as_strings(fleet_dir):
+def test_variables_are_substituted_as_strings(memory_fleet):
     overrides = """
     - name: vars
       kind: ResourceOverride
@@ -307,13 +307,13 @@ def test_variables_are_substituted_as_strings(fleet_dir):
                 path: /metadata/labels
                 value: {cluster: "${MEMBER-CLUSTER-NAME}"}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert body(result, "west-1", CONFIGMAP)["data"]["where"] == "west-1 in west"
     assert body(result, "east-2", CONFIGMAP)["metadata"]["labels"] == {"cluster": "east-2"}
     assert "where" not in body(result, "bare", CONFIGMAP)["data"]
 
 
-def test_a_missing_label_variable_is_an_error_naming_cluster_and_label(fleet_dir):
+def test_a_missing_label_variable_is_an_error_naming_cluster_and_label(memory_fleet):
     overrides = """
     - name: vars
       kind: ResourceOverride
@@ -326,7 +326,7 @@ def test_a_missing_label_variable_is_an_error_naming_cluster_and_label(fleet_dir
             jsonPatchOverrides:
               - {op: add, path: /data/region, value: "${MEMBER-CLUSTER-LABEL-KEY-region}"}
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     assert not result.ok
     [error] = result.diagnostics.errors
     assert "cluster 'bare'" in error.message
@@ -360,7 +360,7 @@ def test_allowed_paths(path):
     assert forbidden_path(path) is None
 
 
-def test_forbidden_path_is_a_diagnostic_at_the_path(fleet_dir):
+def test_forbidden_path_is_a_diagnostic_at_the_path(memory_fleet):
     overrides = """
     - name: bad
       kind: ResourceOverride
@@ -374,7 +374,7 @@ def test_forbidden_path_is_a_diagnostic_at_the_path(fleet_dir):
               - {op: replace, path: /metadata/name, value: other}
               - {op: remove, path: /spec/replicas, value: 1}
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     messages = sorted(errors(result))
     assert len(messages) == 2
     assert "path '/metadata/name': only metadata/labels" in messages[0]
@@ -382,7 +382,7 @@ def test_forbidden_path_is_a_diagnostic_at_the_path(fleet_dir):
     assert messages[0].startswith("fleet.yaml:")
 
 
-def test_one_cro_and_one_ro_per_object(fleet_dir):
+def test_one_cro_and_one_ro_per_object(memory_fleet):
     overrides = """
     - name: first
       kind: ClusterResourceOverride
@@ -401,13 +401,13 @@ def test_one_cro_and_one_ro_per_object(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     [error] = result.diagnostics.errors
     assert "ClusterResourceOverride 'second' selects Namespace 'app'" in error.message
     assert "ClusterResourceOverride 'first' already selects" in error.message
 
 
-def test_one_ro_per_object_counts_hub_documents_too(fleet_dir):
+def test_one_ro_per_object_counts_hub_documents_too(memory_fleet):
     hub_ro = """
     apiVersion: placement.kubernetes-fleet.io/v1alpha1
     kind: ResourceOverride
@@ -423,13 +423,13 @@ def test_one_ro_per_object_counts_hub_documents_too(fleet_dir):
             jsonPatchOverrides:
               - {op: replace, path: /spec/replicas, value: 9}
     """
-    result = make_fleet(fleet_dir, RO_REPLICAS, hub_extra=hub_ro)
+    result = make_fleet(memory_fleet, RO_REPLICAS, hub_extra=hub_ro)
     [error] = result.diagnostics.errors
     assert "ResourceOverride 'app/replicas'" in error.message
     assert "'app/hub-ro' already selects" in error.message
 
 
-def test_hub_override_documents_apply_with_positions(fleet_dir):
+def test_hub_override_documents_apply_with_positions(memory_fleet):
     hub_cro = """
     apiVersion: placement.kubernetes-fleet.io/v1beta1
     kind: ClusterResourceOverride
@@ -446,7 +446,7 @@ def test_hub_override_documents_apply_with_positions(fleet_dir):
             jsonPatchOverrides:
               - {op: add, path: /rules/-, value: {verbs: [get], resources: [pods], apiGroups: [""]}}
     """
-    result = ok(make_fleet(fleet_dir, hub_extra=hub_cro))
+    result = ok(make_fleet(memory_fleet, hub_extra=hub_cro))
     assert body(result, "east-2", CLUSTER_ROLE)["rules"] == [
         {"verbs": ["get"], "resources": ["pods"], "apiGroups": [""]}
     ]
@@ -459,7 +459,7 @@ def test_hub_override_documents_apply_with_positions(fleet_dir):
     )
 
 
-def test_cro_rejects_label_selectors_and_namespaced_kinds(fleet_dir):
+def test_cro_rejects_label_selectors_and_namespaced_kinds(memory_fleet):
     overrides = """
     - name: bad
       kind: ClusterResourceOverride
@@ -470,12 +470,12 @@ def test_cro_rejects_label_selectors_and_namespaced_kinds(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    messages = " ".join(errors(make_fleet(fleet_dir, overrides)))
+    messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
     assert "labelSelector is not supported" in messages
     assert "Deployment is namespaced" in messages
 
 
-def test_ro_selects_only_its_own_namespace(fleet_dir):
+def test_ro_selects_only_its_own_namespace(memory_fleet):
     overrides = """
     - name: elsewhere
       kind: ResourceOverride
@@ -487,11 +487,11 @@ def test_ro_selects_only_its_own_namespace(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert DEPLOYMENT in result.compilation.clusters["east-1"]
 
 
-def test_selectors_match_the_version_too(fleet_dir):
+def test_selectors_match_the_version_too(memory_fleet):
     overrides = """
     - name: old-version
       kind: ResourceOverride
@@ -503,11 +503,11 @@ def test_selectors_match_the_version_too(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert DEPLOYMENT in result.compilation.clusters["east-1"]
 
 
-def test_placement_scoping(fleet_dir):
+def test_placement_scoping(memory_fleet):
     overrides = """
     - name: only-apps
       kind: ClusterResourceOverride
@@ -521,12 +521,12 @@ def test_placement_scoping(fleet_dir):
             jsonPatchOverrides:
               - {op: add, path: /metadata/annotations, value: {scoped: "yes"}}
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert body(result, "east-1", NAMESPACE)["metadata"]["annotations"] == {"scoped": "yes"}
     assert "annotations" not in body(result, "east-1", CLUSTER_ROLE)["metadata"]
 
 
-def test_scoping_to_an_unknown_placement_is_a_warning(fleet_dir):
+def test_scoping_to_an_unknown_placement_is_a_warning(memory_fleet):
     overrides = """
     - name: nowhere
       kind: ClusterResourceOverride
@@ -538,12 +538,12 @@ def test_scoping_to_an_unknown_placement_is_a_warning(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    result = ok(make_fleet(fleet_dir, overrides))
+    result = ok(make_fleet(memory_fleet, overrides))
     assert NAMESPACE in result.compilation.clusters["east-1"]
     assert any("'nope'" in d.message for d in result.diagnostics.warnings)
 
 
-def test_failing_patch_names_override_rule_cluster_and_object(fleet_dir):
+def test_failing_patch_names_override_rule_cluster_and_object(memory_fleet):
     overrides = """
     - name: breaks
       kind: ResourceOverride
@@ -561,7 +561,7 @@ def test_failing_patch_names_override_rule_cluster_and_object(fleet_dir):
             jsonPatchOverrides:
               - {op: replace, path: /spec/paused, value: true}
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     [error] = result.diagnostics.errors
     assert error.message.startswith(
         "ResourceOverride 'app/breaks' rule 1 on cluster 'west-1' for Deployment.apps/app/web: "
@@ -571,7 +571,7 @@ def test_failing_patch_names_override_rule_cluster_and_object(fleet_dir):
     assert error.hint == "object from hub/app.yaml"
 
 
-def test_add_to_a_missing_parent_fails(fleet_dir):
+def test_add_to_a_missing_parent_fails(memory_fleet):
     overrides = """
     - name: deep
       kind: ResourceOverride
@@ -584,12 +584,12 @@ def test_add_to_a_missing_parent_fails(fleet_dir):
             jsonPatchOverrides:
               - {op: add, path: /nothing/here, value: 1}
     """
-    result = make_fleet(fleet_dir, overrides)
+    result = make_fleet(memory_fleet, overrides)
     assert len(result.diagnostics.errors) == 4  # one per cluster
     assert not result.files
 
 
-def test_kind_specific_fields_are_checked(fleet_dir):
+def test_kind_specific_fields_are_checked(memory_fleet):
     overrides = """
     - name: mixed
       kind: ClusterResourceOverride
@@ -609,12 +609,12 @@ def test_kind_specific_fields_are_checked(fleet_dir):
             jsonPatchOverrides: [{op: add, path: /data/x, value: "1"}]
             overrideType: Delete
     """
-    messages = " ".join(errors(make_fleet(fleet_dir, overrides)))
+    messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
     assert "takes clusterResourceSelectors, not resourceSelectors" in messages
     assert "needs the namespace" in messages
 
 
-def test_unknown_fields_in_overrides_are_schema_errors(fleet_dir):
+def test_unknown_fields_in_overrides_are_schema_errors(memory_fleet):
     overrides = """
     - name: typo
       kind: ResourceOverride
@@ -626,13 +626,13 @@ def test_unknown_fields_in_overrides_are_schema_errors(fleet_dir):
           - clusterSelectr: {}
             overrideType: Delete
     """
-    messages = " ".join(errors(make_fleet(fleet_dir, overrides)))
+    messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
     assert "unknown field 'clusterSelectr'" in messages
 
 
-def test_overrides_render_byte_identical_output_twice(fleet_dir):
-    first = ok(make_fleet(fleet_dir, RO_REPLICAS)).files
-    second = ok(fleet_dir.compile()).files
+def test_overrides_render_byte_identical_output_twice(memory_fleet):
+    first = ok(make_fleet(memory_fleet, RO_REPLICAS)).files
+    second = ok(memory_fleet.compile()).files
     assert first == second
 
 
@@ -738,7 +738,7 @@ def test_the_example_override_is_valid_per_the_upstream_crd():
     jsonschema.Draft7Validator(_crd_schema("resourceoverrides", "v1beta1")).validate(doc)
 
 
-def test_invalid_cluster_label_selector_is_an_error(fleet_dir):
+def test_invalid_cluster_label_selector_is_an_error(memory_fleet):
     overrides = """
     - name: bad-selector
       kind: ResourceOverride
@@ -752,11 +752,11 @@ def test_invalid_cluster_label_selector_is_an_error(fleet_dir):
                 - labelSelector: {matchExpressions: [{key: env, operator: In}]}
             overrideType: Delete
     """
-    [message] = errors(make_fleet(fleet_dir, overrides))
+    [message] = errors(make_fleet(memory_fleet, overrides))
     assert "operator In needs at least one value" in message
 
 
-def test_hub_cluster_resource_override_must_not_be_namespaced(fleet_dir):
+def test_hub_cluster_resource_override_must_not_be_namespaced(memory_fleet):
     hub_cro = """
     apiVersion: placement.kubernetes-fleet.io/v1
     kind: ClusterResourceOverride
@@ -771,7 +771,7 @@ def test_hub_cluster_resource_override_must_not_be_namespaced(fleet_dir):
           - clusterSelector: {clusterSelectorTerms: []}
             overrideType: Delete
     """
-    [message] = errors(make_fleet(fleet_dir, hub_extra=hub_cro))
+    [message] = errors(make_fleet(memory_fleet, hub_extra=hub_cro))
     assert "cluster-scoped: no metadata.namespace" in message
 
 
