@@ -178,8 +178,8 @@ def test_bundles_get_a_kustomization_with_depends_on(fleet_dir, with_bundles, cl
         _kustomize_builds(fleet_dir.root / "rendered" / folder)
 
 
-def test_bundles_without_spec_flux_use_bootstraps_source(memory_fleet, with_bundles):
-    result = _fleet(memory_fleet).compile()
+def test_bundles_without_spec_flux_use_bootstraps_source(fleet_dir, with_bundles):
+    result = _fleet(fleet_dir).compile()
     assert result.ok
     objects = _objects(result, "c2")
     assert set(objects) == {("Kustomization", "metallb"), ("Kustomization", "metallb-config")}
@@ -292,8 +292,8 @@ def test_a_hub_object_named_like_a_flux_object_is_an_error(fleet_dir, with_bundl
     ) in "\n".join(errors), errors
 
 
-def test_an_invalid_output_is_reported_not_raised(memory_fleet, with_bundles):
-    _fleet(memory_fleet, "output: 5")
-    result = memory_fleet.compile()
+def test_an_invalid_output_is_reported_not_raised(fleet_dir, with_bundles):
+    _fleet(fleet_dir, "output: 5")
+    result = fleet_dir.compile()
     assert not result.ok
     assert any("spec.output" in d.format() for d in result.diagnostics.errors)
