@@ -110,14 +110,6 @@ RO_REPLICAS = """
 """
 
 
-def test_resource_override_patches_matching_clusters_only(memory_fleet):
-    result = ok(make_fleet(memory_fleet, RO_REPLICAS))
-    assert body(result, "east-1")["spec"]["replicas"] == 3
-    assert body(result, "west-1")["spec"]["replicas"] == 3
-    assert body(result, "east-2")["spec"]["replicas"] == 1
-    assert body(result, "bare")["spec"]["replicas"] == 1
-
-
 def test_patched_bodies_are_copies_and_the_hub_body_is_untouched(memory_fleet):
     result = ok(make_fleet(memory_fleet, RO_REPLICAS))
     hub = result.compilation.fleet.objects[DEPLOYMENT].body
@@ -189,22 +181,6 @@ def test_cro_then_ro_so_the_ro_wins_and_rules_run_in_order(memory_fleet):
     assert obj.overrides == ("zz-cro", "app/aa-ro")
 
 
-def test_cro_patches_a_cluster_scoped_object(memory_fleet):
-    overrides = """
-    - name: b
-      kind: ClusterResourceOverride
-      clusterResourceSelectors:
-        - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: reader}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            jsonPatchOverrides:
-              - {op: add, path: /metadata/annotations, value: {by: b}}
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert body(result, "east-1", CLUSTER_ROLE)["metadata"]["annotations"] == {"by": "b"}
-
-
 def test_delete_drops_the_object_and_stops_further_rules(memory_fleet):
     overrides = """
     - name: drop
@@ -228,112 +204,6 @@ def test_delete_drops_the_object_and_stops_further_rules(memory_fleet):
     assert failing == {"'east-1'", "'west-1'", "'bare'"}
     assert DEPLOYMENT not in result.compilation.clusters["east-2"]
     assert CONFIGMAP in result.compilation.clusters["east-2"]
-
-
-def test_delete_removes_the_file_from_the_rendered_output(memory_fleet):
-    overrides = """
-    - name: drop
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: apps, version: v1, kind: Deployment, name: web}
-      policy:
-        overrideRules:
-          - clusterSelector:
-              clusterSelectorTerms:
-                - labelSelector: {matchLabels: {env: staging}}
-            overrideType: Delete
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert "east-2/app/deployment.apps_web.yaml" not in result.files
-    assert "east-1/app/deployment.apps_web.yaml" in result.files
-    assert "deployment.apps_web.yaml" not in result.files["east-2/kustomization.yaml"].decode()
-
-
-def test_nil_cluster_selector_matches_no_cluster_and_empty_terms_match_all(memory_fleet):
-    overrides = """
-    - name: nil-and-empty
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - jsonPatchOverrides:
-              - {op: replace, path: /data/colour, value: never}
-          - clusterSelector: {}
-            jsonPatchOverrides:
-              - {op: add, path: /data/size, value: "all"}
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    for cluster in ("east-1", "east-2", "west-1", "bare"):
-        assert body(result, cluster, CONFIGMAP)["data"] == {"colour": "blue", "size": "all"}
-
-
-def test_a_term_without_label_selector_matches_nothing(memory_fleet):
-    overrides = """
-    - name: empty-term
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: [{}]}
-            jsonPatchOverrides:
-              - {op: replace, path: /data/colour, value: never}
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert body(result, "east-1", CONFIGMAP)["data"]["colour"] == "blue"
-
-
-def test_variables_are_substituted_as_strings(memory_fleet):
-    overrides = """
-    - name: vars
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - clusterSelector:
-              clusterSelectorTerms:
-                - labelSelector: {matchExpressions: [{key: region, operator: Exists}]}
-            jsonPatchOverrides:
-              - op: add
-                path: /data/where
-                value: "${MEMBER-CLUSTER-NAME} in ${MEMBER-CLUSTER-LABEL-KEY-region}"
-              - op: add
-                path: /metadata/labels
-                value: {cluster: "${MEMBER-CLUSTER-NAME}"}
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert body(result, "west-1", CONFIGMAP)["data"]["where"] == "west-1 in west"
-    assert body(result, "east-2", CONFIGMAP)["metadata"]["labels"] == {"cluster": "east-2"}
-    assert "where" not in body(result, "bare", CONFIGMAP)["data"]
-
-
-def test_a_missing_label_variable_is_an_error_naming_cluster_and_label(memory_fleet):
-    overrides = """
-    - name: vars
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            jsonPatchOverrides:
-              - {op: add, path: /data/region, value: "${MEMBER-CLUSTER-LABEL-KEY-region}"}
-    """
-    result = make_fleet(memory_fleet, overrides)
-    assert not result.ok
-    [error] = result.diagnostics.errors
-    assert "cluster 'bare'" in error.message
-    assert "no label 'region'" in error.message
-    assert "ResourceOverride 'app/vars'" in error.message
-    assert error.position.file == "fleet.yaml"
-    assert error.position.line == 23
 
 
 @pytest.mark.parametrize(
@@ -459,90 +329,6 @@ def test_hub_override_documents_apply_with_positions(memory_fleet):
     )
 
 
-def test_cro_rejects_label_selectors_and_namespaced_kinds(memory_fleet):
-    overrides = """
-    - name: bad
-      kind: ClusterResourceOverride
-      clusterResourceSelectors:
-        - {group: apps, version: v1, kind: Deployment, name: web, labelSelector: {}}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            overrideType: Delete
-    """
-    messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
-    assert "labelSelector is not supported" in messages
-    assert "Deployment is namespaced" in messages
-
-
-def test_ro_selects_only_its_own_namespace(memory_fleet):
-    overrides = """
-    - name: elsewhere
-      kind: ResourceOverride
-      namespace: other
-      resourceSelectors:
-        - {group: apps, version: v1, kind: Deployment, name: web}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            overrideType: Delete
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert DEPLOYMENT in result.compilation.clusters["east-1"]
-
-
-def test_selectors_match_the_version_too(memory_fleet):
-    overrides = """
-    - name: old-version
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: apps, version: v1beta1, kind: Deployment, name: web}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            overrideType: Delete
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert DEPLOYMENT in result.compilation.clusters["east-1"]
-
-
-def test_placement_scoping(memory_fleet):
-    overrides = """
-    - name: only-apps
-      kind: ClusterResourceOverride
-      placement: {name: apps}
-      clusterResourceSelectors:
-        - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: reader}
-        - {group: "", version: v1, kind: Namespace, name: app}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            jsonPatchOverrides:
-              - {op: add, path: /metadata/annotations, value: {scoped: "yes"}}
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert body(result, "east-1", NAMESPACE)["metadata"]["annotations"] == {"scoped": "yes"}
-    assert "annotations" not in body(result, "east-1", CLUSTER_ROLE)["metadata"]
-
-
-def test_scoping_to_an_unknown_placement_is_a_warning(memory_fleet):
-    overrides = """
-    - name: nowhere
-      kind: ClusterResourceOverride
-      placement: {name: nope}
-      clusterResourceSelectors:
-        - {group: "", version: v1, kind: Namespace, name: app}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            overrideType: Delete
-    """
-    result = ok(make_fleet(memory_fleet, overrides))
-    assert NAMESPACE in result.compilation.clusters["east-1"]
-    assert any("'nope'" in d.message for d in result.diagnostics.warnings)
-
-
 def test_failing_patch_names_override_rule_cluster_and_object(memory_fleet):
     overrides = """
     - name: breaks
@@ -571,24 +357,6 @@ def test_failing_patch_names_override_rule_cluster_and_object(memory_fleet):
     assert error.hint == "object from hub/app.yaml"
 
 
-def test_add_to_a_missing_parent_fails(memory_fleet):
-    overrides = """
-    - name: deep
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - clusterSelector: {clusterSelectorTerms: []}
-            jsonPatchOverrides:
-              - {op: add, path: /nothing/here, value: 1}
-    """
-    result = make_fleet(memory_fleet, overrides)
-    assert len(result.diagnostics.errors) == 4  # one per cluster
-    assert not result.files
-
-
 def test_kind_specific_fields_are_checked(memory_fleet):
     overrides = """
     - name: mixed
@@ -612,22 +380,6 @@ def test_kind_specific_fields_are_checked(memory_fleet):
     messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
     assert "takes clusterResourceSelectors, not resourceSelectors" in messages
     assert "needs the namespace" in messages
-
-
-def test_unknown_fields_in_overrides_are_schema_errors(memory_fleet):
-    overrides = """
-    - name: typo
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: ConfigMap, name: settings}
-      policy:
-        overrideRules:
-          - clusterSelectr: {}
-            overrideType: Delete
-    """
-    messages = " ".join(errors(make_fleet(memory_fleet, overrides)))
-    assert "unknown field 'clusterSelectr'" in messages
 
 
 def test_overrides_render_byte_identical_output_twice(memory_fleet):
