@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 import yaml
-from conftest import SHARED_CRDS
+from conftest import SHARED_CRDS, needs_crds
 from fleetc.core.model import ObjectKey
 
 ROLE = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
@@ -176,7 +176,7 @@ def test_an_object_delivered_twice_is_an_error(memory_fleet):
     assert "delivers ConfigMap/app/wrapped to cluster 'east-1'" in messages[0]
 
 
-@pytest.mark.skipif(not SHARED_CRDS.is_dir(), reason="shared CRDs not present")
+@needs_crds
 @pytest.mark.parametrize("kind", ["clusterresourceenvelopes", "resourceenvelopes"])
 def test_the_envelope_documents_match_the_upstream_crd_shape(kind):
     """Our examples use the served v1beta1 envelope with ``data`` as a map of objects."""
