@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
+from builder import FleetBuilder, cluster_text
 from click.testing import CliRunner
 from fleetc.cli import main
 from fleetc.pipeline import Options, Result
@@ -15,15 +17,37 @@ from fleetc.shell.compile import compile_file
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _shared_crds() -> Path:
-    """``shared/crds`` beside the checkout (CI), or beside any folder above it (worktrees)."""
+def find_crds() -> tuple[Path | None, str]:
+    """The upstream CRD folder, and where it was looked for.
+
+    ``FLEETC_CRDS`` names it when set (and then only it counts); otherwise ``shared/crds``
+    beside the checkout or beside any folder above it (the main checkout and its worktrees).
+    """
+    named = os.environ.get("FLEETC_CRDS")
+    if named:
+        folder = Path(named)
+        return (folder if folder.is_dir() else None), f"FLEETC_CRDS={named}"
     for folder in REPO.parents:
         if (folder / "shared" / "crds").is_dir():
-            return folder / "shared" / "crds"
-    return REPO.parent / "shared" / "crds"
+            return folder / "shared" / "crds", ""
+    return None, f"shared/crds beside {REPO} or any folder above it"
 
 
-SHARED_CRDS = _shared_crds()
+SHARED_CRDS, _CRDS_LOOKED_FOR = find_crds()
+CRDS_MISSING = (
+    "the upstream CRDs are not available (looked for "
+    f"{_CRDS_LOOKED_FOR}); set FLEETC_CRDS to the folder holding them"
+)
+
+
+def require_crds() -> Path:
+    """The upstream CRD folder; skips the calling test when it is absent."""
+    if SHARED_CRDS is None:
+        pytest.skip(CRDS_MISSING)
+    return SHARED_CRDS
+
+
+needs_crds = pytest.mark.skipif(SHARED_CRDS is None, reason=CRDS_MISSING)
 
 
 class FleetDir:
@@ -38,15 +62,24 @@ class FleetDir:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def remove(self, folder: str) -> None:
+        """Delete ``folder`` and everything below it."""
+        shutil.rmtree(self.root / folder, ignore_errors=True)
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
     def cluster(self, name: str, labels: dict[str, str] | None = None, **extra: str) -> Path:
         """A minimal Cluster file; ``extra`` values are appended as raw YAML (spec:, status:)."""
-        label_lines = "".join(f"\n    {k}: {v!r}" for k, v in (labels or {}).items())
-        body = f"apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n"
-        if label_lines:
-            body += f"  labels:{label_lines}\n"
-        for section in extra.values():
-            body += textwrap.dedent(section).lstrip("\n")
-        return self.write(f"clusters/{name}.yaml", body)
+        return self.write_bytes(
+            f"clusters/{name}.yaml", cluster_text(name, labels, **extra).encode()
+        )
 
     def compile(self, **options: bool) -> Result:
         return compile_file(self.root / "fleet.yaml", Options(**options)).result
@@ -63,6 +96,12 @@ class FleetDir:
 @pytest.fixture
 def fleet_dir(tmp_path: Path) -> FleetDir:
     return FleetDir(tmp_path)
+
+
+@pytest.fixture
+def memory_fleet() -> FleetBuilder:
+    """A fleet held in memory (the API of ``fleet_dir``, no folder): for stage tests."""
+    return FleetBuilder()
 
 
 @pytest.fixture

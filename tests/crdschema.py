@@ -1,4 +1,4 @@
-"""Validate rendered objects against the upstream CRDs in ``/work/shared/crds`` (never copied).
+"""Validate rendered objects against the upstream CRDs (``conftest.find_crds``; never copied).
 
 ``validate(obj)`` finds the CRD for the object's group and kind, checks that the CRD serves the
 object's version, and validates the object against that version's ``openAPIV3Schema``.
@@ -12,15 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 import yaml
-from conftest import SHARED_CRDS
+from conftest import require_crds
 
 
 def crd_root() -> Path:
-    if SHARED_CRDS.is_dir():
-        return SHARED_CRDS
-    pytest.skip(f"the upstream CRDs are not available (looked for {SHARED_CRDS})")
+    return require_crds()
 
 
 @functools.cache

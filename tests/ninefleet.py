@@ -109,7 +109,7 @@ def render(fleet: FleetDir, **options: Any) -> Result:
     """Compile and write the new fleet.lock, as 'fleetc render' does."""
     result = fleet.compile(**options)
     assert result.ok, [d.format() for d in result.diagnostics]
-    (fleet.root / "fleet.lock").write_bytes(result.lock)
+    fleet.write_bytes("fleet.lock", result.lock)
     return result
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conftest import FleetDir
 
 FLEET = """\
@@ -51,8 +49,9 @@ def write_fleet(
     output: str = "rendered/",
     clusters: tuple[str, ...] = ("c1",),
     hub: str = NAMESPACE,
-) -> Path:
-    """fleet.yaml, one Cluster file per name, and hub/app.yaml; returns the repository root."""
+) -> None:
+    """fleet.yaml, one Cluster file per name, and hub/app.yaml (in a FleetDir or a
+    FleetBuilder)."""
     listed = "\n".join(f"    - {r!r}" for r in resources)
     fleet.write(
         "fleet.yaml", FLEET.format(resources=listed, inventory=repr(inventory), output=repr(output))
@@ -60,7 +59,6 @@ def write_fleet(
     for name in clusters:
         fleet.cluster(name)
     fleet.write("hub/app.yaml", hub)
-    return fleet.root
 
 
 def messages(result) -> list[str]:

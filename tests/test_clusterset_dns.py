@@ -86,9 +86,9 @@ def make_fleet(fleet_dir, dns_spec: str, *, corefile: bool = True, api: str = "m
     fleet_dir.cluster("plain")
 
 
-def test_opt_in_renders_configmap_and_rbac(fleet_dir):
-    make_fleet(fleet_dir, "      coreDNSVersion: 1.12.2\n")
-    result = fleet_dir.compile()
+def test_opt_in_renders_configmap_and_rbac(memory_fleet):
+    make_fleet(memory_fleet, "      coreDNSVersion: 1.12.2\n")
+    result = memory_fleet.compile()
     assert result.ok, [d.format() for d in result.diagnostics]
     objects = result.compilation.clusters["dns"]
     assert objects[COREDNS].body["data"] == {"Corefile": with_multicluster(KUBEADM, builtin=True)}
@@ -107,40 +107,40 @@ def test_opt_in_renders_configmap_and_rbac(fleet_dir):
     assert "dns/kube-system/configmap_coredns.yaml" in result.files
 
 
-def test_cluster_corefile_and_old_coredns_use_the_external_plugin(fleet_dir):
+def test_cluster_corefile_and_old_coredns_use_the_external_plugin(memory_fleet):
     own = ".:53 {\n  kubernetes cluster.local\n}\n"
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         "      coreDNSVersion: 1.11.3\n      corefile: |\n"
         + "".join(f"        {line}\n" for line in own.splitlines()),
         corefile=False,
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, [d.format() for d in result.diagnostics]
     corefile = result.compilation.clusters["dns"][COREDNS].body["data"]["Corefile"]
     assert corefile == ".:53 {\n  kubernetes cluster.local\n  multicluster clusterset.local\n}\n"
 
 
-def test_azure_fleet_cluster_cannot_opt_in(fleet_dir):
-    make_fleet(fleet_dir, "      coreDNSVersion: 1.12.2\n", api="azure-fleet")
-    result = fleet_dir.compile()
+def test_azure_fleet_cluster_cannot_opt_in(memory_fleet):
+    make_fleet(memory_fleet, "      coreDNSVersion: 1.12.2\n", api="azure-fleet")
+    result = memory_fleet.compile()
     assert [d.message for d in result.diagnostics.errors] == [
         "cluster 'dns' runs azure-fleet, which has no clusterset.local DNS"
     ]
     assert result.diagnostics.errors[0].position.file == "clusters/dns.yaml"
 
 
-def test_opt_in_needs_a_base_corefile(fleet_dir):
-    make_fleet(fleet_dir, "      coreDNSVersion: 1.12.2\n", corefile=False)
-    result = fleet_dir.compile()
+def test_opt_in_needs_a_base_corefile(memory_fleet):
+    make_fleet(memory_fleet, "      coreDNSVersion: 1.12.2\n", corefile=False)
+    result = memory_fleet.compile()
     assert [d.message for d in result.diagnostics.errors] == [
         "cluster 'dns' opts into clusterset DNS but no base Corefile is given"
     ]
 
 
-def test_bad_base_corefile_is_reported_where_it_is_written(fleet_dir):
-    make_fleet(fleet_dir, "      coreDNSVersion: 1.12.2\n      corefile: 'x {}'\n")
-    result = fleet_dir.compile()
+def test_bad_base_corefile_is_reported_where_it_is_written(memory_fleet):
+    make_fleet(memory_fleet, "      coreDNSVersion: 1.12.2\n      corefile: 'x {}'\n")
+    result = memory_fleet.compile()
     (error,) = result.diagnostics.errors
     assert error.message == (
         "cannot add clusterset DNS to the base Corefile for cluster 'dns': "
@@ -152,9 +152,9 @@ def test_bad_base_corefile_is_reported_where_it_is_written(fleet_dir):
     )
 
 
-def test_coredns_version_is_required_and_checked(fleet_dir):
-    make_fleet(fleet_dir, "      coreDNSVersion: latest\n")
-    result = fleet_dir.compile()
+def test_coredns_version_is_required_and_checked(memory_fleet):
+    make_fleet(memory_fleet, "      coreDNSVersion: latest\n")
+    result = memory_fleet.compile()
     assert [d.message for d in result.diagnostics.errors] == [
         '"latest" does not match the required format'
     ]

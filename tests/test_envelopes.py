@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 import yaml
-from conftest import SHARED_CRDS
+from conftest import SHARED_CRDS, needs_crds
 from fleetc.core.model import ObjectKey
 
 ROLE = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
@@ -100,8 +100,8 @@ def errors(result):
     return [d.format() for d in result.diagnostics.errors]
 
 
-def test_envelopes_deliver_their_manifests_not_themselves(fleet_dir):
-    result = make_fleet(fleet_dir)
+def test_envelopes_deliver_their_manifests_not_themselves(memory_fleet):
+    result = make_fleet(memory_fleet)
     assert result.ok, errors(result)
     for cluster in ("east-1", "west-1"):
         placed = result.compilation.clusters[cluster]
@@ -114,8 +114,8 @@ def test_envelopes_deliver_their_manifests_not_themselves(fleet_dir):
     assert not any("envelope" in path for path in result.files)
 
 
-def test_wrapped_manifests_are_overridden_like_any_other_object(fleet_dir):
-    result = make_fleet(fleet_dir, overrides=OVERRIDES)
+def test_wrapped_manifests_are_overridden_like_any_other_object(memory_fleet):
+    result = make_fleet(memory_fleet, overrides=OVERRIDES)
     assert result.ok, errors(result)
     placed = result.compilation.clusters
     assert placed["west-1"][CONFIGMAP].body["data"] == {"colour": "west-1"}
@@ -127,40 +127,40 @@ def test_wrapped_manifests_are_overridden_like_any_other_object(fleet_dir):
     assert "fleetc.io/source: hub/app.yaml" in text
 
 
-def test_cluster_envelope_rejects_namespaced_objects(fleet_dir):
+def test_cluster_envelope_rejects_namespaced_objects(memory_fleet):
     hub = HUB.replace(
         "      name: reader\n    rules: []",
         "      name: reader\n      namespace: app\n    rules: []",
     ).replace("kind: ClusterRole", "kind: Role")
-    [message] = errors(make_fleet(fleet_dir, hub))
+    [message] = errors(make_fleet(memory_fleet, hub))
     assert "ClusterResourceEnvelope 'rbac' entry 'reader.yaml'" in message
     assert "wraps cluster-scoped objects only" in message
     assert message.startswith("hub/app.yaml:14:")
 
 
-def test_resource_envelope_rejects_other_namespaces(fleet_dir):
+def test_resource_envelope_rejects_other_namespaces(memory_fleet):
     hub = HUB.replace("      name: wrapped\n", "      name: wrapped\n      namespace: other\n")
-    [message] = errors(make_fleet(fleet_dir, hub))
+    [message] = errors(make_fleet(memory_fleet, hub))
     assert "wraps objects of its own namespace 'app' only" in message
     assert message.startswith("hub/app.yaml:29:7:")
 
 
-def test_resource_envelope_rejects_cluster_scoped_objects(fleet_dir):
+def test_resource_envelope_rejects_cluster_scoped_objects(memory_fleet):
     hub = HUB.replace(
         "    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: wrapped\n",
         "    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: wrapped\n",
     )
-    [message] = errors(make_fleet(fleet_dir, hub))
+    [message] = errors(make_fleet(memory_fleet, hub))
     assert "a ResourceEnvelope wraps namespaced objects only; Namespace/wrapped" in message
 
 
-def test_envelope_entries_must_be_objects(fleet_dir):
+def test_envelope_entries_must_be_objects(memory_fleet):
     hub = HUB.replace('  "cm.yaml":\n', '  "text.yaml": "kind: ConfigMap"\n  "cm.yaml":\n')
-    [message] = errors(make_fleet(fleet_dir, hub))
+    [message] = errors(make_fleet(memory_fleet, hub))
     assert "entry 'text.yaml' must be a Kubernetes object" in message
 
 
-def test_an_object_delivered_twice_is_an_error(fleet_dir):
+def test_an_object_delivered_twice_is_an_error(memory_fleet):
     hub = HUB + textwrap.dedent(
         """\
         ---
@@ -171,12 +171,12 @@ def test_an_object_delivered_twice_is_an_error(fleet_dir):
           namespace: app
         """
     )
-    messages = errors(make_fleet(fleet_dir, hub))
+    messages = errors(make_fleet(memory_fleet, hub))
     assert len(messages) == 2  # one per cluster
     assert "delivers ConfigMap/app/wrapped to cluster 'east-1'" in messages[0]
 
 
-@pytest.mark.skipif(not SHARED_CRDS.is_dir(), reason="shared CRDs not present")
+@needs_crds
 @pytest.mark.parametrize("kind", ["clusterresourceenvelopes", "resourceenvelopes"])
 def test_the_envelope_documents_match_the_upstream_crd_shape(kind):
     """Our examples use the served v1beta1 envelope with ``data`` as a map of objects."""

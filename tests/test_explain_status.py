@@ -91,10 +91,10 @@ def test_render_warns_about_an_unfulfilled_placement_and_strict_fails(fleet_dir,
     assert strict.exit_code == 1
 
 
-def test_pick_fixed_checks_eligibility_only(fleet_dir):
+def test_pick_fixed_checks_eligibility_only(memory_fleet):
     names = ["cluster-06", "cluster-07", "cluster-99", "cluster-01"]
     result = nine_cluster_fleet(
-        fleet_dir, {"placementType": "PickFixed", "clusterNames": names}
+        memory_fleet, {"placementType": "PickFixed", "clusterNames": names}
     ).compile()
     decisions = [(d.cluster, d.selected, d.reason) for d in outcome(result).decisions]
     assert decisions[:4] == [
@@ -122,8 +122,8 @@ def test_pick_fixed_checks_eligibility_only(fleet_dir):
     assert (condition.status, condition.reason) == ("False", "SchedulingPolicyUnfulfilled")
 
 
-def test_pick_fixed_without_names_is_pending(fleet_dir):
-    result = nine_cluster_fleet(fleet_dir, {"placementType": "PickFixed", "clusterNames": []})
+def test_pick_fixed_without_names_is_pending(memory_fleet):
+    result = nine_cluster_fleet(memory_fleet, {"placementType": "PickFixed", "clusterNames": []})
     condition = outcome(result.compile()).condition
     assert (condition.status, condition.reason, condition.message) == (
         "Unknown",

@@ -104,8 +104,8 @@ def _objects(result, cluster: str) -> dict[tuple[str, str], dict]:
     }
 
 
-def test_no_flux_section_and_no_bundles_renders_nothing(fleet_dir):
-    result = _fleet(fleet_dir).compile()
+def test_no_flux_section_and_no_bundles_renders_nothing(memory_fleet):
+    result = _fleet(memory_fleet).compile()
     assert result.ok
     assert _objects(result, "c1") == {}
 

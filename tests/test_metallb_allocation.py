@@ -36,8 +36,7 @@ def balancer(name: str, allocate: str = "{prefixLength: 29}", clusters: str = AL
 
 def fleet(fleet_dir, balancers: list[str], clusters: dict[str, tuple[str, int]]):
     write_fleet(fleet_dir, "items:\n" + "".join(balancers) if balancers else "items: []")
-    for path in (fleet_dir.root / "clusters").glob("*.yaml"):
-        path.unlink()
+    fleet_dir.remove("clusters")
     for name, (site, octet) in clusters.items():
         write_cluster(fleet_dir, name, SITE_CLUSTER.format(site=site, octet=octet), {"env": "prod"})
 
@@ -51,9 +50,9 @@ def render(cli, fleet_dir):
 THREE = {"a": ("east", 1), "b": ("east", 1), "c": ("west", 2)}
 
 
-def test_first_fit_in_fleet_order_then_cluster_name(fleet_dir):
-    fleet(fleet_dir, [balancer("web"), balancer("api", "{count: 3}")], THREE)
-    result = fleet_dir.compile()
+def test_first_fit_in_fleet_order_then_cluster_name(memory_fleet):
+    fleet(memory_fleet, [balancer("web"), balancer("api", "{count: 3}")], THREE)
+    result = memory_fleet.compile()
     assert result.ok, errors(result)
     assert pool_addresses(result) == {
         ("a", "web"): ["10.1.0.16/29"],
@@ -114,31 +113,31 @@ def test_a_changed_request_is_reallocated(cli, fleet_dir):
     assert pool_addresses(result)[("a", "web")] == ["10.1.0.32/28"]
 
 
-def test_exhaustion_names_the_site_the_ranges_and_the_request(fleet_dir):
-    fleet(fleet_dir, [balancer("web", "{prefixLength: 25}")], THREE)
-    result = fleet_dir.compile()
+def test_exhaustion_names_the_site_the_ranges_and_the_request(memory_fleet):
+    fleet(memory_fleet, [balancer("web", "{prefixLength: 25}")], THREE)
+    result = memory_fleet.compile()
     (message,) = [e for e in errors(result) if "exhausted" in e]
     assert message.startswith("fleet.yaml:11:")
     assert "'web' asks for an IPv4 /25 on cluster(s) b (site 'east')" in message
     assert "(10.1.0.0/24) have none free" in message
 
 
-def test_a_cluster_without_ranges_cannot_allocate(fleet_dir):
-    fleet(fleet_dir, [balancer("web")], THREE)
-    write_cluster(fleet_dir, "c", "site: west", {"env": "prod"})
-    result = fleet_dir.compile()
+def test_a_cluster_without_ranges_cannot_allocate(memory_fleet):
+    fleet(memory_fleet, [balancer("web")], THREE)
+    write_cluster(memory_fleet, "c", "site: west", {"env": "prod"})
+    result = memory_fleet.compile()
     assert any("on cluster(s) c (site 'west')" in e and "(none)" in e for e in errors(result))
 
 
-def test_shared_allocation_gives_every_cluster_the_same_block(fleet_dir):
+def test_shared_allocation_gives_every_cluster_the_same_block(memory_fleet):
     anycast = balancer("dns", "{prefixLength: 32}").replace("ARP", "BGP") + "    shared: true\n"
-    fleet(fleet_dir, [anycast], {"a": ("east", 1), "b": ("west", 1)})
+    fleet(memory_fleet, [anycast], {"a": ("east", 1), "b": ("west", 1)})
     for name in ("a", "b"):
         metallb = SITE_CLUSTER.format(site=name, octet=1) + (
             "bgp: {myASN: 1}\nbgpPeers: [{name: tor, peerASN: 2, peerAddress: 10.1.0.1}]\n"
         )
-        write_cluster(fleet_dir, name, metallb, {"env": "prod"})
-    result = fleet_dir.compile()
+        write_cluster(memory_fleet, name, metallb, {"env": "prod"})
+    result = memory_fleet.compile()
     assert result.ok, errors(result)
     assert pool_addresses(result) == {
         ("a", "dns"): ["10.1.0.16/32"],
@@ -146,10 +145,10 @@ def test_shared_allocation_gives_every_cluster_the_same_block(fleet_dir):
     }
 
 
-def test_ipv6_allocation(fleet_dir):
-    fleet(fleet_dir, [balancer("web", "{prefixLength: 120, ipFamily: IPv6}")], {"a": ("x", 1)})
-    write_cluster(fleet_dir, "a", 'addressRanges: ["fd00:1::/112"]', {"env": "prod"})
-    result = fleet_dir.compile()
+def test_ipv6_allocation(memory_fleet):
+    fleet(memory_fleet, [balancer("web", "{prefixLength: 120, ipFamily: IPv6}")], {"a": ("x", 1)})
+    write_cluster(memory_fleet, "a", 'addressRanges: ["fd00:1::/112"]', {"env": "prod"})
+    result = memory_fleet.compile()
     assert result.ok, errors(result)
     assert pool_addresses(result) == {("a", "web"): ["fd00:1::/120"]}
 

@@ -40,8 +40,8 @@ def assert_error(result, fragment: str, where: str) -> None:
     assert any(e.startswith(where) for e in found), found
 
 
-def test_the_baseline_compiles(fleet_dir):
-    result = compile_one(fleet_dir, lb())
+def test_the_baseline_compiles(memory_fleet):
+    result = compile_one(memory_fleet, lb())
     assert result.ok, errors(result)
 
 
@@ -59,24 +59,24 @@ def test_the_baseline_compiles(fleet_dir):
         ("10.0.0.17/28", "has host bits set (MetalLB would silently use 10.0.0.16/28)"),
     ],
 )
-def test_bad_addresses_are_errors_at_their_line(fleet_dir, address, fragment):
-    result = compile_one(fleet_dir, lb(f'["{address}"]'))
+def test_bad_addresses_are_errors_at_their_line(memory_fleet, address, fragment):
+    result = compile_one(memory_fleet, lb(f'["{address}"]'))
     assert_error(result, fragment, "fleet.yaml:10:")
 
 
-def test_a_bare_ip_is_rendered_as_a_host_cidr(fleet_dir):
-    result = compile_one(fleet_dir, lb('["10.0.0.20"]'))
+def test_a_bare_ip_is_rendered_as_a_host_cidr(memory_fleet):
+    result = compile_one(memory_fleet, lb('["10.0.0.20"]'))
     assert result.ok, errors(result)
     pool = result.files["c1/metallb-config/metallb-system/ipaddresspool.metallb.io_web.yaml"]
     assert b"- 10.0.0.20/32\n" in pool
 
 
-def test_overlap_inside_one_pool(fleet_dir):
-    result = compile_one(fleet_dir, lb('["10.0.0.16/28", "10.0.0.20-10.0.0.24"]'))
+def test_overlap_inside_one_pool(memory_fleet):
+    result = compile_one(memory_fleet, lb('["10.0.0.16/28", "10.0.0.20-10.0.0.24"]'))
     assert_error(result, "overlaps 10.0.0.16/28 in the same pool", "fleet.yaml:10:")
 
 
-def test_overlap_across_pools(fleet_dir):
+def test_overlap_across_pools(memory_fleet):
     section = lb(
         extra="""
   - name: api
@@ -85,45 +85,45 @@ def test_overlap_across_pools(fleet_dir):
     advertise: ARP
 """
     )
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert_error(
         result, "'web' on cluster 'c1' overlaps 10.0.0.30-10.0.0.40 of pool 'api'", "fleet"
     )
 
 
-def test_pool_touching_a_reserved_address(fleet_dir):
-    result = compile_one(fleet_dir, lb('["10.0.0.0/28"]'))
+def test_pool_touching_a_reserved_address(memory_fleet):
+    result = compile_one(memory_fleet, lb('["10.0.0.0/28"]'))
     assert_error(result, "touches '10.0.0.1', reserved on cluster 'c1'", "fleet.yaml:10:")
 
 
-def test_pool_outside_the_cluster_ranges(fleet_dir):
-    result = compile_one(fleet_dir, lb('["10.9.0.0/28"]'))
+def test_pool_outside_the_cluster_ranges(memory_fleet):
+    result = compile_one(memory_fleet, lb('["10.9.0.0/28"]'))
     assert_error(result, "outside the address ranges of cluster 'c1'", "fleet.yaml:10:")
 
 
-def test_bad_inventory_ranges_point_at_the_cluster_file(fleet_dir):
+def test_bad_inventory_ranges_point_at_the_cluster_file(memory_fleet):
     cluster = CLUSTER.replace('"fd00::/64"', '"10.1.0.9/24"')
-    result = compile_one(fleet_dir, lb(), cluster)
+    result = compile_one(memory_fleet, lb(), cluster)
     assert_error(result, "has host bits set", "clusters/c1.yaml:8:")
 
 
 # -- advertisements -------------------------------------------------------------------------
 
 
-def test_bgp_with_no_peer_on_the_cluster(fleet_dir):
+def test_bgp_with_no_peer_on_the_cluster(memory_fleet):
     cluster = CLUSTER.split("bgpPeers:")[0]
-    result = compile_one(fleet_dir, lb(advertise="Both"), cluster)
+    result = compile_one(memory_fleet, lb(advertise="Both"), cluster)
     assert_error(result, "advertises over BGP but cluster 'c1' has no BGP peer", "fleet.yaml:11:")
 
 
-def test_bgp_to_an_unknown_peer(fleet_dir):
-    result = compile_one(fleet_dir, lb(advertise="BGP", extra="    bgpPeers: [spine]"))
+def test_bgp_to_an_unknown_peer(memory_fleet):
+    result = compile_one(memory_fleet, lb(advertise="BGP", extra="    bgpPeers: [spine]"))
     assert_error(result, "BGP peer 'spine', which cluster 'c1' does not have", "fleet.yaml:12:")
 
 
-def test_aggregation_length_shorter_than_a_pool_prefix(fleet_dir):
+def test_aggregation_length_shorter_than_a_pool_prefix(memory_fleet):
     extra = "    bgp: {aggregationLength: 24}"
-    result = compile_one(fleet_dir, lb(advertise="BGP", extra=extra))
+    result = compile_one(memory_fleet, lb(advertise="BGP", extra=extra))
     assert_error(
         result,
         "invalid aggregation length 24: prefix 10.0.0.16/28 in pool 'web' is more specific",
@@ -131,21 +131,21 @@ def test_aggregation_length_shorter_than_a_pool_prefix(fleet_dir):
     )
 
 
-def test_aggregation_length_against_a_summarised_range(fleet_dir):
+def test_aggregation_length_against_a_summarised_range(memory_fleet):
     extra = "    bgp: {aggregationLength: 28}"
-    result = compile_one(fleet_dir, lb('["10.0.0.16-10.0.0.32"]', "BGP", extra))
+    result = compile_one(memory_fleet, lb('["10.0.0.16-10.0.0.32"]', "BGP", extra))
     assert_error(result, "prefix 10.0.0.32/32", "fleet.yaml:12:")
 
 
-def test_aggregation_length_that_covers_the_pool_is_fine(fleet_dir):
+def test_aggregation_length_that_covers_the_pool_is_fine(memory_fleet):
     extra = "    bgp: {aggregationLength: 30}"
-    result = compile_one(fleet_dir, lb('["10.0.0.16/28"]', "BGP", extra))
+    result = compile_one(memory_fleet, lb('["10.0.0.16/28"]', "BGP", extra))
     assert result.ok, errors(result)
 
 
-def test_service_selector_with_a_non_default_aggregation_length(fleet_dir):
+def test_service_selector_with_a_non_default_aggregation_length(memory_fleet):
     extra = "    bgp: {aggregationLength: 30}\n    serviceSelector: {matchLabels: {a: b}}"
-    result = compile_one(fleet_dir, lb(advertise="BGP", extra=extra))
+    result = compile_one(memory_fleet, lb(advertise="BGP", extra=extra))
     assert_error(result, "service selector cannot set a non-default aggregation", "fleet.yaml:13:")
 
 
@@ -154,28 +154,28 @@ def test_service_selector_with_a_non_default_aggregation_length(fleet_dir):
     [("70000:1", "both parts are 16-bit"), ("large:1:2:99999999999", "parts are 32-bit"),
      ("1:2:3", "invalid community")],
 )  # fmt: skip
-def test_bad_communities(fleet_dir, community, fragment):
+def test_bad_communities(memory_fleet, community, fragment):
     extra = f'    bgp: {{communities: ["{community}"]}}'
-    result = compile_one(fleet_dir, lb(advertise="BGP", extra=extra))
+    result = compile_one(memory_fleet, lb(advertise="BGP", extra=extra))
     assert_error(result, fragment, "fleet.yaml:12:")
 
 
-def test_native_mode_refuses_large_communities_and_ipv6_bgp(fleet_dir):
+def test_native_mode_refuses_large_communities_and_ipv6_bgp(memory_fleet):
     extra = '    bgp: {communities: ["large:1:2:3"]}'
-    result = compile_one(fleet_dir, lb('["fd00::/120"]', "BGP", extra), mode="native")
+    result = compile_one(memory_fleet, lb('["fd00::/120"]', "BGP", extra), mode="native")
     assert_error(result, "native BGP mode cannot advertise large community", "fleet.yaml:12:")
     assert_error(result, "native BGP mode cannot advertise IPv6 pool 'web'", "fleet.yaml:11:")
 
 
-def test_frr_mode_allows_large_communities_and_ipv6_bgp(fleet_dir):
+def test_frr_mode_allows_large_communities_and_ipv6_bgp(memory_fleet):
     extra = '    bgp: {communities: ["large:1:2:3"]}'
-    result = compile_one(fleet_dir, lb('["fd00::/120"]', "BGP", extra))
+    result = compile_one(memory_fleet, lb('["fd00::/120"]', "BGP", extra))
     assert result.ok, errors(result)
 
 
-def test_invalid_service_selector(fleet_dir):
+def test_invalid_service_selector(memory_fleet):
     extra = "    serviceSelector: {matchExpressions: [{key: a, operator: In}]}"
-    result = compile_one(fleet_dir, lb(extra=extra))
+    result = compile_one(memory_fleet, lb(extra=extra))
     assert_error(result, "operator In needs at least one value", "fleet.yaml:12:")
 
 
@@ -218,8 +218,8 @@ def peer_cluster(*fields: str, extra_peer: str = "") -> str:
          "connectTime must be 1 to 65535 whole seconds"),
     ],
 )  # fmt: skip
-def test_peer_rules(fleet_dir, fields, fragment):
-    result = compile_one(fleet_dir, lb(), peer_cluster(*fields))
+def test_peer_rules(memory_fleet, fields, fragment):
+    result = compile_one(memory_fleet, lb(), peer_cluster(*fields))
     assert_error(result, fragment, "clusters/c1.yaml:")
 
 
@@ -244,23 +244,23 @@ def test_peer_rules(fleet_dir, fields, fragment):
         ),
     ],
 )
-def test_valid_peers(fleet_dir, fields):
-    result = compile_one(fleet_dir, lb(), peer_cluster(*fields))
+def test_valid_peers(memory_fleet, fields):
+    result = compile_one(memory_fleet, lb(), peer_cluster(*fields))
     assert result.ok, errors(result)
     for path, data in result.files.items():
         if "/metallb-config/metallb-system/" in path:
             assert crd_errors(yaml.safe_load(data)) == [], path
 
 
-def test_a_missing_my_asn_is_an_error(fleet_dir):
+def test_a_missing_my_asn_is_an_error(memory_fleet):
     cluster = CLUSTER.replace("myASN: 64500, ", "")
-    result = compile_one(fleet_dir, lb(), cluster)
+    result = compile_one(memory_fleet, lb(), cluster)
     assert_error(result, "BGP peer 'tor' on cluster 'c1' has no myASN", "clusters/c1.yaml:")
 
 
-def test_native_mode_refuses_frr_only_peer_fields(fleet_dir):
+def test_native_mode_refuses_frr_only_peer_fields(memory_fleet):
     cluster = peer_cluster("peerASN: 1", "peerAddress: 10.0.0.1", "vrf: red", "bfdProfile: b")
-    result = compile_one(fleet_dir, lb(), cluster, mode="native")
+    result = compile_one(memory_fleet, lb(), cluster, mode="native")
     assert_error(result, "vrf needs FRR", "clusters/c1.yaml:")
     assert_error(result, "bfdProfile needs FRR", "clusters/c1.yaml:")
 
@@ -276,26 +276,26 @@ SECOND = "  - {name: tor2, peerASN: 64502, %s}\n"
         ("peerAddress: 10.0.0.3, myASN: 64999", "have different myASN in one VRF"),
     ],
 )
-def test_frr_peers_sharing_nodes(fleet_dir, second, fragment):
+def test_frr_peers_sharing_nodes(memory_fleet, second, fragment):
     cluster = peer_cluster("peerASN: 1", "peerAddress: 10.0.0.1", extra_peer=SECOND % second)
-    result = compile_one(fleet_dir, lb(), cluster)
+    result = compile_one(memory_fleet, lb(), cluster)
     assert_error(result, f"BGP peers 'tor' and 'tor2' on cluster 'c1' {fragment}", "clusters/")
-    native = compile_one(fleet_dir, lb(), cluster, mode="native")
+    native = compile_one(memory_fleet, lb(), cluster, mode="native")
     assert not any(fragment in e for e in errors(native))
 
 
-def test_frr_peers_in_different_vrfs_may_differ_in_my_asn(fleet_dir):
+def test_frr_peers_in_different_vrfs_may_differ_in_my_asn(memory_fleet):
     second = SECOND % "peerAddress: 10.0.0.1, myASN: 64999, vrf: red"
     cluster = peer_cluster("peerASN: 1", "peerAddress: 10.0.0.1", extra_peer=second)
-    result = compile_one(fleet_dir, lb(), cluster)
+    result = compile_one(memory_fleet, lb(), cluster)
     assert result.ok, errors(result)
 
 
-def test_a_peer_declared_twice_for_a_cluster(fleet_dir):
+def test_a_peer_declared_twice_for_a_cluster(memory_fleet):
     section = lb() + (
         "bgpPeers:\n  - {name: tor, clusters: {names: [c1]}, peerASN: 2, peerAddress: 10.0.0.5}\n"
     )
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert_error(result, "BGP peer 'tor' is declared twice for cluster 'c1'", "fleet.yaml:")
 
 
@@ -323,13 +323,13 @@ items:
 """
 
 
-def test_same_address_on_two_clusters_of_one_site(fleet_dir):
-    result = two_clusters(fleet_dir, SAME_ADDRESS)
+def test_same_address_on_two_clusters_of_one_site(memory_fleet):
+    result = two_clusters(memory_fleet, SAME_ADDRESS)
     assert_error(result, "used on clusters 'c1' ('web') and 'c2' ('api') of site 'lab'", "fleet")
 
 
-def test_same_address_in_two_sites_is_fine(fleet_dir):
-    result = two_clusters(fleet_dir, SAME_ADDRESS, site_b="other")
+def test_same_address_in_two_sites_is_fine(memory_fleet):
+    result = two_clusters(memory_fleet, SAME_ADDRESS, site_b="other")
     assert result.ok, errors(result)
 
 
@@ -345,40 +345,46 @@ items:
 """
 
 
-def test_one_unshared_balancer_on_two_clusters_of_a_site(fleet_dir):
-    result = two_clusters(fleet_dir, SHARED.replace("ADVERTISE", "BGP").replace("SHARED", "false"))
+def test_one_unshared_balancer_on_two_clusters_of_a_site(memory_fleet):
+    result = two_clusters(
+        memory_fleet, SHARED.replace("ADVERTISE", "BGP").replace("SHARED", "false")
+    )
     assert_error(result, "used on clusters 'c1' ('anycast') and 'c2' ('anycast')", "fleet.yaml:")
 
 
-def test_shared_balancer_over_bgp_is_allowed(fleet_dir):
-    result = two_clusters(fleet_dir, SHARED.replace("ADVERTISE", "BGP").replace("SHARED", "true"))
+def test_shared_balancer_over_bgp_is_allowed(memory_fleet):
+    result = two_clusters(
+        memory_fleet, SHARED.replace("ADVERTISE", "BGP").replace("SHARED", "true")
+    )
     assert result.ok, errors(result)
 
 
-def test_shared_balancer_over_arp_in_one_site_is_an_error(fleet_dir):
-    result = two_clusters(fleet_dir, SHARED.replace("ADVERTISE", "Both").replace("SHARED", "true"))
+def test_shared_balancer_over_arp_in_one_site_is_an_error(memory_fleet):
+    result = two_clusters(
+        memory_fleet, SHARED.replace("ADVERTISE", "Both").replace("SHARED", "true")
+    )
     assert_error(result, "answers ARP for the same addresses from clusters", "fleet.yaml:13:")
 
 
-def test_unknown_cluster_name(fleet_dir):
-    result = compile_one(fleet_dir, lb().replace("[c1]", "[c1, cl]"))
+def test_unknown_cluster_name(memory_fleet):
+    result = compile_one(memory_fleet, lb().replace("[c1]", "[c1, cl]"))
     assert_error(result, "cluster 'cl' is not in the inventory", "fleet.yaml:9:")
 
 
-def test_unknown_fields_stay_errors(fleet_dir):
-    result = compile_one(fleet_dir, lb(extra="    colour: blue"))
+def test_unknown_fields_stay_errors(memory_fleet):
+    result = compile_one(memory_fleet, lb(extra="    colour: blue"))
     assert_error(result, "unknown field 'colour'", "fleet.yaml:12:")
-    write_cluster(fleet_dir, "c1", CLUSTER.replace("MODE", "frr") + "colour: blue\n")
-    assert_error(fleet_dir.compile(), "unknown field 'colour'", "clusters/c1.yaml:")
+    write_cluster(memory_fleet, "c1", CLUSTER.replace("MODE", "frr") + "colour: blue\n")
+    assert_error(memory_fleet.compile(), "unknown field 'colour'", "clusters/c1.yaml:")
 
 
-def test_a_load_balancer_defined_twice(fleet_dir):
-    result = compile_one(fleet_dir, lb() + lb().replace("items:\n", ""))
+def test_a_load_balancer_defined_twice(memory_fleet):
+    result = compile_one(memory_fleet, lb() + lb().replace("items:\n", ""))
     assert_error(result, "load balancer 'web' is defined twice (first at fleet.yaml:8:", "fleet")
 
 
-def test_the_bundle_waits_for_the_metallb_install_by_default(fleet_dir):
-    result = compile_one(fleet_dir, lb())
+def test_the_bundle_waits_for_the_metallb_install_by_default(memory_fleet):
+    result = compile_one(memory_fleet, lb())
     assert result.compilation.bundle_dependencies == {"metallb-config": ("metallb",)}
     root = result.files["c1/kustomization.yaml"].decode()
     # The root applies only the Flux Kustomization that applies the bundle, not the bundle.
@@ -411,7 +417,7 @@ spec:
 
 def compile_with_hub_pool(fleet_dir, namespace: str = "metallb-system", pool: str = "legacy"):
     write_fleet(fleet_dir, lb())
-    text = (fleet_dir.root / "fleet.yaml").read_text()
+    text = fleet_dir.read("fleet.yaml")
     placement = indent(PLACEMENT.replace("NAMESPACE", namespace), 2)
     fleet_dir.write("fleet.yaml", text + placement + "\n")
     fleet_dir.write("hub/pool.yaml", HUB_POOL.replace("NAMESPACE", namespace).replace("POOL", pool))
@@ -419,53 +425,53 @@ def compile_with_hub_pool(fleet_dir, namespace: str = "metallb-system", pool: st
     return fleet_dir.compile()
 
 
-def test_a_hub_placed_pool_counts_in_the_overlap_check(fleet_dir):
-    result = compile_with_hub_pool(fleet_dir)
+def test_a_hub_placed_pool_counts_in_the_overlap_check(memory_fleet):
+    result = compile_with_hub_pool(memory_fleet)
     fragment = "overlaps 10.0.0.24/29 of IPAddressPool 'legacy' placed from hub/pool.yaml"
     assert_error(result, fragment, "fleet.yaml:10:")
 
 
-def test_a_hub_placed_metallb_object_outside_the_metallb_namespace(fleet_dir):
-    result = compile_with_hub_pool(fleet_dir, namespace="lb-config")
+def test_a_hub_placed_metallb_object_outside_the_metallb_namespace(memory_fleet):
+    result = compile_with_hub_pool(memory_fleet, namespace="lb-config")
     fragment = "is placed on cluster 'c1' in namespace 'lb-config', but MetalLB there runs in"
     assert_error(result, fragment, "hub/pool.yaml:")
 
 
-def test_a_hub_placed_object_with_the_name_fleetc_renders(fleet_dir):
-    result = compile_with_hub_pool(fleet_dir, pool="web")
+def test_a_hub_placed_object_with_the_name_fleetc_renders(memory_fleet):
+    result = compile_with_hub_pool(memory_fleet, pool="web")
     fragment = "fleetc renders IPAddressPool.metallb.io/metallb-system/web for cluster 'c1'"
     assert_error(result, fragment, "hub/pool.yaml:")
 
 
-def test_a_load_balancer_for_no_cluster_is_a_warning(fleet_dir):
+def test_a_load_balancer_for_no_cluster_is_a_warning(memory_fleet):
     section = lb().replace(
         "{names: [c1]}",
         "{clusterSelector: {clusterSelectorTerms: [{labelSelector: {matchLabels: {x: y}}}]}}",
     )
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert result.ok
     (warning,) = [d.format() for d in result.diagnostics.warnings]
     assert warning.startswith("fleet.yaml:9:") and "'web' applies to no cluster" in warning
 
 
-def test_addresses_and_allocate_together(fleet_dir):
+def test_addresses_and_allocate_together(memory_fleet):
     section = lb().replace("advertise: ARP", "advertise: ARP\n    allocate: {count: 2}")
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert_error(result, "'web' needs exactly one of addresses and allocate", "fleet.yaml:8:")
 
 
-def test_neither_addresses_nor_allocate(fleet_dir):
-    result = compile_one(fleet_dir, lb().replace('addresses: ["10.0.0.16/28"]', ""))
+def test_neither_addresses_nor_allocate(memory_fleet):
+    result = compile_one(memory_fleet, lb().replace('addresses: ["10.0.0.16/28"]', ""))
     assert_error(result, "'web' needs exactly one of addresses and allocate", "fleet.yaml:8:")
 
 
-def test_an_allocation_needs_a_prefix_length_or_a_count(fleet_dir):
+def test_an_allocation_needs_a_prefix_length_or_a_count(memory_fleet):
     section = lb().replace('addresses: ["10.0.0.16/28"]', "allocate: {ipFamily: IPv6}")
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert_error(result, "allocate needs exactly one of prefixLength and count", "fleet.yaml:10:")
 
 
-def test_an_ipv4_prefix_length_beyond_32(fleet_dir):
+def test_an_ipv4_prefix_length_beyond_32(memory_fleet):
     section = lb().replace('addresses: ["10.0.0.16/28"]', "allocate: {prefixLength: 40}")
-    result = compile_one(fleet_dir, section)
+    result = compile_one(memory_fleet, section)
     assert_error(result, "prefixLength 40 is longer than an IPv4 address", "fleet.yaml:10:")

@@ -11,7 +11,7 @@ from security_fleet import messages, write_fleet
 def override_settings(fleet_dir: FleetDir, patch: str):
     """The attack fleet with one ResourceOverride applying ``patch`` to ConfigMap app/settings."""
     write_fleet(fleet_dir)
-    text = (fleet_dir.root / "fleet.yaml").read_text()
+    text = fleet_dir.read("fleet.yaml")
     text += (
         "  overrides:\n"
         "    - name: odd\n"
@@ -24,7 +24,7 @@ def override_settings(fleet_dir: FleetDir, patch: str):
         "          - clusterSelector: {clusterSelectorTerms: []}\n"
         f"            jsonPatchOverrides: [{patch}]\n"
     )
-    (fleet_dir.root / "fleet.yaml").write_text(text)
+    fleet_dir.write_bytes("fleet.yaml", text.encode())
     return fleet_dir.compile()
 
 
@@ -38,9 +38,9 @@ def override_settings(fleet_dir: FleetDir, patch: str):
     ],
 )
 def test_a_patch_that_breaks_labels_or_annotations_is_an_error_at_the_rule(
-    fleet_dir: FleetDir, patch: str, field: str
+    memory_fleet, patch: str, field: str
 ):
-    result = override_settings(fleet_dir, patch)
+    result = override_settings(memory_fleet, patch)
     errors = messages(result)
     assert len(errors) == 1, errors
     assert errors[0].startswith("fleet.yaml:") and "rule 0 on cluster 'c1'" in errors[0]
@@ -48,13 +48,15 @@ def test_a_patch_that_breaks_labels_or_annotations_is_an_error_at_the_rule(
     assert not result.files
 
 
-def test_a_patch_that_keeps_string_maps_is_applied(fleet_dir: FleetDir):
-    result = override_settings(fleet_dir, "{op: add, path: /metadata/annotations, value: {a: b}}")
+def test_a_patch_that_keeps_string_maps_is_applied(memory_fleet):
+    result = override_settings(
+        memory_fleet, "{op: add, path: /metadata/annotations, value: {a: b}}"
+    )
     assert result.ok, messages(result)
     assert "    a: b\n" in result.files["c1/app/configmap_settings.yaml"].decode()
 
 
-def test_rules_do_not_copy_the_object_once_each(fleet_dir: FleetDir, monkeypatch):
+def test_rules_do_not_copy_the_object_once_each(memory_fleet, monkeypatch):
     """Twenty rules on a large object used to cost twenty deep copies per cluster (jsonpatch
     copies before each apply): one private copy per object and cluster is enough."""
     import copy
@@ -71,8 +73,8 @@ def test_rules_do_not_copy_the_object_once_each(fleet_dir: FleetDir, monkeypatch
             copies["depth"] -= 1
 
     patches = ", ".join(f"{{op: add, path: /metadata/labels/l{i}, value: v}}" for i in range(3))
-    write_fleet(fleet_dir, clusters=("c1", "c2"))
-    text = (fleet_dir.root / "fleet.yaml").read_text()
+    write_fleet(memory_fleet, clusters=("c1", "c2"))
+    text = memory_fleet.read("fleet.yaml")
     rule = f"          - clusterSelector: {{clusterSelectorTerms: []}}\n" \
            f"            jsonPatchOverrides: [{patches}]\n"  # fmt: skip
     text += (
@@ -85,8 +87,8 @@ def test_rules_do_not_copy_the_object_once_each(fleet_dir: FleetDir, monkeypatch
         "{op: add, path: /metadata/labels, value: {}}, {op: add, path: /metadata/labels/l0",
         1,
     )
-    (fleet_dir.root / "fleet.yaml").write_text(text)
+    memory_fleet.write_bytes("fleet.yaml", text.encode())
     monkeypatch.setattr(copy, "deepcopy", counting)
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert copies["top"] <= 2 * 2, copies  # at most a couple per cluster, not one per rule

@@ -34,9 +34,9 @@ def test_lock_records_policy_hash_and_picks_in_order(fleet_dir):
     assert len(entry["policyHash"]) == 16
 
 
-def test_render_with_its_own_lock_changes_nothing(fleet_dir):
+def test_render_with_its_own_lock_changes_nothing(memory_fleet):
     fleet = nine_cluster_fleet(
-        fleet_dir, pick_n(3, topologySpreadConstraints=[{"topologyKey": "region"}])
+        memory_fleet, pick_n(3, topologySpreadConstraints=[{"topologyKey": "region"}])
     )
     first = render(fleet)
     second = render(fleet)
@@ -44,8 +44,8 @@ def test_render_with_its_own_lock_changes_nothing(fleet_dir):
     assert second.files == first.files
 
 
-def test_label_taint_and_state_changes_never_evict(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(2, affinity=PROD))
+def test_label_taint_and_state_changes_never_evict(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(2, affinity=PROD))
     assert outcome(render(fleet)).selected == ["cluster-05", "cluster-04"]
     write_cluster(fleet, "cluster-05", {**CLUSTERS["cluster-05"], "env": "staging"})
     write_cluster(
@@ -54,8 +54,8 @@ def test_label_taint_and_state_changes_never_evict(fleet_dir):
     assert outcome(render(fleet)).selected == ["cluster-05", "cluster-04"]
 
 
-def test_pick_all_is_sticky_too_until_the_policy_changes(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, {"placementType": "PickAll", "affinity": PROD})
+def test_pick_all_is_sticky_too_until_the_policy_changes(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, {"placementType": "PickAll", "affinity": PROD})
     assert outcome(render(fleet)).selected == [
         "cluster-01",
         "cluster-02",
@@ -74,10 +74,10 @@ def test_pick_all_is_sticky_too_until_the_policy_changes(fleet_dir):
     assert outcome(render(fleet)).selected == ["cluster-02", "cluster-04", "cluster-05"]
 
 
-def test_changing_only_the_number_keeps_the_selection_and_trims_lowest_score_first(fleet_dir):
+def test_changing_only_the_number_keeps_the_selection_and_trims_lowest_score_first(memory_fleet):
     east = preferred((50, labels(region="east")))["clusterAffinity"]
     both = {"clusterAffinity": {**PROD["clusterAffinity"], **east}}
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(3, affinity=both))
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(3, affinity=both))
     assert outcome(render(fleet)).selected == ["cluster-02", "cluster-01", "cluster-05"]
     # Up: cluster-04 joins; nobody is rescored or moved.
     write_fleet(fleet, pick_n(4, affinity=both))
@@ -94,15 +94,15 @@ def test_changing_only_the_number_keeps_the_selection_and_trims_lowest_score_fir
     assert outcome(result).condition.status == "True"
 
 
-def test_trim_ties_go_to_the_smallest_name(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(3, affinity=PROD))
+def test_trim_ties_go_to_the_smallest_name(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(3, affinity=PROD))
     assert outcome(render(fleet)).selected == ["cluster-05", "cluster-04", "cluster-02"]
     write_fleet(fleet, pick_n(2, affinity=PROD))
     assert outcome(render(fleet)).selected == ["cluster-05", "cluster-04"]
 
 
-def test_number_zero_trims_everything(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(2))
+def test_number_zero_trims_everything(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(2))
     render(fleet)
     write_fleet(fleet, pick_n(0))
     result = render(fleet)
@@ -110,8 +110,8 @@ def test_number_zero_trims_everything(fleet_dir):
     assert outcome(result).condition.status == "True"
 
 
-def test_a_changed_policy_prefers_obsolete_clusters_only_on_ties(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(1, affinity=PROD))
+def test_a_changed_policy_prefers_obsolete_clusters_only_on_ties(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(1, affinity=PROD))
     assert outcome(render(fleet)).selected == ["cluster-05"]
     # Without the lock, cluster-09 (the largest name) would win the tie.
     write_fleet(fleet, pick_n(1))
@@ -122,15 +122,15 @@ def test_a_changed_policy_prefers_obsolete_clusters_only_on_ties(fleet_dir):
     assert outcome(render(fleet)).selected == ["cluster-03"]
 
 
-def test_a_changed_policy_drops_clusters_that_no_longer_match(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(2, affinity=PROD))
+def test_a_changed_policy_drops_clusters_that_no_longer_match(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(2, affinity=PROD))
     render(fleet)
     write_fleet(fleet, pick_n(2, affinity=required(labels(region="east"))))
     assert outcome(render(fleet)).selected == ["cluster-03", "cluster-02"]
 
 
-def test_obsolete_flag_helps_only_the_first_topology_round(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(2, affinity=required(labels(region="east"))))
+def test_obsolete_flag_helps_only_the_first_topology_round(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(2, affinity=required(labels(region="east"))))
     assert outcome(render(fleet)).selected == ["cluster-03", "cluster-02"]
     spread = [{"topologyKey": "env", "whenUnsatisfiable": "ScheduleAnyway"}]
     write_fleet(fleet, pick_n(2, topologySpreadConstraints=spread))
@@ -180,8 +180,8 @@ def test_check_fails_on_a_stale_lock(fleet_dir, cli):
     assert "stale:   fleet.lock" in result.output
 
 
-def test_a_malformed_lock_entry_is_an_error(fleet_dir):
-    fleet = nine_cluster_fleet(fleet_dir, pick_n(2))
+def test_a_malformed_lock_entry_is_an_error(memory_fleet):
+    fleet = nine_cluster_fleet(memory_fleet, pick_n(2))
     fleet.write(
         "fleet.lock",
         """

@@ -33,8 +33,8 @@ def not_picked(name: str, affinity: int = 0, topology: int = 0) -> tuple[str, st
     )
 
 
-def test_ties_go_to_the_largest_name_and_decisions_follow_kubefleet_order(fleet_dir):
-    result = nine_cluster_fleet(fleet_dir, pick_n(2)).compile()
+def test_ties_go_to_the_largest_name_and_decisions_follow_kubefleet_order(memory_fleet):
+    result = nine_cluster_fleet(memory_fleet, pick_n(2)).compile()
     assert decisions(result) == [
         picked("cluster-09"),
         picked("cluster-05"),
@@ -54,7 +54,7 @@ def test_ties_go_to_the_largest_name_and_decisions_follow_kubefleet_order(fleet_
     )
 
 
-def test_property_selector_compares_quantities_and_missing_properties_never_match(fleet_dir):
+def test_property_selector_compares_quantities_and_missing_properties_never_match(memory_fleet):
     term = {
         "propertySelector": {
             "matchExpressions": [
@@ -67,7 +67,7 @@ def test_property_selector_compares_quantities_and_missing_properties_never_matc
             ]
         }
     }
-    result = nine_cluster_fleet(fleet_dir, pick_n(5, affinity=required(term))).compile()
+    result = nine_cluster_fleet(memory_fleet, pick_n(5, affinity=required(term))).compile()
     assert outcome(result).selected == ["cluster-05", "cluster-04", "cluster-02"]
     reasons = dict(decisions(result))
     for name in ("cluster-01", "cluster-03", "cluster-06", "cluster-09"):
@@ -83,7 +83,7 @@ def test_property_selector_compares_quantities_and_missing_properties_never_matc
     )
 
 
-def test_ne_does_not_match_a_missing_property(fleet_dir):
+def test_ne_does_not_match_a_missing_property(memory_fleet):
     term = {
         "propertySelector": {
             "matchExpressions": [
@@ -91,11 +91,11 @@ def test_ne_does_not_match_a_missing_property(fleet_dir):
             ]
         }
     }
-    result = nine_cluster_fleet(fleet_dir, pick_n(9, affinity=required(term))).compile()
+    result = nine_cluster_fleet(memory_fleet, pick_n(9, affinity=required(term))).compile()
     assert dict(decisions(result))["cluster-09"] == NO_AFFINITY
 
 
-def test_memory_in_mi_compares_with_gi(fleet_dir):
+def test_memory_in_mi_compares_with_gi(memory_fleet):
     # 48000Mi is 46.875Gi: below 47Gi; 48Gi is not.
     expr = {
         "name": "resources.kubernetes-fleet.io/allocatable-memory",
@@ -103,20 +103,20 @@ def test_memory_in_mi_compares_with_gi(fleet_dir):
         "values": ["47Gi"],
     }
     term = {"propertySelector": {"matchExpressions": [expr]}}
-    result = nine_cluster_fleet(fleet_dir, pick_n(9, affinity=required(term))).compile()
+    result = nine_cluster_fleet(memory_fleet, pick_n(9, affinity=required(term))).compile()
     assert outcome(result).selected == ["cluster-09", "cluster-03"]
 
 
-def test_empty_required_terms_list_matches_every_cluster(fleet_dir):
-    result = nine_cluster_fleet(fleet_dir, pick_n(9, affinity=required())).compile()
+def test_empty_required_terms_list_matches_every_cluster(memory_fleet):
+    result = nine_cluster_fleet(memory_fleet, pick_n(9, affinity=required())).compile()
     assert len(outcome(result).selected) == 6
 
 
-def test_preferred_weights_are_summed(fleet_dir):
+def test_preferred_weights_are_summed(memory_fleet):
     affinity = preferred(
         (30, labels(env="prod")), (-20, labels(region="east")), (0, labels(env="staging"))
     )
-    result = nine_cluster_fleet(fleet_dir, pick_n(3, affinity=affinity)).compile()
+    result = nine_cluster_fleet(memory_fleet, pick_n(3, affinity=affinity)).compile()
     assert decisions(result)[:6] == [
         picked("cluster-05", 30),
         picked("cluster-04", 30),
@@ -127,12 +127,14 @@ def test_preferred_weights_are_summed(fleet_dir):
     ]
 
 
-def test_sorter_normalises_over_all_clusters_including_ineligible_ones(fleet_dir):
+def test_sorter_normalises_over_all_clusters_including_ineligible_ones(memory_fleet):
     # node-count: min 1 (cluster-06, tainted), max 8 (cluster-07, NotReady).
     sorter = {
         "propertySorter": {"name": "kubernetes-fleet.io/node-count", "sortOrder": "Descending"}
     }
-    result = nine_cluster_fleet(fleet_dir, pick_n(2, affinity=preferred((100, sorter)))).compile()
+    result = nine_cluster_fleet(
+        memory_fleet, pick_n(2, affinity=preferred((100, sorter)))
+    ).compile()
     assert decisions(result)[:6] == [
         picked("cluster-05", 71),  # 5/7 * 100
         picked("cluster-02", 57),  # 4/7
@@ -143,7 +145,7 @@ def test_sorter_normalises_over_all_clusters_including_ineligible_ones(fleet_dir
     ]
 
 
-def test_ascending_sorter_gated_by_label_selector(fleet_dir):
+def test_ascending_sorter_gated_by_label_selector(memory_fleet):
     sorter = {
         **labels(env="prod"),
         "propertySorter": {
@@ -151,7 +153,7 @@ def test_ascending_sorter_gated_by_label_selector(fleet_dir):
             "sortOrder": "Ascending",
         },
     }
-    result = nine_cluster_fleet(fleet_dir, pick_n(1, affinity=preferred((70, sorter)))).compile()
+    result = nine_cluster_fleet(memory_fleet, pick_n(1, affinity=preferred((70, sorter)))).compile()
     # cpu: min 4 (cluster-06), max 32 (cluster-07): (1 - (v-4)/28) * 70.
     scores = {d.cluster: d.affinity_score for d in outcome(result).decisions if d.scored}
     scores.update({d.cluster: d.affinity_score for d in outcome(result).decisions if d.selected})
@@ -166,8 +168,8 @@ def test_ascending_sorter_gated_by_label_selector(fleet_dir):
     assert outcome(result).selected == ["cluster-01"]
 
 
-def test_pick_zero_clusters_is_fulfilled(fleet_dir):
-    result = nine_cluster_fleet(fleet_dir, pick_n(0)).compile()
+def test_pick_zero_clusters_is_fulfilled(memory_fleet):
+    result = nine_cluster_fleet(memory_fleet, pick_n(0)).compile()
     assert outcome(result).selected == []
     condition = outcome(result).condition
     assert (condition.status, condition.message) == (
@@ -176,16 +178,16 @@ def test_pick_zero_clusters_is_fulfilled(fleet_dir):
     )
 
 
-def test_tolerations_admit_tainted_clusters(fleet_dir):
+def test_tolerations_admit_tainted_clusters(memory_fleet):
     policy = pick_n(9, tolerations=[{"key": "maintenance", "operator": "Exists"}])
-    result = nine_cluster_fleet(fleet_dir, policy).compile()
+    result = nine_cluster_fleet(memory_fleet, policy).compile()
     assert "cluster-06" in outcome(result).selected
     wrong_value = pick_n(9, tolerations=[{"key": "maintenance", "value": "no"}])
-    result = nine_cluster_fleet(fleet_dir, wrong_value).compile()
+    result = nine_cluster_fleet(memory_fleet, wrong_value).compile()
     assert dict(decisions(result))["cluster-06"] == TAINTED
 
 
-def test_an_empty_key_with_exists_tolerates_every_taint_and_equal_needs_the_value(fleet_dir):
+def test_an_empty_key_with_exists_tolerates_every_taint_and_equal_needs_the_value(memory_fleet):
     for tolerations in ([{"operator": "Exists"}], [{"key": "maintenance", "value": "yes"}]):
-        result = nine_cluster_fleet(fleet_dir, pick_n(9, tolerations=tolerations)).compile()
+        result = nine_cluster_fleet(memory_fleet, pick_n(9, tolerations=tolerations)).compile()
         assert "cluster-06" in outcome(result).selected, tolerations

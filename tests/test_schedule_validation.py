@@ -16,7 +16,7 @@ PROPERTY = {
 
 
 def line_of(fleet_dir, needle: str) -> int:
-    lines = (fleet_dir.root / "fleet.yaml").read_text().splitlines()
+    lines = fleet_dir.read("fleet.yaml").splitlines()
     return next(i for i, line in enumerate(lines, 1) if needle in line)
 
 
@@ -99,31 +99,31 @@ def line_of(fleet_dir, needle: str) -> int:
         ),
     ],
 )
-def test_policy_rules_are_errors_at_the_field(fleet_dir, policy, message, at):
-    result = nine_cluster_fleet(fleet_dir, policy).compile()
+def test_policy_rules_are_errors_at_the_field(memory_fleet, policy, message, at):
+    result = nine_cluster_fleet(memory_fleet, policy).compile()
     errors = [d for d in result.diagnostics.errors if d.message == message]
     assert errors, [d.format() for d in result.diagnostics]
     assert errors[0].position.file == "fleet.yaml"
-    assert errors[0].position.line == line_of(fleet_dir, at)
+    assert errors[0].position.line == line_of(memory_fleet, at)
     assert not result.ok
     assert not any("is not fulfilled" in d.message for d in result.diagnostics)
 
 
-def test_more_than_ten_required_terms_is_an_error(fleet_dir):
+def test_more_than_ten_required_terms_is_an_error(memory_fleet):
     policy = {"affinity": required(*[labels(env=str(i)) for i in range(11)])}
-    result = nine_cluster_fleet(fleet_dir, policy).compile()
+    result = nine_cluster_fleet(memory_fleet, policy).compile()
     assert any("clusterSelectorTerms" in d.path for d in result.diagnostics.errors)
 
 
-def test_unknown_fixed_cluster_is_an_error_with_a_suggestion(fleet_dir):
+def test_unknown_fixed_cluster_is_an_error_with_a_suggestion(memory_fleet):
     policy = {"placementType": "PickFixed", "clusterNames": ["cluster-01", "clustre-05"]}
-    result = nine_cluster_fleet(fleet_dir, policy).compile()
+    result = nine_cluster_fleet(memory_fleet, policy).compile()
     (error,) = result.diagnostics.errors
     assert (
         error.message == "placement 'app' names cluster 'clustre-05', which is not in the inventory"
     )
     assert error.hint == "did you mean 'cluster-05'?"
-    assert error.position.line == line_of(fleet_dir, "- clustre-05")
+    assert error.position.line == line_of(memory_fleet, "- clustre-05")
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_unknown_fixed_cluster_is_an_error_with_a_suggestion(fleet_dir):
         {"topologySpreadConstraints": [{"maxSkew": 0}]},
     ],
 )
-def test_malformed_policies_are_reported_not_crashed_on(fleet_dir, policy):
-    result = nine_cluster_fleet(fleet_dir, policy).compile()
+def test_malformed_policies_are_reported_not_crashed_on(memory_fleet, policy):
+    result = nine_cluster_fleet(memory_fleet, policy).compile()
     assert result.diagnostics.errors
     assert all(d.position is not None for d in result.diagnostics.errors)

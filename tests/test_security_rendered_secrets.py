@@ -9,14 +9,13 @@ import shutil
 
 import pytest
 import yaml
-from conftest import REPO, FleetDir, run
+from conftest import REPO, SHARED_CRDS, FleetDir, needs_crds, run
 from fake_sections import run_last
 from fleetc.core.model import ObjectKey
 from fleetc.core.placed import RenderedObject
 from fleetc.views import diff
 from security_fleet import NAMESPACE, messages, write_fleet
 from test_security_secrets import SOPS, VALUE
-from test_validate_rendered import SHARED_CRDS
 
 ENCODED = "aHVudGVyMi1UT1AtU0VDUkVU"
 SECRET_KEY = ObjectKey("", "Secret", "app", "db")
@@ -218,6 +217,7 @@ def test_diff_redacts_secrets_inside_a_list():
     assert VALUE not in str(shown_old) and "x2" not in str(shown_new)
 
 
+@needs_crds
 def test_validate_rendered_never_quotes_a_secret_value(cli, tmp_path):
     """Files under rendered/ arrive by pull request too; schema messages quote values."""
     for name in ("fleet.yaml", "fleet.lock"):

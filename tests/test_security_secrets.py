@@ -60,21 +60,21 @@ def test_a_plain_secret_is_refused_with_file_and_line_and_no_value(fleet_dir: Fl
     assert not (fleet_dir.root / "rendered").exists()
 
 
-def test_a_plain_secret_inside_a_list_is_refused(fleet_dir: FleetDir):
+def test_a_plain_secret_inside_a_list_is_refused(memory_fleet):
     items = "".join("    " + line + "\n" for line in PLAIN.splitlines()[1:])
     items = items.replace("    apiVersion: v1\n", "  - apiVersion: v1\n", 1)
     hub = NAMESPACE + "---\napiVersion: v1\nkind: List\nmetadata:\n  name: bundle\n"
     hub += "  namespace: app\nitems:\n" + items
-    write_fleet(fleet_dir, hub=hub)
-    result = fleet_dir.compile()
+    write_fleet(memory_fleet, hub=hub)
+    result = memory_fleet.compile()
     errors = [d for d in result.diagnostics.errors if "clear text" in d.message]
     paths = sorted(d.path for d in errors)
     assert paths == ["items[0].data", "items[0].stringData"], messages(result)
 
 
-def test_a_sops_encrypted_secret_is_accepted_and_written_unchanged(fleet_dir: FleetDir):
-    write_fleet(fleet_dir, hub=NAMESPACE + SOPS)
-    result = fleet_dir.compile()
+def test_a_sops_encrypted_secret_is_accepted_and_written_unchanged(memory_fleet):
+    write_fleet(memory_fleet, hub=NAMESPACE + SOPS)
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     written = result.files["c1/app/secret_db.yaml"].decode()
     # No fleetc annotation is added: SOPS's MAC covers every value of the document.
@@ -85,10 +85,10 @@ def test_a_sops_encrypted_secret_is_accepted_and_written_unchanged(fleet_dir: Fl
     )
 
 
-def test_a_sops_block_with_a_plain_value_is_still_refused(fleet_dir: FleetDir):
+def test_a_sops_block_with_a_plain_value_is_still_refused(memory_fleet):
     leaky = SOPS.replace("stringData:\n", f"stringData:\n  forgot: {VALUE}\n")
-    write_fleet(fleet_dir, hub=NAMESPACE + leaky)
-    result = fleet_dir.compile()
+    write_fleet(memory_fleet, hub=NAMESPACE + leaky)
+    result = memory_fleet.compile()
     assert any("holds stringData in clear text" in m for m in messages(result))
     assert VALUE not in str(messages(result))
 
@@ -96,22 +96,22 @@ def test_a_sops_block_with_a_plain_value_is_still_refused(fleet_dir: FleetDir):
 @pytest.mark.parametrize(
     ("annotation", "allowed"), [('"true"', True), ('"false"', False), ('"yes"', False)]
 )
-def test_the_opt_out_annotation(fleet_dir: FleetDir, annotation: str, allowed: bool):
+def test_the_opt_out_annotation(memory_fleet, annotation: str, allowed: bool):
     opted = PLAIN.replace(
         "  namespace: app\n",
         f"  namespace: app\n  annotations:\n    fleetc.io/allow-plain-secret: {annotation}\n",
     )
-    write_fleet(fleet_dir, hub=NAMESPACE + opted)
-    result = fleet_dir.compile()
+    write_fleet(memory_fleet, hub=NAMESPACE + opted)
+    result = memory_fleet.compile()
     assert result.ok is allowed, messages(result)
     if allowed:
         assert VALUE in result.files["c1/app/secret_db.yaml"].decode()
 
 
-def test_secrets_without_data_are_fine(fleet_dir: FleetDir):
+def test_secrets_without_data_are_fine(memory_fleet):
     empty = "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: e\n  namespace: app\ndata: {}\n"
-    write_fleet(fleet_dir, hub=NAMESPACE + empty)
-    assert fleet_dir.compile().ok
+    write_fleet(memory_fleet, hub=NAMESPACE + empty)
+    assert memory_fleet.compile().ok
 
 
 def test_schema_messages_never_quote_a_secret_value():

@@ -109,23 +109,23 @@ def test_too_many_documents_in_one_file(monkeypatch):
     assert errors == ["f.yaml:22:1: error: file holds more than 10 YAML documents"]
 
 
-def test_a_file_over_the_size_limit_is_refused(fleet_dir: FleetDir, monkeypatch):
+def test_a_file_over_the_size_limit_is_refused(memory_fleet, monkeypatch):
     monkeypatch.setattr(yamlsource, "MAX_FILE_BYTES", 1000)
-    write_fleet(fleet_dir)
-    fleet_dir.write("hub/big.yaml", "# " + "x" * 2000 + "\n")
-    result = fleet_dir.compile()
+    write_fleet(memory_fleet)
+    memory_fleet.write("hub/big.yaml", "# " + "x" * 2000 + "\n")
+    result = memory_fleet.compile()
     assert any(
         d.message == "file is larger than the limit of 0 MiB" and d.position.file == "hub/big.yaml"
         for d in result.diagnostics.errors
     ), messages(result)
 
 
-def test_the_inputs_together_have_a_size_limit(fleet_dir: FleetDir, monkeypatch):
+def test_the_inputs_together_have_a_size_limit(memory_fleet, monkeypatch):
     monkeypatch.setattr(yamlsource, "MAX_TOTAL_BYTES", 3000)
-    write_fleet(fleet_dir)
+    write_fleet(memory_fleet)
     for index in range(4):
-        fleet_dir.write(f"hub/pad{index}.yaml", "# " + "x" * 900 + "\n")
-    result = fleet_dir.compile()
+        memory_fleet.write(f"hub/pad{index}.yaml", "# " + "x" * 900 + "\n")
+    result = memory_fleet.compile()
     assert any("larger than the limit of 0 MiB in total" in m for m in messages(result))
 
 
@@ -198,7 +198,7 @@ CLUSTER = "apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: c2\
 
 def _compile_with_cluster_file(fleet_dir: FleetDir, raw: bytes):
     write_fleet(fleet_dir)
-    (fleet_dir.root / "clusters" / "c2.yaml").write_bytes(raw)
+    fleet_dir.write_bytes("clusters/c2.yaml", raw)
     return fleet_dir.compile()
 
 
@@ -212,8 +212,8 @@ def _compile_with_cluster_file(fleet_dir: FleetDir, raw: bytes):
     ],
     ids=["bom", "crlf", "tab-in-quoted-string", "tab-in-comment"],
 )
-def test_text_that_yaml_accepts_is_accepted(fleet_dir: FleetDir, raw: bytes):
-    result = _compile_with_cluster_file(fleet_dir, raw)
+def test_text_that_yaml_accepts_is_accepted(memory_fleet, raw: bytes):
+    result = _compile_with_cluster_file(memory_fleet, raw)
     assert result.ok, messages(result)
     assert "c2" in result.compilation.fleet.clusters
 
@@ -228,8 +228,8 @@ def test_text_that_yaml_accepts_is_accepted(fleet_dir: FleetDir, raw: bytes):
     ],
     ids=["invalid-utf8", "utf16", "tab-indentation", "nul"],
 )
-def test_text_that_yaml_refuses_is_a_diagnostic_with_a_line(fleet_dir: FleetDir, raw, expected):
-    result = _compile_with_cluster_file(fleet_dir, raw)
+def test_text_that_yaml_refuses_is_a_diagnostic_with_a_line(memory_fleet, raw, expected):
+    result = _compile_with_cluster_file(memory_fleet, raw)
     assert any(m.startswith(expected) for m in messages(result)), messages(result)
 
 
@@ -248,9 +248,9 @@ def test_a_reused_anchor_is_valid_yaml_and_raises_no_python_warning(recwarn):
     assert not recwarn.list
 
 
-def test_the_number_of_input_files_has_a_limit(fleet_dir: FleetDir, monkeypatch):
+def test_the_number_of_input_files_has_a_limit(memory_fleet, monkeypatch):
     # fleetc/__init__ exports the function load(), which hides the module of that name.
     monkeypatch.setattr(importlib.import_module("fleetc.shell.load"), "MAX_INPUT_FILES", 3)
-    write_fleet(fleet_dir, clusters=("c1", "c2", "c3", "c4"))
-    result = fleet_dir.compile()
+    write_fleet(memory_fleet, clusters=("c1", "c2", "c3", "c4"))
+    result = memory_fleet.compile()
     assert any(d.message == "more than 3 input files" for d in result.diagnostics.errors)

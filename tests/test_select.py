@@ -66,22 +66,24 @@ def selected(result) -> list[str]:
     return [str(obj.key) for obj in result.compilation.selections["p"]]
 
 
-def test_namespace_with_resources_skips_default_exclusions(fleet_dir):
-    result = fleet_with(fleet_dir, '        - {group: "", version: v1, kind: Namespace, name: app}')
+def test_namespace_with_resources_skips_default_exclusions(memory_fleet):
+    result = fleet_with(
+        memory_fleet, '        - {group: "", version: v1, kind: Namespace, name: app}'
+    )
     assert selected(result) == ["ConfigMap/app/settings", "Namespace/app", "Service/app/web"]
 
 
-def test_namespace_only(fleet_dir):
+def test_namespace_only(memory_fleet):
     result = fleet_with(
-        fleet_dir,
+        memory_fleet,
         '        - {group: "", version: v1, kind: Namespace, name: app, selectionScope: NamespaceOnly}',
     )
     assert selected(result) == ["Namespace/app"]
 
 
-def test_label_selector_and_select_all_skip_reserved_namespaces(fleet_dir):
+def test_label_selector_and_select_all_skip_reserved_namespaces(memory_fleet):
     result = fleet_with(
-        fleet_dir,
+        memory_fleet,
         '        - {group: "", version: v1, kind: Namespace, labelSelector: {matchLabels: {team: a}}, selectionScope: NamespaceOnly}\n'
         "        - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole}",
     )
@@ -92,9 +94,9 @@ def test_label_selector_and_select_all_skip_reserved_namespaces(fleet_dir):
     ]
 
 
-def test_namespace_with_resource_selectors_picks_namespaced_kinds_inside(fleet_dir):
+def test_namespace_with_resource_selectors_picks_namespaced_kinds_inside(memory_fleet):
     result = fleet_with(
-        fleet_dir,
+        memory_fleet,
         '        - {group: "", version: v1, kind: Namespace, name: app, selectionScope: NamespaceWithResourceSelectors}\n'
         '        - {group: "", version: v1, kind: Service}',
     )
@@ -127,16 +129,16 @@ def test_namespace_with_resource_selectors_picks_namespaced_kinds_inside(fleet_d
         ),
     ],
 )
-def test_selector_errors(fleet_dir, selectors, message):
-    result = fleet_with(fleet_dir, selectors)
+def test_selector_errors(memory_fleet, selectors, message):
+    result = fleet_with(memory_fleet, selectors)
     assert any(message in d.message for d in result.diagnostics.errors), [
         d.message for d in result.diagnostics
     ]
 
 
-def test_a_selector_matching_nothing_is_a_warning(fleet_dir):
+def test_a_selector_matching_nothing_is_a_warning(memory_fleet):
     result = fleet_with(
-        fleet_dir, '        - {group: "", version: v1, kind: Namespace, name: missing}'
+        memory_fleet, '        - {group: "", version: v1, kind: Namespace, name: missing}'
     )
     assert result.ok
     assert [d.message for d in result.diagnostics.warnings] == [

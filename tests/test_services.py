@@ -122,9 +122,9 @@ items:
 # -- exports, imports, namespaces ----------------------------------------------------------
 
 
-def test_exports_where_placed_and_imports_on_consumers(fleet_dir):
-    make_fleet(fleet_dir, BASIC)
-    result = fleet_dir.compile()
+def test_exports_where_placed_and_imports_on_consumers(memory_fleet):
+    make_fleet(memory_fleet, BASIC)
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     for cluster in ("p1", "p2"):
         assert rendered(result, cluster)[SVC_EXPORT] == {
@@ -145,9 +145,9 @@ def test_exports_where_placed_and_imports_on_consumers(fleet_dir):
     assert messages(result, "warning") == []
 
 
-def test_consumers_by_selector_and_namespace_not_duplicated(fleet_dir):
+def test_consumers_by_selector_and_namespace_not_duplicated(memory_fleet):
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         """
         items:
           - service: web/api
@@ -159,7 +159,7 @@ def test_consumers_by_selector_and_namespace_not_duplicated(fleet_dir):
                     matchExpressions: [{key: role, operator: In, values: [provider]}]
         """,
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     for cluster in ("c1", "c2", "p1", "p2"):
         assert SVC_IMPORT in rendered(result, cluster)
@@ -167,9 +167,9 @@ def test_consumers_by_selector_and_namespace_not_duplicated(fleet_dir):
     assert result.compilation.clusters["p1"][NAMESPACE].placements == ("web",)
 
 
-def test_mcs_api_version_v1beta1_and_controller_imports(fleet_dir):
+def test_mcs_api_version_v1beta1_and_controller_imports(memory_fleet):
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         """
         mcsAPIVersion: v1beta1
         serviceImports: controller
@@ -178,16 +178,16 @@ def test_mcs_api_version_v1beta1_and_controller_imports(fleet_dir):
             consumers: {clusterNames: [c1]}
         """,
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert rendered(result, "p1")[SVC_EXPORT]["apiVersion"] == "multicluster.x-k8s.io/v1beta1"
     c1 = rendered(result, "c1")
     assert NAMESPACE in c1 and SVC_IMPORT not in c1
 
 
-def test_per_cluster_import_mode_overrides_the_default(fleet_dir):
+def test_per_cluster_import_mode_overrides_the_default(memory_fleet):
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         "serviceImports: controller\nitems:\n  - service: web/api\n"
         "    consumers: {clusterNames: [c1, c2]}\n",
         clusters={
@@ -196,7 +196,7 @@ def test_per_cluster_import_mode_overrides_the_default(fleet_dir):
             "c2": ("consumer", ""),
         },
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert SVC_IMPORT in rendered(result, "c1")
     assert SVC_IMPORT not in rendered(result, "c2")
@@ -387,26 +387,26 @@ def test_merge_opt_in_reports_the_winner_and_renders(fleet_dir, monkeypatch):
 # -- entries, consumers, warnings ----------------------------------------------------------
 
 
-def test_service_not_in_hub_is_an_error_with_a_hint(fleet_dir):
-    make_fleet(fleet_dir, "items:\n  - service: web/apj\n")
-    result = fleet_dir.compile()
+def test_service_not_in_hub_is_an_error_with_a_hint(memory_fleet):
+    make_fleet(memory_fleet, "items:\n  - service: web/apj\n")
+    result = memory_fleet.compile()
     assert messages(result) == ["Service web/apj is not among the hub manifests"]
     assert result.diagnostics.errors[0].hint == "did you mean 'web/api'?"
 
 
-def test_service_placed_nowhere_is_an_error(fleet_dir):
+def test_service_placed_nowhere_is_an_error(memory_fleet):
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         BASIC,
         clusters={"c1": ("consumer", "")},
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert "no placement puts Service web/api on any cluster" in messages(result)
 
 
-def test_unreadable_service_is_reported_at_the_hub_manifest(fleet_dir):
-    make_fleet(fleet_dir, BASIC, hub=HUB.replace("port: 80", "port: http"))
-    result = fleet_dir.compile()
+def test_unreadable_service_is_reported_at_the_hub_manifest(memory_fleet):
+    make_fleet(memory_fleet, BASIC, hub=HUB.replace("port: 80", "port: http"))
+    result = memory_fleet.compile()
     assert messages(result) == [
         f"Service web/api on cluster {c!r} spec.ports[0].port is not a port number (1-65535)"
         for c in ("p1", "p2")
@@ -414,44 +414,44 @@ def test_unreadable_service_is_reported_at_the_hub_manifest(fleet_dir):
     assert {str(d.position) for d in result.diagnostics.errors} == {"hub/web.yaml:13:1"}
 
 
-def test_consumers_of_an_unexported_service_are_an_error(fleet_dir):
-    make_fleet(fleet_dir, BASIC + "    export: false\n")
-    result = fleet_dir.compile()
+def test_consumers_of_an_unexported_service_are_an_error(memory_fleet):
+    make_fleet(memory_fleet, BASIC + "    export: false\n")
+    result = memory_fleet.compile()
     assert messages(result) == [
         "cluster(s) c1 would import Service web/api, which no cluster exports"
     ]
 
 
-def test_export_without_consumers_is_a_warning(fleet_dir):
-    make_fleet(fleet_dir, "items:\n  - service: web/api\n")
-    result = fleet_dir.compile()
+def test_export_without_consumers_is_a_warning(memory_fleet):
+    make_fleet(memory_fleet, "items:\n  - service: web/api\n")
+    result = memory_fleet.compile()
     assert result.ok
     assert messages(result, "warning") == ["Service web/api is exported but has no consumers"]
     assert SVC_EXPORT in rendered(result, "p1")
 
 
-def test_unknown_consumer_cluster(fleet_dir):
-    make_fleet(fleet_dir, "items:\n  - service: web/api\n    consumers: {clusterNames: [c3]}\n")
-    result = fleet_dir.compile()
+def test_unknown_consumer_cluster(memory_fleet):
+    make_fleet(memory_fleet, "items:\n  - service: web/api\n    consumers: {clusterNames: [c3]}\n")
+    result = memory_fleet.compile()
     assert messages(result) == ["cluster 'c3' is not in the inventory"]
     assert result.diagnostics.errors[0].path == "spec.services.items[0].consumers.clusterNames[0]"
 
 
-def test_duplicate_entry_is_an_error(fleet_dir):
-    make_fleet(fleet_dir, BASIC + "  - service: web/api\n")
-    result = fleet_dir.compile()
+def test_duplicate_entry_is_an_error(memory_fleet):
+    make_fleet(memory_fleet, BASIC + "  - service: web/api\n")
+    result = memory_fleet.compile()
     assert messages(result) == [
         "Service web/api is listed twice in spec.services.items (first at fleet.yaml:8:9)"
     ]
 
 
-def test_hand_written_export_collides(fleet_dir):
+def test_hand_written_export_collides(memory_fleet):
     hub = HUB + (
         "---\napiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"
         "metadata:\n  name: api\n  namespace: web\n"
     )
-    make_fleet(fleet_dir, BASIC, hub=hub)
-    result = fleet_dir.compile()
+    make_fleet(memory_fleet, BASIC, hub=hub)
+    result = memory_fleet.compile()
     assert messages(result) == [
         f"ServiceExport.multicluster.x-k8s.io/web/api on cluster {c!r} is already rendered "
         "from hub/web.yaml; fleetc generates it for Service web/api"
@@ -459,9 +459,9 @@ def test_hand_written_export_collides(fleet_dir):
     ]
 
 
-def test_schema_rejects_unknown_fields_and_bad_service_refs(fleet_dir):
-    make_fleet(fleet_dir, "items:\n  - service: api\n    exports: true\n")
-    result = fleet_dir.compile()
+def test_schema_rejects_unknown_fields_and_bad_service_refs(memory_fleet):
+    make_fleet(memory_fleet, "items:\n  - service: api\n    exports: true\n")
+    result = memory_fleet.compile()
     assert any("unknown field 'exports'" in m for m in messages(result))
     assert any('"api" does not match' in m for m in messages(result))
 
@@ -477,9 +477,9 @@ items:
 """
 
 
-def test_azure_exports_and_multicluster_service(fleet_dir):
-    make_fleet(fleet_dir, AZURE + "      internal: true\n")
-    result = fleet_dir.compile()
+def test_azure_exports_and_multicluster_service(memory_fleet):
+    make_fleet(memory_fleet, AZURE + "      internal: true\n")
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert rendered(result, "p1")[AZ_EXPORT]["apiVersion"] == "networking.fleet.azure.com/v1alpha1"
     c1 = rendered(result, "c1")
@@ -497,9 +497,9 @@ def test_azure_exports_and_multicluster_service(fleet_dir):
     assert not any(k.kind == "ServiceImport" for k in c1)  # the MCS controller creates it
 
 
-def test_azure_public_load_balancer_has_no_annotation(fleet_dir):
-    make_fleet(fleet_dir, AZURE)
-    result = fleet_dir.compile()
+def test_azure_public_load_balancer_has_no_annotation(memory_fleet):
+    make_fleet(memory_fleet, AZURE)
+    result = memory_fleet.compile()
     assert "annotations" not in rendered(result, "c1")[AZ_MCS]["metadata"]
 
 
@@ -550,28 +550,28 @@ def test_azure_headless_is_not_exportable(fleet_dir, monkeypatch):
     ]
 
 
-def test_azure_name_must_be_under_64_characters(fleet_dir):
+def test_azure_name_must_be_under_64_characters(memory_fleet):
     name = "a" * 64
     hub = HUB.replace("name: api", f"name: {name}")
-    make_fleet(fleet_dir, AZURE.replace("web/api", f"web/{name}"), hub=hub)
-    result = fleet_dir.compile()
+    make_fleet(memory_fleet, AZURE.replace("web/api", f"web/{name}"), hub=hub)
+    result = memory_fleet.compile()
     assert messages(result) == [
         f"Service name {name!r} has 64 characters; a networking.fleet.azure.com "
         "ServiceExport name must be under 64"
     ]
 
 
-def test_load_balancer_needs_azure_fleet(fleet_dir):
-    make_fleet(fleet_dir, AZURE.replace("api: azure-fleet", "api: mcs-api"))
-    result = fleet_dir.compile()
+def test_load_balancer_needs_azure_fleet(memory_fleet):
+    make_fleet(memory_fleet, AZURE.replace("api: azure-fleet", "api: mcs-api"))
+    result = memory_fleet.compile()
     assert messages(result) == [
         "loadBalancer needs Azure fleet-networking, but cluster 'c1' runs mcs-api"
     ]
 
 
-def test_azure_consumer_without_load_balancer_is_warned(fleet_dir):
-    make_fleet(fleet_dir, "api: azure-fleet\n" + BASIC)
-    result = fleet_dir.compile()
+def test_azure_consumer_without_load_balancer_is_warned(memory_fleet):
+    make_fleet(memory_fleet, "api: azure-fleet\n" + BASIC)
+    result = memory_fleet.compile()
     assert result.ok
     assert messages(result, "warning") == [
         "consumer 'c1' runs azure-fleet, which has no clusterset address: it reaches Service "
@@ -579,9 +579,9 @@ def test_azure_consumer_without_load_balancer_is_warned(fleet_dir):
     ]
 
 
-def test_per_cluster_api_overrides_the_fleet_default(fleet_dir):
+def test_per_cluster_api_overrides_the_fleet_default(memory_fleet):
     make_fleet(
-        fleet_dir,
+        memory_fleet,
         BASIC,
         clusters={
             "p1": ("provider", "spec:\n  multicluster:\n    api: azure-fleet\n"),
@@ -589,7 +589,7 @@ def test_per_cluster_api_overrides_the_fleet_default(fleet_dir):
             "c1": ("consumer", ""),
         },
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert AZ_EXPORT in rendered(result, "p1") and SVC_EXPORT not in rendered(result, "p1")
     assert SVC_EXPORT in rendered(result, "p2")

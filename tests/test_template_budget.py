@@ -4,7 +4,6 @@ render: a small template cannot multiply an alias bomb or its output by the inve
 from __future__ import annotations
 
 import pytest
-from conftest import FleetDir
 from fleetc.stages import templates
 from security_fleet import messages, write_fleet
 
@@ -22,32 +21,32 @@ def bomb(nodes_per_level: int = 10, levels: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_aliases_in_template_output_share_the_run_budget(fleet_dir: FleetDir):
-    write_fleet(fleet_dir, clusters=CLUSTERS)
-    fleet_dir.write("hub/bomb.yaml.j2", bomb(levels=5))
-    result = fleet_dir.compile()
+def test_aliases_in_template_output_share_the_run_budget(memory_fleet):
+    write_fleet(memory_fleet, clusters=CLUSTERS)
+    memory_fleet.write("hub/bomb.yaml.j2", bomb(levels=5))
+    result = memory_fleet.compile()
     found = [m for m in messages(result) if "aliases expand to more than" in m]
     assert found and all(m.startswith("hub/bomb.yaml.j2") for m in found), messages(result)
     assert not result.files
 
 
 def test_template_output_is_limited_over_all_clusters(
-    fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch
+    memory_fleet, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(templates, "MAX_OUTPUT_PER_RUN", 1000)
-    write_fleet(fleet_dir, clusters=CLUSTERS)
+    write_fleet(memory_fleet, clusters=CLUSTERS)
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: app}\n"
-    fleet_dir.write("hub/big.yaml.j2", text + "data: {a: '" + "x" * 150 + "'}\n")
-    result = fleet_dir.compile()
+    memory_fleet.write("hub/big.yaml.j2", text + "data: {a: '" + "x" * 150 + "'}\n")
+    result = memory_fleet.compile()
     found = [m for m in messages(result) if "templates write more than 1000 characters" in m]
     assert found and all(m.startswith("hub/big.yaml.j2") for m in found), messages(result)
     assert not result.files
 
 
-def test_a_template_under_the_limits_renders_on_every_cluster(fleet_dir: FleetDir):
-    write_fleet(fleet_dir, clusters=CLUSTERS)
-    fleet_dir.write("hub/small.yaml.j2", bomb(nodes_per_level=5, levels=3))
-    result = fleet_dir.compile()
+def test_a_template_under_the_limits_renders_on_every_cluster(memory_fleet):
+    write_fleet(memory_fleet, clusters=CLUSTERS)
+    memory_fleet.write("hub/small.yaml.j2", bomb(nodes_per_level=5, levels=3))
+    result = memory_fleet.compile()
     assert result.ok, messages(result)
     assert all(f"{c}/app/configmap_bomb.yaml" in result.files for c in CLUSTERS)
 
@@ -59,15 +58,15 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: NAME, namespace: 
     ("limit", "value"), [("MAX_TEMPLATE_CHARS", 100), ("MAX_TEMPLATE_CHARS_PER_RUN", 150)]
 )
 def test_template_sources_are_limited_before_jinja_compiles_them(
-    fleet_dir: FleetDir, monkeypatch: pytest.MonkeyPatch, limit: str, value: int
+    memory_fleet, monkeypatch: pytest.MonkeyPatch, limit: str, value: int
 ):
     """Compiling costs far more than the text: a 2 MiB template took 30 s and 1.4 GB."""
     monkeypatch.setattr(templates, limit, value)
-    write_fleet(fleet_dir)
-    fleet_dir.write("hub/a.yaml.j2", CONFIGMAP.replace("NAME", "a"))  # 72 characters
-    fleet_dir.write(
+    write_fleet(memory_fleet)
+    memory_fleet.write("hub/a.yaml.j2", CONFIGMAP.replace("NAME", "a"))  # 72 characters
+    memory_fleet.write(
         "hub/b.yaml.j2", CONFIGMAP.replace("NAME", "b") + "data: {k: '" + "x" * 40 + "'}\n"
     )
-    result = fleet_dir.compile()
+    result = memory_fleet.compile()
     assert [m.split(":")[0] for m in messages(result)] == ["hub/b.yaml.j2"], messages(result)
     assert "template is too large" in messages(result)[0]

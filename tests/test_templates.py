@@ -62,8 +62,8 @@ def errors(result):
     return [d.format() for d in result.diagnostics.errors]
 
 
-def test_template_renders_per_cluster_with_cluster_and_values(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD)
+def test_template_renders_per_cluster_with_cluster_and_values(memory_fleet):
+    result = make_fleet(memory_fleet, GOOD)
     assert result.ok, errors(result)
     placed = result.compilation.clusters
     assert CONFIGMAP not in placed["bare"]  # not placed there: its render error is not reported
@@ -80,8 +80,8 @@ def test_template_renders_per_cluster_with_cluster_and_values(fleet_dir):
     assert placed["west-1"][CONFIGMAP].source == "hub/info.yaml.j2"
 
 
-def test_template_output_golden(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD)
+def test_template_output_golden(memory_fleet):
+    result = make_fleet(memory_fleet, GOOD)
     assert result.files["east-1/app/configmap_cluster-info.yaml"].decode() == textwrap.dedent(
         """\
         apiVersion: v1
@@ -130,9 +130,9 @@ def test_templates_are_overridden_like_any_object(fleet_dir):
     assert result.compilation.clusters["west-1"][CONFIGMAP].body["data"]["team"] == "west-1"
 
 
-def test_undefined_variable_is_an_error_with_file_and_line_for_the_placed_cluster(fleet_dir):
+def test_undefined_variable_is_an_error_with_file_and_line_for_the_placed_cluster(memory_fleet):
     template = GOOD.replace("team: {{ values.team }}", "team: {{ values.tema }}")
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     messages = errors(result)
     # No cluster renders it, so fleetc cannot tell where it is placed: every cluster reports.
     assert len(messages) == 3, messages
@@ -140,58 +140,60 @@ def test_undefined_variable_is_an_error_with_file_and_line_for_the_placed_cluste
     assert expected + "has no attribute 'tema'" in messages
 
 
-def test_missing_label_on_a_placed_cluster_is_an_error(fleet_dir):
+def test_missing_label_on_a_placed_cluster_is_an_error(memory_fleet):
     template = GOOD.replace("{{ cluster.labels.region }}", "{{ cluster.labels.zone }}")
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     assert not result.ok
     assert all("hub/info.yaml.j2:8:1" in m for m in errors(result))
 
 
-def test_syntax_error_is_reported_once_with_its_line(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD.replace("{{ values.team }}", "{{ values.team }"))
+def test_syntax_error_is_reported_once_with_its_line(memory_fleet):
+    result = make_fleet(memory_fleet, GOOD.replace("{{ values.team }}", "{{ values.team }"))
     [message] = errors(result)
     assert message.startswith("hub/info.yaml.j2:9:1: error: template syntax error:")
 
 
-def test_output_that_is_not_yaml_says_which_template_and_cluster(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD + "  broken: [\n")
+def test_output_that_is_not_yaml_says_which_template_and_cluster(memory_fleet):
+    result = make_fleet(memory_fleet, GOOD + "  broken: [\n")
     [message] = [m for m in errors(result) if "'east-1'" in m]
     assert "template output for cluster 'east-1' is not valid Kubernetes YAML" in message
     assert message.startswith("hub/info.yaml.j2: error:")
 
 
-def test_output_that_is_not_a_kubernetes_object_is_an_error(fleet_dir):
-    result = make_fleet(fleet_dir, "just: data\n")
+def test_output_that_is_not_a_kubernetes_object_is_an_error(memory_fleet):
+    result = make_fleet(memory_fleet, "just: data\n")
     assert any("apiVersion is required" in m for m in errors(result))
 
 
-def test_identity_must_not_depend_on_the_cluster(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD.replace("name: cluster-info", "name: {{ cluster.name }}"))
+def test_identity_must_not_depend_on_the_cluster(memory_fleet):
+    result = make_fleet(
+        memory_fleet, GOOD.replace("name: cluster-info", "name: {{ cluster.name }}")
+    )
     [message] = errors(result)
     assert "renders different objects for clusters 'east-1' and 'west-1'" in message
 
 
-def test_template_cannot_redefine_a_hub_object(fleet_dir):
+def test_template_cannot_redefine_a_hub_object(memory_fleet):
     template = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n"
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     assert any("renders Namespace/app, which hub/app.yaml" in m for m in errors(result))
 
 
-def test_a_selector_that_matches_only_a_template_is_not_warned_about(fleet_dir):
+def test_a_selector_that_matches_only_a_template_is_not_warned_about(memory_fleet):
     roles = (
         "    - name: roles\n"
         "      resourceSelectors:\n"
         "        - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: r}\n"
     )
-    fleet_dir.write("fleet.yaml", textwrap.dedent(FLEET) + roles)
-    fleet_dir.write("hub/app.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n")
-    fleet_dir.write(
+    memory_fleet.write("fleet.yaml", textwrap.dedent(FLEET) + roles)
+    memory_fleet.write("hub/app.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n")
+    memory_fleet.write(
         "hub/role.yaml.j2",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\n"
         "rules: []\n# {{ cluster.name }}\n",
     )
-    fleet_dir.cluster("east-1", {"region": "east"})
-    result = fleet_dir.compile()
+    memory_fleet.cluster("east-1", {"region": "east"})
+    result = memory_fleet.compile()
     assert result.ok, errors(result)
     assert not result.diagnostics.warnings
     role = ObjectKey("rbac.authorization.k8s.io", "ClusterRole", "", "r")
@@ -272,15 +274,15 @@ REASONS = {
 
 
 @pytest.mark.parametrize("attack", sorted(ESCAPES), ids=sorted(ESCAPES))
-def test_sandbox_escapes_fail_as_diagnostics(fleet_dir, attack):
-    result = make_fleet(fleet_dir, ESCAPES[attack] + "\n" + GOOD)
+def test_sandbox_escapes_fail_as_diagnostics(memory_fleet, attack):
+    result = make_fleet(memory_fleet, ESCAPES[attack] + "\n" + GOOD)
     assert not result.ok, attack
     messages = errors(result)
     assert all(m.startswith("hub/info.yaml.j2:1:1: error: template") for m in messages), messages
     assert REASONS[attack] in messages[0]
 
 
-def test_limits_still_allow_ordinary_templates(fleet_dir):
+def test_limits_still_allow_ordinary_templates(memory_fleet):
     template = GOOD + textwrap.indent(
         textwrap.dedent(
             """\
@@ -293,7 +295,7 @@ def test_limits_still_allow_ordinary_templates(fleet_dir):
         ),
         "  ",
     )
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     assert result.ok, errors(result)
     data = result.compilation.clusters["east-1"][CONFIGMAP].body["data"]
     assert data["list"] == "0a1b2a"
@@ -303,40 +305,40 @@ def test_limits_still_allow_ordinary_templates(fleet_dir):
     assert data["keys"] == "east,west"
 
 
-def test_values_must_be_a_mapping(fleet_dir):
-    fleet_dir.write(
+def test_values_must_be_a_mapping(memory_fleet):
+    memory_fleet.write(
         "fleet.yaml",
         FLEET.replace(
             "  values:\n    team: platform\n    replicas: {east: 3, west: 1}\n", "  values: 3\n"
         ),
     )
-    messages = errors(fleet_dir.compile())
+    messages = errors(memory_fleet.compile())
     assert any("expected object, got 3 [at spec.values]" in m for m in messages), messages
 
 
-def test_templates_cannot_render_placements_or_overrides(fleet_dir):
+def test_templates_cannot_render_placements_or_overrides(memory_fleet):
     template = (
         "apiVersion: placement.kubernetes-fleet.io/v1\nkind: ClusterResourcePlacement\n"
         "metadata:\n  name: sneaky\nspec: {}\n"
     )
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     assert any("placements and overrides cannot come from templates" in m for m in errors(result))
 
 
-def test_a_template_placed_nowhere_is_not_rendered_anywhere(fleet_dir):
+def test_a_template_placed_nowhere_is_not_rendered_anywhere(memory_fleet):
     template = GOOD.replace("namespace: app", "namespace: elsewhere")
-    result = make_fleet(fleet_dir, template)
+    result = make_fleet(memory_fleet, template)
     assert result.ok, errors(result)
     assert all(len(objs) <= 1 for objs in result.compilation.clusters.values())
 
 
-def test_namespaced_template_objects_must_name_their_namespace(fleet_dir):
-    result = make_fleet(fleet_dir, GOOD.replace("  namespace: app\n", ""))
+def test_namespaced_template_objects_must_name_their_namespace(memory_fleet):
+    result = make_fleet(memory_fleet, GOOD.replace("  namespace: app\n", ""))
     assert any("is namespaced but has no metadata.namespace" in m for m in errors(result))
 
 
-def test_deeply_nested_expressions_are_a_diagnostic(fleet_dir):
-    result = make_fleet(fleet_dir, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}\n" + GOOD)
+def test_deeply_nested_expressions_are_a_diagnostic(memory_fleet):
+    result = make_fleet(memory_fleet, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}\n" + GOOD)
     assert errors(result) == [
         "hub/info.yaml.j2: error: template syntax error: expressions are nested too deeply"
     ]

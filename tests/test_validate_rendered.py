@@ -7,12 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, SHARED_CRDS, FleetDir, run
-
-# SHARED_CRDS is right for the main checkout (/work/main -> /work/shared); a worktree sits one
-# level deeper (/work/wt/iN), so look there too.
-if not SHARED_CRDS.is_dir():
-    SHARED_CRDS = REPO.parent.parent / "shared" / "crds"
+from conftest import REPO, SHARED_CRDS, FleetDir, needs_crds, run
 from fleetc.shell import validate_rendered
 
 EXAMPLES = sorted(p for p in (REPO / "examples").glob("*") if (p / "fleet.yaml").is_file())
@@ -25,6 +20,7 @@ def _validate(cli, root: Path, *crds: Path):
     return run(cli, *args)
 
 
+@needs_crds
 @pytest.mark.parametrize("root", [REPO, *EXAMPLES], ids=lambda p: p.name)
 def test_every_example_passes(cli, root):
     result = _validate(cli, root, SHARED_CRDS)
@@ -48,6 +44,7 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+@needs_crds
 def test_rejects_a_wrong_field_type(cli, copy):
     deployment = copy.root / "rendered/aks-member-1/kuard-demo/deployment.apps_kuard.yaml"
     _edit(deployment, "replicas: 3", "replicas: three")
@@ -60,6 +57,7 @@ def test_rejects_a_wrong_field_type(cli, copy):
     assert "(Kubernetes 1.31 schema)" in result.output
 
 
+@needs_crds
 def test_rejects_an_unknown_field(cli, copy):
     service = copy.root / "rendered/aks-member-2/kuard-demo/service_kuard.yaml"
     _edit(service, "  selector:", "  selectr:")
@@ -68,6 +66,7 @@ def test_rejects_an_unknown_field(cli, copy):
     assert "'selectr' was unexpected" in result.output
 
 
+@needs_crds
 def test_rejects_a_kind_no_crd_serves(cli, copy):
     copy.write(
         "rendered/aks-member-3/platform/widget.example.com_w.yaml",
@@ -88,6 +87,7 @@ def test_rejects_a_kind_no_crd_serves(cli, copy):
     ) in result.output
 
 
+@needs_crds
 def test_rejects_an_api_version_removed_for_the_cluster(cli, copy):
     copy.write(
         "rendered/aks-member-1/platform/pdb.yaml",
@@ -109,6 +109,7 @@ def test_rejects_an_api_version_removed_for_the_cluster(cli, copy):
     ) in result.output
 
 
+@needs_crds
 def test_custom_resources_are_checked_against_their_crd(cli, copy):
     pool = """
         apiVersion: metallb.io/v1beta1
@@ -135,6 +136,7 @@ def test_custom_resources_are_checked_against_their_crd(cli, copy):
     assert _validate(cli, copy.root, SHARED_CRDS).exit_code == 0
 
 
+@needs_crds
 def test_crd_in_the_clusters_output_counts_as_installed(cli, copy):
     crd = (SHARED_CRDS / "metallb/metallb.io_communities.yaml").read_text()
     community = (
@@ -149,6 +151,7 @@ def test_crd_in_the_clusters_output_counts_as_installed(cli, copy):
     assert "CRD not installed on aks-member-2" in result.output
 
 
+@needs_crds
 def test_crd_list_as_kubectl_prints_it(tmp_path):
     crd = yaml.safe_load(
         (SHARED_CRDS / "flux/kustomize.toolkit.fluxcd.io_kustomizations.yaml").read_text()
@@ -161,6 +164,7 @@ def test_crd_list_as_kubectl_prints_it(tmp_path):
     assert not diags.has_errors
 
 
+@needs_crds
 def test_flux_objects_validate_against_the_flux_crds(cli, fleet_dir):
     fleet_dir.write(
         "fleet.yaml",

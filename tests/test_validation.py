@@ -32,12 +32,12 @@ metadata:
 
 
 @pytest.fixture
-def fleet(fleet_dir):
-    fleet_dir.write("fleet.yaml", FLEET.format(placements=PLACEMENT))
-    fleet_dir.write("hub/web.yaml", HUB)
-    fleet_dir.cluster("c1", {"region": "east"})
-    fleet_dir.cluster("c2", {"region": "west"})
-    return fleet_dir
+def fleet(memory_fleet):
+    memory_fleet.write("fleet.yaml", FLEET.format(placements=PLACEMENT))
+    memory_fleet.write("hub/web.yaml", HUB)
+    memory_fleet.cluster("c1", {"region": "east"})
+    memory_fleet.cluster("c2", {"region": "west"})
+    return memory_fleet
 
 
 def errors(result) -> list[str]:

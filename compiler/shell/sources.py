@@ -125,3 +125,83 @@ def read_regular(path: Path | str, limit: int = -1) -> bytes | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         return handle.read(limit)
+
+
+class MemorySource:
+    """Files held in memory: relative path -> bytes, written with ``/``.
+
+    Folders are implied by the files below them. There are no links, so every path that
+    stays below the root resolves to itself; a path that climbs out of it (``..``, an absolute
+    path) resolves to None, as it would on disk. Used by stage tests that need no folder.
+    """
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files: dict[str, bytes] = {}
+        self.dirs: set[str] = {""}
+        for rel, data in files.items():
+            path = _normal(rel)
+            if path is None or path == "":
+                raise ValueError(f"not a path inside the root: {rel!r}")
+            self.files[path] = bytes(data)
+            parts = path.split("/")
+            for end in range(1, len(parts)):
+                self.dirs.add("/".join(parts[:end]))
+        clash = self.dirs & self.files.keys()
+        if clash:
+            raise ValueError(f"both a file and a folder: {sorted(clash)[0]!r}")
+
+    def resolve(self, rel: str) -> str | None:
+        return _normal(rel)
+
+    def is_dir(self, rel: str) -> bool:
+        return _normal(rel) in self.dirs
+
+    def is_file(self, rel: str) -> bool:
+        return _normal(rel) in self.files
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        folder = _normal(rel)
+        if folder not in self.dirs:
+            raise FileNotFoundError(2, "No such file or directory", rel)
+        prefix = f"{folder}/" if folder else ""
+        names = {
+            path[len(prefix) :].split("/", 1)[0]
+            for path in (*self.files, *self.dirs)
+            if path and path.startswith(prefix)
+        }
+        return [
+            Entry(name, FOLDER if f"{prefix}{name}" in self.dirs else FILE)
+            for name in sorted(names)
+        ]
+
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        path = _normal(rel)
+        if path in self.dirs:
+            raise IsADirectoryError(21, "Is a directory", rel)
+        if path not in self.files:
+            raise FileNotFoundError(2, "No such file or directory", rel)
+        return self.files[path][:limit]
+
+    def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
+        path = _normal(rel)
+        if path not in self.files:
+            return None
+        data = self.files[path]
+        return data if limit < 0 else data[:limit]
+
+
+def _normal(rel: str) -> str | None:
+    """``rel`` with ``.`` and ``..`` folded, or None when it leaves the root."""
+    if rel.startswith("/"):
+        return None
+    parts: list[str] = []
+    for part in rel.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
