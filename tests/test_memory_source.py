@@ -6,7 +6,7 @@ import pytest
 from builder import ROOT, FleetBuilder, messages
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.shell.load import load_source
-from fleetc.shell.sources import Entry, FileSource, MemorySource
+from fleetc.shell.sources import FILE, FOLDER, Entry, FileSource, MemorySource
 
 FILES = {
     "fleet.yaml": b"a",
@@ -18,8 +18,12 @@ FILES = {
 
 def test_folders_are_implied_and_listed_sorted():
     source = MemorySource(FILES)
-    assert source.list_dir("") == [Entry("clusters"), Entry("fleet.yaml"), Entry("hub")]
-    assert source.list_dir("hub") == [Entry("app.yaml"), Entry("deep")]
+    assert source.list_dir("") == [
+        Entry("clusters", FOLDER),
+        Entry("fleet.yaml", FILE),
+        Entry("hub", FOLDER),
+    ]
+    assert source.list_dir("hub") == [Entry("app.yaml", FILE), Entry("deep", FOLDER)]
     assert source.is_dir("hub/deep") and not source.is_file("hub/deep")
     assert source.is_file("hub/deep/x.yaml.j2") and not source.is_dir("hub/app.yaml")
     assert not source.is_file("missing.yaml") and not source.is_dir("missing")
