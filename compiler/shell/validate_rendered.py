@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from fleetc.core import secrets
+from fleetc.core import crd_rules, secrets
 from fleetc.core.diagnostics import Diagnostics, Position
 from fleetc.core.model import split_api_version
 from fleetc.core.yamlsource import Document
@@ -167,8 +167,19 @@ def builtin_versions(version: tuple[int, int], kind: str) -> tuple[str, ...]:
     return tuple(sorted(served))
 
 
+# The API server always accepts these at a custom resource's root, declared or not.
+_ROOT_FIELDS = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {"type": "object"},
+}
+
+
 def crd_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(structural(schema))
+    root = structural(schema)
+    if isinstance(root, dict) and isinstance(root.get("properties"), dict):
+        root = {**root, "properties": {**_ROOT_FIELDS, **root["properties"]}}
+    return jsonschema.Draft202012Validator(root)
 
 
 def structural(schema: Any) -> Any:
@@ -245,6 +256,7 @@ def _validate_object(
     k8s = f"Kubernetes {version[0]}.{version[1]}"
     validator = builtin_validator(version, group, api, kind)
     what = f"{kind} ({api_version})"
+    schema = None
     if validator is None:
         schema = crds.schemas.get((group, api, kind))
         if schema is None:
@@ -265,6 +277,32 @@ def _validate_object(
             f"{cluster}: {what}: {where}: {message} ({k8s} schema)",
             doc.pos(path),
         )
+    if schema is not None:
+        _check_rules(cluster, what, k8s, schema, doc, diags)
+
+
+def _check_rules(
+    cluster: str,
+    what: str,
+    crd: str,
+    schema: dict[str, Any],
+    doc: Document,
+    diags: Diagnostics,
+) -> None:
+    """The CRD's CEL rules that need no previous version (``oldSelf``)."""
+    for found in crd_rules.check(schema, doc.data, transitions=False):
+        where = ".".join(str(p) for p in found.path) or "(object)"
+        if found.outcome == crd_rules.VIOLATED:
+            diags.error(
+                f"{cluster}: {what}: {where}: {found.message} ({crd} rule: {found.rule})",
+                doc.pos(found.path),
+            )
+        else:
+            diags.warning(
+                f"{cluster}: {what}: {where}: CEL rule not checked: {found.rule} "
+                f"({crd}; {found.reason})",
+                doc.pos(found.path),
+            )
 
 
 def _not_served(
