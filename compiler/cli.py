@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import click
-from fleetc.core.diagnostics import did_you_mean
+from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
-from fleetc.shell import gitloop, gitsource, validate_rendered, writer
+from fleetc.shell import apply_safety, gitloop, gitsource, validate_rendered, writer
 from fleetc.shell import terminal as report
 from fleetc.shell.compile import compile_file
 from fleetc.shell.load import find_fleet_file
@@ -65,6 +65,18 @@ def _format_option(func):
 def _timings_option(func):
     return click.option(
         "--timings", is_flag=True, help="Print the time spent in each stage on stderr."
+    )(func)
+
+
+def _crds_option(func):
+    return click.option(
+        "--crds",
+        "crd_folders",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        metavar="DIR",
+        help="Folder (or file) of CustomResourceDefinitions installed on the clusters; "
+        "repeatable. CRDs in a cluster's own output count as installed there.",
     )(func)
 
 
@@ -140,15 +152,7 @@ def main() -> None:
     help="Also check every object in the output folder (as committed) against the "
     "Kubernetes schema of its cluster's kubernetesVersion and the CRDs.",
 )
-@click.option(
-    "--crds",
-    "crd_folders",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    metavar="DIR",
-    help="Folder (or file) of CustomResourceDefinitions installed on the clusters; "
-    "repeatable. CRDs in a cluster's own output count as installed there.",
-)
+@_crds_option
 def validate(
     path: Path,
     strict: bool,
@@ -279,17 +283,65 @@ def _commit(
 @main.command()
 @_fleet_option
 @_strict_option
+@click.option(
+    "--against",
+    metavar="REF",
+    default=None,
+    help="Also check that the output can replace the output committed at REF on the "
+    "clusters: immutable fields, CRD transition rules, namespace moves, removed CRDs.",
+)
+@_crds_option
 @_timings_option
-def check(path: Path, strict: bool, timings: bool) -> None:
+def check(
+    path: Path,
+    strict: bool,
+    against: str | None,
+    crd_folders: tuple[Path, ...],
+    timings: bool,
+) -> None:
     """Fail (exit 1) unless the committed output is exactly what render would write.
 
     This is the CI gate: it lists every stale, missing or extra file.
+
+    With --against REF, it also fails when the new output would not apply over
+    the output committed at REF (what Flux applied): an immutable field changed
+    (a Deployment's selector, a Service's clusterIP, ...), a CRD transition rule
+    (oldSelf) violated, an object moving namespace, a CRD removed while its
+    resources stay. A CEL rule fleetc cannot evaluate is a warning, "not checked".
     """
     reporter = _reporter(timings)
     root, output, result = _compile(path, Options(strict=strict), reporter)
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
+    safe = True
+    if against is not None:
+        safe = _check_against(root, output, result, against, list(crd_folders), strict)
+    _report_stale(root, output, result, reporter)  # exits 1 when stale
+    if not safe:
+        raise SystemExit(report.EXIT_ERRORS)
+
+
+def _check_against(
+    root: Path, output: Path, result: Result, ref: str, crd_folders: list[Path], strict: bool
+) -> bool:
+    """The transition checks against the output committed at ``ref``; False on errors."""
+    try:
+        name, previous = gitloop.output_at(root, ref)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    diags = Diagnostics()
+    shown = output.relative_to(root).as_posix() if output.is_relative_to(root) else str(output)
+    findings = apply_safety.check(previous, result.files, crd_folders, shown, diags)
+    report.show(diags, as_errors=strict)
+    if not findings:
+        click.echo(f"the output applies over {name}: no refused or recreating change")
+    return not (diags.has_errors or (strict and diags.warnings))
+
+
+def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) -> None:
+    """List every stale, missing or extra file and exit 1 when there is one."""
     with reporter.stage("compare"):
         changes = writer.compare(output, result.files)
         lock_path = root / LOCK_FILE
@@ -427,9 +479,16 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
     help="text for terminals, markdown for pull requests, json for tools.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
+@_crds_option
 @_timings_option
 def diff(
-    path: Path, strict: bool, base: str | None, form: str, exit_code: bool, timings: bool
+    path: Path,
+    strict: bool,
+    base: str | None,
+    form: str,
+    exit_code: bool,
+    crd_folders: tuple[Path, ...],
+    timings: bool,
 ) -> None:
     """Show what changes on which cluster, and why, between REF and the working tree.
 
@@ -439,6 +498,13 @@ def diff(
     gaining or losing a placement and the label, inventory or policy change
     behind it), then per-cluster object changes with unified YAML diffs.
     Secret values are never printed. Exit 0 with or without changes.
+
+    Will it apply? Each changed object is compared with its version in the
+    output committed at REF: a change the API server refuses or that recreates
+    the object (an immutable field, a CRD transition rule, a namespace move, a
+    CRD removed while its resources stay) is listed with the field and a hint,
+    and printed as an error on stderr; with --exit-code it exits 1 (as any
+    change does). A CEL rule fleetc cannot evaluate is "not checked", a warning.
     """
     try:
         reporter = _reporter(timings)
@@ -454,7 +520,13 @@ def diff(
                 click.echo(f"the {label} does not compile:", err=True)
                 report.show(result.diagnostics)
         raise SystemExit(report.EXIT_ERRORS)
+    diags = Diagnostics()
+    if compared.base_output is not None:
+        compared.diff.transitions = apply_safety.check(
+            compared.base_output, compared.head.files, list(crd_folders), compared.output, diags
+        )
     click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
+    report.show(diags, as_errors=strict)
     reporter.print_timings()
-    if exit_code and compared.diff.changed:
+    if exit_code and (compared.diff.changed or diags.has_errors):
         raise SystemExit(report.EXIT_ERRORS)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
+from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
 from fleetc.shell import gitsource, output_tree, writer
 from fleetc.shell.compile import compile_file, compile_loaded
 from fleetc.shell.gitsource import load_commit
+from fleetc.shell.sources import join
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
 
@@ -30,6 +32,11 @@ class Compared:
     diff: fleetdiff.FleetDiff | None
     base: Result
     head: Result
+    # The output committed at the base (relative to its output folder), for the transition
+    # checks: what Flux applied, which the new output replaces.
+    base_output: dict[str, bytes] | None = None
+    # The output folder the findings point into (relative to the fleet's folder).
+    output: str = ""
 
 
 def compare_with(
@@ -48,18 +55,35 @@ def compare_with(
         prefix = gitsource.fleet_prefix(repo, root)
         ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
         commit = gitsource.resolve_commit(repo, ref)
-    base = compile_loaded(
+    base_compiled = compile_loaded(
         lambda diags: load_commit(commit, prefix, root, diags), options, reporter
-    ).result
+    )
+    base, base_inputs = base_compiled.result, base_compiled.inputs
+    output = base_inputs.output
     if head is None:
-        head = compile_file(fleet_file, options, reporter).result
+        compiled = compile_file(fleet_file, options, reporter)
+        head, output = compiled.result, compiled.inputs.output
     if not (base.ok and head.ok):
         return Compared(None, base, head)
     name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
     assert base.compilation is not None and head.compilation is not None
     with reporter.stage("compare"):
         found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
-    return Compared(found, base, head)
+        committed = committed_output(commit, join(prefix, base_inputs.output.strip("/")))
+        base_output = {rel: data for rel, data in committed.items() if data is not None}
+    return Compared(found, base, head, base_output, output)
+
+
+def output_at(fleet_root: Path, ref: str) -> tuple[str, dict[str, bytes]]:
+    """The output committed at ``ref`` (its fleet.yaml's spec.output, relative to that folder),
+    and how the commit is named; GitError for an unknown revision."""
+    repo = gitsource.open_repo(fleet_root)
+    prefix = gitsource.fleet_prefix(repo, fleet_root)
+    commit = gitsource.resolve_commit(repo, ref)
+    base_inputs = load_commit(commit, prefix, fleet_root, Diagnostics())
+    name = f"{ref} ({commit.hexsha[:12]})"
+    committed = committed_output(commit, join(prefix, base_inputs.output.strip("/")))
+    return name, {rel: data for rel, data in committed.items() if data is not None}
 
 
 def unrelated_staged(repo: git.Repo, allowed: list[str]) -> list[str]:

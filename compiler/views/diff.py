@@ -20,6 +20,7 @@ from fleetc.core.output_layout import KUSTOMIZATION, object_path
 from fleetc.core.placed import RenderedObject
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
+from fleetc.views.transitions import Finding
 
 ADDED = "added"
 REMOVED = "removed"
@@ -69,6 +70,8 @@ class FleetDiff:
     # Inventory and placement-spec changes, one sentence each.
     inventory: list[str] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
+    # Will it apply? (views/transitions), filled in by the shell that read the base's output.
+    transitions: list[Finding] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from fleetc.views.diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
+from fleetc.views.transitions import NOT_CHECKED
 
 JSON_VERSION = 1
 # Characters of markdown before YAML diffs are left out (GitHub's job summary limit is 1 MiB).
@@ -54,6 +55,10 @@ def summary_lines(diff: FleetDiff) -> list[str]:
     if diff.inventory:
         lines.append("inventory:")
         lines += [f"  {line}" for line in diff.inventory]
+    if diff.transitions:
+        lines.append("will it apply:")
+        for finding in diff.transitions:
+            lines += [f"  {finding.text()}", f"      hint: {finding.hint}"]
     return lines
 
 
@@ -90,6 +95,15 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
     for title, items in (("Placement specs", diff.policies), ("Inventory", diff.inventory)):
         if items:
             out += [f"### {title}", "", *(f"- {_md(item)}" for item in items), ""]
+    if diff.transitions:
+        out += ["### Will it apply?", ""]
+        for f in diff.transitions:
+            mark = "⚠️ not checked" if f.severity == NOT_CHECKED else "❌"
+            out.append(
+                f"- {mark} `{f.cluster}` `{f.key}` `{f.field_text}`: {_md(f.message)} "
+                f"(hint: {_md(f.hint)})"
+            )
+        out.append("")
     size = sum(len(line) + 1 for line in out)
     omitted = 0
     for cluster in diff.clusters:
@@ -154,6 +168,18 @@ def as_json(diff: FleetDiff) -> dict[str, Any]:
         ],
         "placementSpecs": diff.policies,
         "inventory": diff.inventory,
+        "transitions": [
+            {
+                "cluster": f.cluster,
+                "key": f.key,
+                "path": f.file,
+                "field": f.field_text,
+                "severity": f.severity,
+                "message": f.message,
+                "hint": f.hint,
+            }
+            for f in diff.transitions
+        ],
         "clusters": [
             {
                 "name": c.name,
