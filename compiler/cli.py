@@ -327,7 +327,7 @@ def _check_against(
 ) -> bool:
     """The transition checks against the output committed at ``ref``; False on errors."""
     try:
-        name, previous = gitloop.output_at(root, ref)
+        name, previous = gitloop.output_at(root, ref, result.files)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, SHARED_CRDS
+from fleetc.core.output_layout import object_path
 from fleetc.views import transitions
 from fleetc.views.transitions import ERROR, NOT_CHECKED, Obj
 
@@ -15,13 +16,16 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def _obj(body: dict, cluster: str = "c1") -> Obj:
-    meta = body["metadata"]
-    ns = meta.get("namespace", "_cluster")
-    return Obj(f"{cluster}/{ns}/{body['kind'].lower()}_{meta['name']}.yaml", body)
+    """The object where fleetc writes it."""
+    return Obj(f"{cluster}/{object_path(Obj('', body).key)}", body)
+
+
+def _files(bodies: list[dict]) -> dict[str, bytes]:
+    return {_obj(b).path: yaml.safe_dump(b).encode() for b in bodies}
 
 
 def _check(old: list[dict], new: list[dict], crds=None) -> list[transitions.Finding]:
-    return transitions.check({"c1": [_obj(b) for b in old]}, {"c1": [_obj(b) for b in new]}, crds)
+    return transitions.check(_files(old), _files(new), crds)
 
 
 def _fields(found) -> list[tuple[str, str, str]]:
@@ -66,7 +70,7 @@ def test_deployment_selector_change_is_refused():
     )
     assert found.message == "field is immutable"
     assert "rename the object" in found.hint
-    assert found.file == "c1/app/deployment_web.yaml"
+    assert found.file == "c1/app/deployment.apps_web.yaml"
 
 
 def test_deployment_template_and_replicas_may_change():
@@ -364,14 +368,21 @@ def test_unchanged_output_has_no_findings():
     assert _check(objects, copy.deepcopy(objects)) == []
 
 
-def test_objects_by_cluster_reads_the_output_tree():
+def test_only_differing_files_are_compared_and_broken_ones_are_left_out():
     files = {
         "c1/kustomization.yaml": b"resources: []\n",
         "c1/app/deployment.apps_web.yaml": yaml.safe_dump(DEPLOYMENT).encode(),
-        "c2/_cluster/crd.yaml": yaml.safe_dump(CRD).encode(),
-        "c2/broken.yaml": b"a: [\n",
+        "c1/broken.yaml": b"a: [\n",
     }
-    found = transitions.objects_by_cluster(files)
-    assert sorted(found) == ["c1", "c2"]
-    assert [o.key.name for o in found["c1"]] == ["web"]
-    assert [o.path for o in found["c2"]] == ["c2/_cluster/crd.yaml"]
+    changed = _edit(DEPLOYMENT, "spec.selector", {"matchLabels": {"app": "x"}})
+    new = {**files, "c1/app/deployment.apps_web.yaml": yaml.safe_dump(changed).encode()}
+    new["c1/broken.yaml"] = b"b: [\n"
+    assert _fields(transitions.check(files, new)) == [
+        ("Deployment.apps/app/web", "spec.selector", ERROR)
+    ]
+    # A cluster only one side has is not a transition (it is created or removed whole).
+    assert transitions.check({}, new) == []
+    assert [
+        o.key.name for o in transitions.parse("c1/x.yaml", files["c1/app/deployment.apps_web.yaml"])
+    ] == ["web"]
+    assert transitions.parse("c1/broken.yaml", b"a: [\n") == []

@@ -244,3 +244,20 @@ def test_cel_rule_from_the_upstream_crds_via_crds_option(cli, tmp_path):
         "cannot be changed after creation (CRD transition rule: self == oldSelf) "
         "[at spec.enableGracefulRestart]"
     ) in result.output
+
+
+def test_committed_output_like_reads_only_what_differs_and_equals_the_full_read(cli, fleet):
+    from fleetc.shell import gitloop
+
+    fleet.write("rendered/c1/flux-system/gotk-sync.yaml", "kind: Bootstrap\n")  # bootstrap's
+    fleet.commit("bootstrap")
+    commit = fleet.repo.head.commit
+    full = gitloop.committed_output(commit, "rendered")
+    assert "c1/flux-system/gotk-sync.yaml" not in full
+    same = dict(full)
+    assert gitloop.committed_output_like(commit, "rendered", same) == full
+    # A differing or missing file is read from git, never taken from the new output.
+    changed = {**full, "c1/app/configmap_settings.yaml": b"other\n"}
+    del changed["c2/app/configmap_settings.yaml"]
+    assert gitloop.committed_output_like(commit, "rendered", changed) == full
+    assert gitloop.committed_output_like(commit, "nowhere", full) == {}

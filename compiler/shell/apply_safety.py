@@ -24,9 +24,7 @@ def check(
     """Findings between two output trees (relative to the output folder, shown as ``output``);
     each is also added to ``diags``: an error, or a warning for a rule not checked."""
     crds = validate_rendered.read_crds(crd_folders, diags).schemas
-    findings = transitions.check(
-        transitions.objects_by_cluster(old), transitions.objects_by_cluster(new), crds
-    )
+    findings = transitions.check(old, new, crds)
     for finding in findings:
         position = _position(finding, new, f"{output.rstrip('/')}/{finding.file}")
         message = finding.summary()

@@ -82,42 +82,70 @@ class Finding:
         return f"{self.cluster}: {self.key}: {self.field_text}: {what}: {self.message}"
 
 
-def objects_by_cluster(files: dict[str, bytes]) -> dict[str, list[Obj]]:
-    """The objects of an output tree (paths relative to the output folder), per cluster.
+def parse(path: str, raw: bytes) -> list[Obj]:
+    """The objects of one output file. The files are fleetc's own output; one that does not
+    parse is left out (``fleetc check`` reports it as stale)."""
+    try:
+        docs = list(yaml.load_all(raw, Loader=_SafeLoader))
+    except yaml.YAMLError:
+        return []
+    return [Obj(path, doc) for doc in docs if isinstance(doc, dict)]
 
-    The files are fleetc's own output; a file that does not parse is left out (``fleetc check``
-    reports it as stale)."""
-    found: dict[str, list[Obj]] = {}
-    for path in sorted(files):
+
+def _by_cluster(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+    found: dict[str, dict[str, bytes]] = {}
+    for path, raw in files.items():
         cluster, _, rest = path.partition("/")
-        if not rest or path.rsplit("/", 1)[-1] == KUSTOMIZATION:
-            continue
-        try:
-            docs = list(yaml.load_all(files[path], Loader=_SafeLoader))
-        except yaml.YAMLError:
-            continue
-        objects = found.setdefault(cluster, [])
-        objects.extend(Obj(path, doc) for doc in docs if isinstance(doc, dict))
+        if rest and path.rsplit("/", 1)[-1] != KUSTOMIZATION:
+            found.setdefault(cluster, {})[path] = raw
     return found
 
 
 CrdSchemas = dict[tuple[str, str, str], dict[str, Any]]  # (group, version, kind) -> schema
+# fleetc names a CRD's file after its kind (output_layout.object_path).
+_CRD_FILE = "customresourcedefinition.apiextensions.k8s.io_"
 
 
 def check(
-    old: dict[str, list[Obj]], new: dict[str, list[Obj]], crds: CrdSchemas | None = None
+    old: dict[str, bytes], new: dict[str, bytes], crds: CrdSchemas | None = None
 ) -> list[Finding]:
-    """Every finding, per cluster present in both outputs, sorted."""
+    """Every finding between two output trees (paths relative to the output folder), per
+    cluster present in both, sorted. Only the files that differ are parsed (plus, when a CRD or
+    Namespace is removed or a custom resource changed, the cluster's new files that tell)."""
     findings: list[Finding] = []
-    for cluster in sorted(set(old) & set(new)):
-        findings.extend(_cluster(cluster, old[cluster], new[cluster], crds or {}))
+    before_all, after_all = _by_cluster(old), _by_cluster(new)
+    for cluster in sorted(set(before_all) & set(after_all)):
+        findings.extend(_cluster(cluster, before_all[cluster], after_all[cluster], crds or {}))
     return findings
 
 
-def _cluster(cluster: str, old: list[Obj], new: list[Obj], external: CrdSchemas) -> list[Finding]:
-    before = {o.key: o for o in old}
-    after = {o.key: o for o in new}
-    schemas = {**external, **_own_crds(new)}
+class _Side:
+    """One cluster's new output, parsed only as far as needed."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self._all: list[Obj] | None = None
+        self._crds: CrdSchemas | None = None
+
+    def all(self) -> list[Obj]:
+        if self._all is None:
+            self._all = [o for path in sorted(self.files) for o in parse(path, self.files[path])]
+        return self._all
+
+    def crds(self) -> CrdSchemas:
+        if self._crds is None:
+            paths = [p for p in sorted(self.files) if p.rsplit("/", 1)[-1].startswith(_CRD_FILE)]
+            self._crds = _own_crds([o for p in paths for o in parse(p, self.files[p])])
+        return self._crds
+
+
+def _cluster(
+    cluster: str, old: dict[str, bytes], new: dict[str, bytes], external: CrdSchemas
+) -> list[Finding]:
+    differ = sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
+    before = {o.key: o for p in differ if p in old for o in parse(p, old[p])}
+    after = {o.key: o for p in differ if p in new for o in parse(p, new[p])}
+    side = _Side(new)
     findings: list[Finding] = []
     for key in sorted(set(before) & set(after), key=str):
         a, b = before[key], after[key]
@@ -128,10 +156,11 @@ def _cluster(cluster: str, old: list[Obj], new: list[Obj], external: CrdSchemas)
                 for path, message in rule.check(a.body, b.body):
                     hint = rule.hint or RECREATE
                     findings.append(Finding(cluster, str(key), b.path, path, message, hint))
-        findings.extend(_cel(cluster, key, a, b, schemas))
+        if "." in key.group:  # built-in groups without a dot (apps, batch) have no CRD
+            findings.extend(_cel(cluster, key, a, b, {**external, **side.crds()}))
     findings.extend(_moves(cluster, before, after))
-    findings.extend(_removed_crds(cluster, old, new))
-    findings.extend(_removed_namespaces(cluster, before, after))
+    findings.extend(_removed_crds(cluster, list(before.values()), after, side))
+    findings.extend(_removed_namespaces(cluster, before, after, side))
     return sorted(findings, key=lambda f: (f.cluster, f.key, f.field_text, f.message))
 
 
@@ -183,14 +212,15 @@ def _cel(cluster: str, key: ObjectKey, a: Obj, b: Obj, schemas: CrdSchemas) -> l
     return found
 
 
-def _removed_crds(cluster: str, old: list[Obj], new: list[Obj]) -> list[Finding]:
-    kept = {_crd_names(o.body) for o in new if _is_crd(o)}
+def _removed_crds(
+    cluster: str, old: list[Obj], after: dict[ObjectKey, Obj], side: _Side
+) -> list[Finding]:
     found: list[Finding] = []
-    for crd in (o for o in old if _is_crd(o)):
+    for crd in (o for o in old if _is_crd(o) and o.key not in after):
         names = _crd_names(crd.body)
-        if names is None or names in kept:
+        if names is None or any(_is_crd(o) and _crd_names(o.body) == names for o in side.all()):
             continue
-        users = sorted(str(o.key) for o in new if (o.key.group, o.key.kind) == names)
+        users = sorted(str(o.key) for o in side.all() if (o.key.group, o.key.kind) == names)
         if not users:
             continue
         shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
@@ -207,13 +237,15 @@ def _removed_crds(cluster: str, old: list[Obj], new: list[Obj]) -> list[Finding]
 
 
 def _removed_namespaces(
-    cluster: str, before: dict[ObjectKey, Obj], after: dict[ObjectKey, Obj]
+    cluster: str, before: dict[ObjectKey, Obj], after: dict[ObjectKey, Obj], side: _Side
 ) -> list[Finding]:
     found: list[Finding] = []
     for key in sorted(before, key=str):
         if (key.group, key.kind) != ("", "Namespace") or key in after:
             continue
-        users = sorted(str(k) for k in after if k.namespace == key.name)
+        if any(o.key == key for o in side.all()):
+            continue  # still rendered (unchanged, so not among the differing files)
+        users = sorted(str(o.key) for o in side.all() if o.key.namespace == key.name)
         if users:
             shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
             message = (
