@@ -386,3 +386,92 @@ def test_only_differing_files_are_compared_and_broken_ones_are_left_out():
         o.key.name for o in transitions.parse("c1/x.yaml", files["c1/app/deployment.apps_web.yaml"])
     ] == ["web"]
     assert transitions.parse("c1/broken.yaml", b"a: [\n") == []
+
+
+def _kinded(kind: str, api: str, **fields) -> dict:
+    return {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": "x", "namespace": "app"},
+        **fields,
+    }
+
+
+SIMPLE = {
+    "ReplicaSet selector": (
+        _kinded("ReplicaSet", "apps/v1", spec={"selector": {"matchLabels": {"a": "1"}}}),
+        "spec.selector",
+        {"matchLabels": {"a": "2"}},
+    ),
+    "DaemonSet selector": (
+        _kinded("DaemonSet", "apps/v1", spec={"selector": {"matchLabels": {"a": "1"}}}),
+        "spec.selector",
+        {"matchLabels": {"a": "2"}},
+    ),
+    "ClusterRoleBinding roleRef": (
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "b"},
+            "roleRef": {"kind": "ClusterRole", "name": "a"},
+        },
+        "roleRef",
+        {"kind": "ClusterRole", "name": "b"},
+    ),
+    "StorageClass parameters": (
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "fast"},
+            "provisioner": "csi.example.com",
+            "parameters": {"type": "ssd"},
+        },
+        "parameters",
+        {"type": "hdd"},
+    ),
+    "CRD scope": (
+        {**CRD, "spec": {**CRD["spec"], "versions": []}},
+        "spec.scope",
+        "Cluster",
+    ),
+    "Service loadBalancerClass": (
+        _kinded("Service", "v1", spec={"type": "LoadBalancer", "loadBalancerClass": "a"}),
+        "spec.loadBalancerClass",
+        "b",
+    ),
+    "Service primary IP family": (
+        _kinded("Service", "v1", spec={"ipFamilies": ["IPv4"]}),
+        "spec.ipFamilies",
+        ["IPv6"],
+    ),
+    "Job completions": (
+        _kinded("Job", "batch/v1", spec={"completions": 3, "template": {}}),
+        "spec.completions",
+        4,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIMPLE))
+def test_each_immutable_rule_fires_on_its_field(case):
+    body, field, value = SIMPLE[case]
+    new = _edit(body, field, value)
+    found = _check([body], [new])
+    assert [f.field_text for f in found] in ([field], [field + ".0"]), found
+    assert all(f.severity == ERROR for f in found)
+
+
+def test_reclaim_policy_default_and_elastic_indexed_jobs():
+    sc = SIMPLE["StorageClass parameters"][0]
+    # Writing out the default reclaimPolicy is no change; another policy is.
+    assert _check([sc], [_edit(sc, "reclaimPolicy", "Delete")]) == []
+    assert _fields(_check([sc], [_edit(sc, "reclaimPolicy", "Retain")])) == [
+        ("StorageClass.storage.k8s.io/fast", "reclaimPolicy", ERROR)
+    ]
+    job = _kinded(
+        "Job",
+        "batch/v1",
+        spec={"completionMode": "Indexed", "completions": 3, "parallelism": 3, "template": {}},
+    )
+    scaled = _edit(_edit(job, "spec.completions", 5), "spec.parallelism", 5)
+    assert _check([job], [scaled]) == []
