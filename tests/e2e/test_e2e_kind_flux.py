@@ -106,8 +106,8 @@ def present(cluster: str, expected: dict[str, set[plan.Ref]]) -> set[plan.Ref]:
     except what the tier's own metallb Kustomization installed."""
     found: set[plan.Ref] = set()
     for api_version, kind in plan.kinds(expected):
-        group = api_version.rpartition("/")[0]
-        resource = f"{kind}.{api_version.replace('/', '.', 1)}" if group else kind
+        group, _, version = api_version.rpartition("/")
+        resource = f"{kind}.{version}.{group}" if group else kind  # kubectl's KIND.VERSION.GROUP
         out = kubectl(
             cluster, "get", resource, "--all-namespaces", "-l", plan.FLUX_OWNER_LABEL, "-o", "json"
         )
