@@ -55,6 +55,19 @@ class Document:
         line, column = self.positions.get(path, (0, 0))
         return Position(self.file, line, column)
 
+    def sub_document(self, prefix: Path) -> Document:
+        """The node at ``prefix`` as a document of its own that keeps its positions in this
+        document's file (a List item, an envelope entry)."""
+        positions = {
+            path[len(prefix) :]: mark
+            for path, mark in self.positions.items()
+            if path[: len(prefix)] == prefix
+        }
+        data: Any = self.data
+        for step in prefix:
+            data = data[step]
+        return Document(data, self.file, self.index, positions)
+
 
 @dataclass
 class Budget:

@@ -94,14 +94,7 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
 
 def _entry_document(envelope: HubObject, at: tuple[str, str]) -> Document:
     """A document for one ``data`` entry that keeps its positions in the envelope's file."""
-    prefix = (*envelope.base, *at)
-    doc = envelope.doc
-    positions = {
-        path[len(prefix) :]: mark
-        for path, mark in doc.positions.items()
-        if path[: len(prefix)] == prefix
-    }
-    return Document(envelope.body["data"][at[1]], doc.file, doc.index, positions)
+    return envelope.doc.sub_document((*envelope.base, *at))
 
 
 def _check(

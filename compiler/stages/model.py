@@ -13,6 +13,7 @@ from fleetc.core.kube import (
     PLACEMENT_GROUP,
     PLACEMENT_VERSIONS,
     hub_object,
+    unwrap_lists,
 )
 from fleetc.core.model import (
     LEAVING,
@@ -58,8 +59,8 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
     # not handed on, and the inventory and hub are still checked so every error shows at once.
     spec = spec if valid else {}
     fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
-    _build_inventory(fleet, inputs.inventory, diags)
-    _build_hub(fleet, inputs.hub, diags)
+    _build_inventory(fleet, unwrap_lists(inputs.inventory, diags), diags)
+    _build_hub(fleet, unwrap_lists(inputs.hub, diags), diags)
     secrets.check(fleet, diags)
     _build_placements(fleet, diags)
     return fleet
