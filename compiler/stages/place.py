@@ -48,5 +48,10 @@ def place(
                 previous = objects.get(obj.key)
                 names = (previous.placements if previous else ()) + (placement.name,)
                 objects[obj.key] = RenderedObject(obj.key, body, source, names)
+    envelopes.warn_legacy(
+        fleet,
+        {o.key for p in fleet.placements if outcomes[p.name].selected for o in selections[p.name]},
+        diags,
+    )
     envelopes.expand(fleet, clusters, diags)
     return Placed(clusters)
