@@ -12,7 +12,7 @@ from typing import Any
 from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import Lock
 from fleetc.core.model import LEAVING, Cluster, Fleet, Placement
-from fleetc.stages.schedule import lock_section, validation
+from fleetc.stages.schedule import lock_section, strategy, validation
 from fleetc.stages.schedule import outcome as text
 from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
 from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
@@ -49,7 +49,8 @@ def schedule_fleet(
     outcomes: dict[str, Outcome] = {}
     section: dict[str, Any] = {}
     for placement in fleet.placements:
-        if not validation.check(placement, diags):
+        valid = validation.check(placement, diags)
+        if not strategy.check(placement, diags) or not valid:
             pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
             kind = placement.placement_type if isinstance(placement.policy, dict) else ""
             outcomes[placement.name] = Outcome(placement.name, str(kind), pending, valid=False)
