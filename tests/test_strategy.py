@@ -119,9 +119,7 @@ def test_mirror_report_back_needs_a_destination(fleet_dir):
         ({"rollingUpdate": {"maxUnavailable": 1}}, "rollingUpdate", "rollingUpdate"),
     ],
 )
-def test_settings_flux_cannot_honour_are_warnings_naming_the_field(
-    fleet_dir, strategy, field, at
-):
+def test_settings_flux_cannot_honour_are_warnings_naming_the_field(fleet_dir, strategy, field, at):
     result = make(fleet_dir, strategy)
     assert result.ok, [d.format() for d in result.diagnostics]
     [warning] = [w for w in result.diagnostics.warnings if "strategy" in w.path]

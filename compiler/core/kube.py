@@ -69,7 +69,9 @@ def unwrap_lists(docs: list[Document], diags: Diagnostics) -> list[Document]:
         if items is None:
             continue
         if not isinstance(items, list):
-            diags.error("a List's items must be a sequence of objects", doc.pos(("items",)), "items")
+            diags.error(
+                "a List's items must be a sequence of objects", doc.pos(("items",)), "items"
+            )
             continue
         for index, item in enumerate(items):
             where = ("items", index)

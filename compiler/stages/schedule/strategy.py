@@ -128,7 +128,11 @@ def _check_apply(checker: _Checker, name: str, apply: dict[str, Any]) -> None:
                 field,
             )
     if kind == "ServerSideApply" and not (ssa or {}).get("force", False):
-        where = ("applyStrategy", "serverSideApplyConfig", "force") if ssa else ("applyStrategy", "type")
+        where = (
+            ("applyStrategy", "serverSideApplyConfig", "force")
+            if ssa
+            else ("applyStrategy", "type")
+        )
         checker.warning(
             f"placement {name!r}: server-side apply without force (fail on conflicts) cannot "
             f"be honoured: {FLUX_APPLIES}, so conflicting field managers are overridden",
