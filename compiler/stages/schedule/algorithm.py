@@ -12,7 +12,7 @@ from typing import Any
 from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import Lock
 from fleetc.core.model import LEAVING, Cluster, Fleet, Placement
-from fleetc.stages.schedule import lock_section, strategy, validation
+from fleetc.stages.schedule import lock_section, strategy, update_rules, validation
 from fleetc.stages.schedule import outcome as text
 from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
 from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
@@ -50,7 +50,9 @@ def schedule_fleet(
     section: dict[str, Any] = {}
     for placement in fleet.placements:
         valid = validation.check(placement, diags)
-        if not strategy.check(placement, diags) or not valid:
+        valid = strategy.check(placement, diags) and valid
+        valid = update_rules.check(placement, remembered.get(placement.name), diags) and valid
+        if not valid:
             pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
             kind = placement.placement_type if isinstance(placement.policy, dict) else ""
             outcomes[placement.name] = Outcome(placement.name, str(kind), pending, valid=False)
@@ -58,7 +60,7 @@ def schedule_fleet(
         previous = None if placement.name in reschedule else remembered.get(placement.name)
         result = schedule(placement, clusters, previous)
         outcomes[placement.name] = result
-        section[placement.name] = lock_section.entry(result.policy_hash, picks(result))
+        section[placement.name] = lock_section.entry(result.policy_hash, picks(result), placement)
     return Scheduled(outcomes, section)
 
 
