@@ -15,7 +15,9 @@ from fleetc.stages.schedule import Decision, Outcome
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:
-    """One cluster's decision, as ``status`` and ``explain --format json`` print it."""
+    """One cluster's decision, as ``status`` and ``explain --format json`` print it
+    (``evictedBy`` only when an eviction deleted the cluster's binding in this render)."""
+    evicted = {"evictedBy": decision.evicted_by} if decision.evicted_by else {}
     return {
         "cluster": decision.cluster,
         "selected": decision.selected,
@@ -24,6 +26,7 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "verdict": decision.verdict,
         "filter": decision.filtered_by,
+        **evicted,
     }
 
 
@@ -105,4 +108,6 @@ def explain_text(item: dict[str, Any]) -> str:
             )
         lines.append(f"  {d['cluster']:<{width}}  {d['verdict']:<9}  {detail}".rstrip())
         lines.append(f"      {d['reason']}")
+        if d.get("evictedBy"):
+            lines.append(f"      evicted by {d['evictedBy']}")
     return "\n".join(lines) + "\n"
