@@ -79,7 +79,10 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
     scoped_namespace = _selector_namespace(terms)
     for index, term in enumerate(terms):
         at = ("resourceSelectors", index)
-        picked = _resolve_term(fleet, placement, term, at, scoped_namespace, diags)
+        if placement.namespace:
+            picked = _resolve_rp_term(fleet, placement, term, at, diags)
+        else:
+            picked = _resolve_term(fleet, placement, term, at, scoped_namespace, diags)
         if picked is None:
             continue
         if not picked:
@@ -110,6 +113,55 @@ def _selector_namespace(terms: list[dict[str, Any]]) -> str | None:
 
 def _is_namespace(term: dict[str, Any]) -> bool:
     return term.get("group", "") == "" and term.get("kind") == "Namespace"
+
+
+def _resolve_rp_term(
+    fleet: Fleet,
+    placement: Placement,
+    term: dict[str, Any],
+    at: tuple[str | int, ...],
+    diags: Diagnostics,
+) -> list[HubObject] | None:
+    """A ResourcePlacement's selector: namespaced kinds, in the placement's own namespace only
+    (KubeFleet's resource selector resolver); the namespace itself is never placed."""
+    group, kind = term.get("group", ""), term.get("kind", "")
+    name, selector = term.get("name"), term.get("labelSelector")
+    where = f"{placement.name}.resourceSelectors[{at[1]}]"
+    if name and selector is not None:
+        diags.error(
+            "a resource selector takes name or labelSelector, not both", placement.pos(*at), where
+        )
+        return None
+    if selector is not None and not labels.check_selector(
+        selector, placement, (*at, "labelSelector"), diags
+    ):
+        return None
+    if _is_namespace(term) or not kube.is_namespaced_kind(fleet, group, kind):
+        diags.error(
+            f"cannot select cluster-scoped resource {kind} in a resourcePlacement",
+            placement.pos(*at, "kind"),
+            where,
+            hint="a ResourcePlacement places objects of its own namespace; the namespace must "
+            "already exist on the clusters (place it with a ClusterResourcePlacement, "
+            "selectionScope: NamespaceOnly)",
+        )
+        return None
+    if "selectionScope" in term:
+        diags.warning(
+            "selectionScope has no effect in a ResourcePlacement",
+            placement.pos(*at, "selectionScope"),
+            where,
+        )
+
+    def wanted(obj: HubObject) -> bool:
+        key = obj.key
+        if key.group != group or key.kind != kind or key.namespace != placement.namespace:
+            return False
+        if is_excluded(obj, fleet):
+            return False
+        return key.name == name if name else labels.matches(selector, obj.labels)
+
+    return [obj for obj in fleet.objects.values() if wanted(obj)]
 
 
 def _resolve_term(

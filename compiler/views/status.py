@@ -31,9 +31,15 @@ def decision_item(decision: Decision) -> dict[str, Any]:
 
 
 def placement_item(placement: Placement, outcome: Outcome) -> dict[str, Any]:
+    """A placement's item; a ResourcePlacement's also has ``kind`` and ``namespace`` (its
+    ``name`` is its key, ``namespace/name``)."""
     condition = outcome.condition
+    namespaced = (
+        {"kind": placement.kind, "namespace": placement.namespace} if placement.namespace else {}
+    )
     return {
         "name": placement.name,
+        **namespaced,
         "placementType": outcome.placement_type,
         "scheduled": {
             "status": condition.status,
@@ -63,8 +69,9 @@ def explain(comp: Compilation, name: str) -> dict[str, Any]:
 
 def _condition_line(item: dict[str, Any]) -> str:
     scheduled = item["scheduled"]
+    kind = "ResourcePlacement " if item.get("kind") == "ResourcePlacement" else ""
     return (
-        f"{item['name']} ({item['placementType']}): "
+        f"{kind}{item['name']} ({item['placementType']}): "
         f"Scheduled={scheduled['status']}, {scheduled['reason']}"
     )
 

@@ -87,7 +87,8 @@ def evaluate(
     diags: Diagnostics,
 ) -> Evictions:
     """Every eviction's verdict, in name order, and the executed ones by placement."""
-    placements = {p.name: p for p in fleet.placements}
+    # Evictions and budgets act on ClusterResourcePlacements only (no ResourcePlacement kind).
+    placements = {p.name: p for p in fleet.placements if not p.namespace}
     budgets = _budgets(fleet, placements, diags)
     recorded = _read(previous_lock, diags)
     executed: dict[str, dict[str, str]] = {}

@@ -3,7 +3,8 @@
 A placement in git is updated, not re-created, so the rules KubeFleet's webhook and CEL apply
 to an update apply here, with the previous render's lock entry as the old object:
 ``placementType`` cannot change (a missing one is PickAll), existing tolerations cannot be
-changed or removed (only added), and a rollout ``strategy.type`` of External cannot go back.
+changed or removed (only added; a webhook rule, so ClusterResourcePlacements only), and a
+rollout ``strategy.type`` of External cannot go back.
 A placement that breaks one is not scheduled.
 """
 
@@ -39,7 +40,9 @@ def check(placement: Placement, previous: Remembered | None, diags: Diagnostics)
         )
     tolerations = placement.policy.get("tolerations") or []
     now = [toleration_text(t) for t in tolerations]
-    missing = [t for t in previous.tolerations if t not in now]
+    # A webhook rule: KubeFleet has no ResourcePlacement webhook, so it guards CRPs only.
+    webhook = placement.kind == "ClusterResourcePlacement"
+    missing = [t for t in previous.tolerations if t not in now] if webhook else []
     if missing:
         # A changed toleration is reported at the one now in its place, a removed one at the list.
         index = previous.tolerations.index(missing[0])
