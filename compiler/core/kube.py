@@ -48,6 +48,25 @@ CONTROL_KINDS = frozenset(
 )  # fmt: skip
 
 
+# Control kinds fleetc acts on (placements, overrides, evictions, budgets).
+HANDLED_CONTROL_KINDS = frozenset(
+    {
+        "ClusterResourcePlacement", "ResourcePlacement", "ClusterResourceOverride",
+        "ResourceOverride", "ClusterResourcePlacementEviction",
+        "ClusterResourcePlacementDisruptionBudget",
+    }
+)  # fmt: skip
+# Staged rollouts: handled by the staged-update work (issue 17), not here.
+STAGED_KINDS = frozenset(
+    {
+        "ClusterStagedUpdateRun", "StagedUpdateRun", "ClusterStagedUpdateStrategy",
+        "StagedUpdateStrategy", "ClusterApprovalRequest", "ApprovalRequest",
+    }
+)  # fmt: skip
+# The rest (bindings, snapshots, Work, AppliedWork) are written by KubeFleet's controllers.
+CONTROLLER_KINDS = CONTROL_KINDS - HANDLED_CONTROL_KINDS - STAGED_KINDS
+
+
 def is_list(data: object) -> bool:
     """A kubectl ``List`` (``kubectl get ... -o yaml`` prints several objects as one)."""
     return isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List"

@@ -9,6 +9,7 @@ from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
 from fleetc.core.inputs import Inputs
 from fleetc.core.kube import (
     CONTROL_KINDS,
+    CONTROLLER_KINDS,
     NAMESPACED_BUILTINS,
     PLACEMENT_GROUP,
     PLACEMENT_VERSIONS,
@@ -63,7 +64,21 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
     _build_hub(fleet, unwrap_lists(inputs.hub, diags), diags)
     secrets.check(fleet, diags)
     _build_placements(fleet, diags)
+    _warn_controller_kinds(fleet, diags)
     return fleet
+
+
+def _warn_controller_kinds(fleet: Fleet, diags: Diagnostics) -> None:
+    """Bindings, snapshots, Work and AppliedWork are KubeFleet's own records: not input."""
+    for kind in sorted(CONTROLLER_KINDS & set(fleet.control)):
+        for obj in fleet.control[kind]:
+            diags.warning(
+                f"{kind} {obj.key.name!r} has no effect: KubeFleet's controllers write "
+                f"{kind}s as their own records, and fleetc neither places nor reads them",
+                obj.pos("kind"),
+                "kind",
+                hint="remove it from the hub manifests (it looks copied from a hub cluster)",
+            )
 
 
 # -- inventory ------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
                 placement.pos(*at),
                 f"{placement.name}.resourceSelectors[{index}]",
             )
+        _check_version(placement, term, at, picked, diags)
         for obj in picked:
             if obj.key in chosen:
                 diags.error(
@@ -102,6 +103,31 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
                 continue
             chosen[obj.key] = obj
     return [chosen[k] for k in sorted(chosen)]
+
+
+def _check_version(
+    placement: Placement,
+    term: dict[str, Any],
+    at: tuple[str | int, ...],
+    picked: list[HubObject],
+    diags: Diagnostics,
+) -> None:
+    """fleetc selects by group, kind and name; a selector's version that none of the objects
+    it picks is written in is worth a word (KubeFleet reads them at that version)."""
+    version = term.get("version")
+    own = [
+        o for o in picked if (o.key.group, o.key.kind) == (term.get("group", ""), term.get("kind"))
+    ]
+    versions = sorted({o.api_version.rpartition("/")[2] for o in own})
+    if own and version not in versions:
+        diags.warning(
+            f"resource selector of placement {placement.name!r} names version {version!r}, but "
+            f"the {term.get('kind')} objects it selects are written as {', '.join(versions)}: "
+            "fleetc places them as written",
+            placement.pos(*at, "version"),
+            f"{placement.name}.resourceSelectors[{at[1]}].version",
+            hint="name the version the manifests use",
+        )
 
 
 def _selector_namespace(terms: list[dict[str, Any]]) -> str | None:

@@ -51,8 +51,29 @@ class _Checker:
         self.diags.warning(message, pos, where, hint=hint)
 
 
+def _inert(placement: Placement, diags: Diagnostics) -> None:
+    """Spec fields KubeFleet reads for its own bookkeeping, which have no offline effect."""
+    spec = placement.spec
+    if "revisionHistoryLimit" in spec:
+        diags.warning(
+            f"placement {placement.name!r}: revisionHistoryLimit has no effect: fleetc keeps no "
+            "resource or policy snapshots (git history is the revision history)",
+            placement.pos("revisionHistoryLimit"),
+            field_path((*placement.base, "revisionHistoryLimit")),
+        )
+    if "statusReportingScope" in spec and not placement.namespace:
+        diags.warning(
+            f"placement {placement.name!r}: statusReportingScope has no effect: it chooses "
+            "where KubeFleet writes placement status, and fleetc writes none (see 'fleetc "
+            "status')",
+            placement.pos("statusReportingScope"),
+            field_path((*placement.base, "statusReportingScope")),
+        )
+
+
 def check(placement: Placement, diags: Diagnostics) -> bool:
     """Report the strategy's rule breaks (False: not to be scheduled) and unhonoured settings."""
+    _inert(placement, diags)
     strategy = placement.spec.get("strategy")
     if not isinstance(strategy, dict):
         return True
