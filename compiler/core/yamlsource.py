@@ -47,6 +47,9 @@ class Document:
     file: str
     index: int = 0
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    # For a part of another document (a List item): its path there, for field paths in
+    # diagnostics that should name where in the file the field is.
+    prefix: Path = ()
 
     def pos(self, path: Path = ()) -> Position:
         """Position of ``path``, or of its nearest ancestor that exists."""
@@ -66,7 +69,7 @@ class Document:
         data: Any = self.data
         for step in prefix:
             data = data[step]
-        return Document(data, self.file, self.index, positions)
+        return Document(data, self.file, self.index, positions, (*self.prefix, *prefix))
 
 
 @dataclass
