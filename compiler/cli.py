@@ -396,7 +396,9 @@ def explain(
     fleetc explain PLACEMENT
         For every inventory cluster: the verdict (selected, notPicked or
         filtered), the filter that rejected it with KubeFleet's reason text,
-        and its scores. Decisions start from fleet.lock, as render's would.
+        its scores, and the eviction that evicted it, if any. Decisions start
+        from fleet.lock, as render's would. A ResourcePlacement is named
+        NAMESPACE/NAME.
     fleetc explain --cluster C --object KIND[.GROUP]/[NAMESPACE/]NAME
         The object's hub source (file:line), the placements that put it on C,
         the overrides applied in order (with where each is defined), a diff of

@@ -23,6 +23,7 @@ from fleetc.sections.services.section import Services
 from fleetc.stages import emit, model, override, place, select, templates
 from fleetc.stages.override import Overridden
 from fleetc.stages.schedule import Outcome, schedule_fleet
+from fleetc.stages.schedule.eviction import SECTION as EVICTIONS_SECTION
 from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
 
 # The generating sections of fleet.yaml, in the order they run; Flux runs last, as it wires
@@ -100,6 +101,8 @@ def compile_fleet(
     with reporter.stage("override"):
         overridden = override.override(fleet, placed.clusters, diags)
     new_lock = lock.Lock({PLACEMENTS_SECTION: scheduled.lock_section})
+    if scheduled.evictions.lock_section:
+        new_lock.sections[EVICTIONS_SECTION] = scheduled.evictions.lock_section
     with reporter.stage("generate"):
         clusters, outputs, dependencies = _run_sections(
             SectionInput(

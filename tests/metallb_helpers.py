@@ -12,12 +12,16 @@ def indent(text: str, spaces: int) -> str:
     return textwrap.indent(textwrap.dedent(text).strip("\n"), " " * spaces)
 
 
-def write_fleet(fleet_dir: FleetDir, section: str) -> None:
-    """fleet.yaml with ``spec.loadBalancers`` = ``section`` (YAML), and a placeholder hub."""
+def write_fleet(fleet_dir: FleetDir, section: str, *, install_provided: bool = True) -> None:
+    """fleet.yaml with ``spec.loadBalancers`` = ``section`` (YAML), and a placeholder hub.
+
+    ``install_provided`` declares the MetalLB install Kustomization as applied outside the
+    fleet (the tests of that rule turn it off)."""
+    provided = "\ninstallProvided: true" if install_provided else ""
     fleet_dir.write(
         "fleet.yaml",
         "apiVersion: fleetc.io/v1alpha1\nkind: Fleet\nmetadata:\n  name: lb\nspec:\n"
-        "  loadBalancers:\n" + indent(section, 4) + "\n",
+        "  loadBalancers:\n" + indent(textwrap.dedent(section).strip("\n") + provided, 4) + "\n",
     )
     fleet_dir.write(
         "hub/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: placeholder\n"

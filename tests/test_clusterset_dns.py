@@ -158,3 +158,17 @@ def test_coredns_version_is_required_and_checked(memory_fleet):
     assert [d.message for d in result.diagnostics.errors] == [
         '"latest" does not match the required format'
     ]
+
+
+@pytest.mark.parametrize(("version", "ok"), [("1.9.2", False), ("v1.8.7", False), ("1.9.3", True)])
+def test_coredns_below_the_plugins_minimum_is_refused(fleet_dir, version, ok):
+    make_fleet(fleet_dir, f"      coreDNSVersion: {version}\n")
+    result = fleet_dir.compile()
+    if ok:
+        assert result.ok, [d.format() for d in result.diagnostics]
+        return
+    (error,) = result.diagnostics.errors
+    assert error.message == (
+        f"cluster 'dns' runs CoreDNS {version}, older than the multicluster plugin's minimum 1.9.3"
+    )
+    assert str(error.position) == "clusters/dns.yaml:9:7"

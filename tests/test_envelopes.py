@@ -186,3 +186,32 @@ def test_the_envelope_documents_match_the_upstream_crd_shape(kind):
     data = version["schema"]["openAPIV3Schema"]["properties"]["data"]
     assert data["type"] == "object"
     assert data["additionalProperties"]["type"] == "object"
+
+
+def test_legacy_configmap_envelope_is_placed_verbatim_with_a_warning(fleet_dir):
+    hub = HUB + textwrap.dedent(
+        """
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: legacy
+          namespace: app
+          annotations:
+            kubernetes-fleet.io/envelope-configmap: "true"
+        data:
+          role.yaml: |
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: Role
+            metadata: {name: r, namespace: app}
+        """
+    )
+    result = make_fleet(fleet_dir, hub)
+    assert result.ok, errors(result)
+    legacy = ObjectKey("", "ConfigMap", "app", "legacy")
+    placed = result.compilation.clusters["east-1"]
+    assert "role.yaml" in placed[legacy].body["data"]
+    assert ObjectKey("rbac.authorization.k8s.io", "Role", "app", "r") not in placed
+    [warning] = [w for w in result.diagnostics.warnings if "legacy envelope" in w.message]
+    assert str(warning.position) == "hub/app.yaml:39:5"
+    assert "ResourceEnvelope" in warning.hint and "ClusterResourceEnvelope" in warning.hint

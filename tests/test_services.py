@@ -335,6 +335,56 @@ def test_session_affinity_conflicts(fleet_dir, monkeypatch):
     ]
 
 
+@pytest.mark.parametrize(
+    ("p1", "p2", "expected"),
+    [
+        (
+            {},
+            {"internalTrafficPolicy": "Local"},
+            "internalTrafficPolicy is Cluster on cluster 'p1' but Local on cluster 'p2' "
+            "[InternalTrafficPolicyConflict]",
+        ),
+        (
+            {"trafficDistribution": "PreferClose"},
+            {},
+            "trafficDistribution is PreferClose on cluster 'p1' but (unset) on cluster 'p2' "
+            "[TrafficDistributionConflict]",
+        ),
+        (
+            {"ipFamilies": ["IPv4"]},
+            {"ipFamilies": ["IPv6"]},
+            "ipFamilies is IPv4 on cluster 'p1' but IPv6 on cluster 'p2' [IPFamilyConflict]",
+        ),
+    ],
+    ids=["internal-traffic-policy", "traffic-distribution", "ip-families"],
+)
+def test_kep_traffic_conflicts(fleet_dir, monkeypatch, p1, p2, expected):
+    make_fleet(fleet_dir, BASIC)
+    ports = [{"name": "http", "port": 80}]
+    with_service_overrides(
+        monkeypatch, {"p1": {**p1, "ports": ports}, "p2": {**p2, "ports": ports}}
+    )
+    result = fleet_dir.compile()
+    assert messages(result) == [f"Service web/api: {expected}"]
+
+
+def test_kep_traffic_fields_are_imported_from_the_winner(fleet_dir, monkeypatch):
+    make_fleet(fleet_dir, BASIC)
+    spec = {
+        "ports": [{"name": "http", "port": 80}],
+        "internalTrafficPolicy": "Local",
+        "trafficDistribution": "PreferClose",
+        "ipFamilies": ["IPv4"],
+    }
+    with_service_overrides(monkeypatch, {"p1": spec, "p2": spec})
+    result = fleet_dir.compile()
+    assert result.ok, messages(result)
+    imported = rendered(result, "c1")[SVC_IMPORT]["spec"]
+    assert imported["internalTrafficPolicy"] == "Local"
+    assert imported["trafficDistribution"] == "PreferClose"
+    assert imported["ipFamilies"] == ["IPv4"]
+
+
 def test_session_affinity_config_conflict(fleet_dir, monkeypatch):
     make_fleet(fleet_dir, BASIC)
     ports = [{"name": "http", "port": 80}]
@@ -535,8 +585,26 @@ def test_azure_app_protocol_mismatch(fleet_dir, monkeypatch):
         monkeypatch, {"p2": {"ports": [{"name": "http", "port": 80, "appProtocol": "http"}]}}
     )
     result = fleet_dir.compile()
-    assert len(messages(result)) == 2  # the KEP clash, and Azure's whole-list comparison
-    assert all("[PortConflict]" in m and "'p2'" in m for m in messages(result))
+    # fleet-networking's whole-list comparison only: KEP-1645's merge does not run on azure-fleet.
+    assert messages(result) == [
+        "Service web/api: the port list (compared whole, in order) is [http TCP/80 -> 8080] on "
+        "cluster 'p1' but [http TCP/80 appProtocol http -> 80] on cluster 'p2' [PortConflict]"
+    ]
+
+
+def test_azure_ignores_session_affinity_and_traffic_fields(fleet_dir, monkeypatch):
+    make_fleet(fleet_dir, AZURE)
+    ports = [{"name": "http", "port": 80, "targetPort": 8080}]
+    different = {
+        "ports": ports,
+        "sessionAffinity": "ClientIP",
+        "internalTrafficPolicy": "Local",
+        "trafficDistribution": "PreferClose",
+    }
+    with_service_overrides(monkeypatch, {"p2": different})
+    result = fleet_dir.compile()
+    assert result.ok, messages(result)
+    assert [s["conflicts"] for s in result.compilation.section_status()["services"]] == [[]]
 
 
 def test_azure_headless_is_not_exportable(fleet_dir, monkeypatch):
@@ -630,10 +698,23 @@ def test_services_status(fleet_dir, monkeypatch):
                     "winner": "p1",
                     "message": "port 'http' is TCP/80 on cluster 'p1' but TCP/81 on cluster "
                     "'p2' [PortConflict]",
-                }
+                },
+                # The union's warning is a conflict too (KEP-1645: any difference).
+                {
+                    "reason": "PortConflict",
+                    "field": "port 'm'",
+                    "clusters": ["p2", "p1"],
+                    "winner": "p1",
+                    "message": "Service web/api: port 'm' (TCP/9090) is not exposed on "
+                    "cluster(s) p1; the ports are merged as a union",
+                },
             ],
         }
     ]
+    # Every conflict a warning reported is in the status.
+    warned = messages(result, "warning")
+    listed = [c["message"] for c in result.compilation.section_status()["services"][0]["conflicts"]]
+    assert all(any(c in w for c in listed) for w in warned if "Service web/api" in w)
 
 
 # -- CRD validation ------------------------------------------------------------------------
@@ -692,3 +773,26 @@ def test_crd_helper_rejects_invalid_objects():
         "v1alpha1",
         "v1beta1",
     ]
+
+
+def test_hand_written_mcs_with_the_cloud_provider_annotation_is_warned(fleet_dir):
+    make_fleet(fleet_dir, BASIC)
+    fleet_dir.write(
+        "hub/mcs.yaml",
+        """
+        apiVersion: networking.fleet.azure.com/v1alpha1
+        kind: MultiClusterService
+        metadata:
+          name: api
+          namespace: web
+          annotations:
+            service.beta.kubernetes.io/azure-load-balancer-internal: "true"
+        spec:
+          serviceImport: {name: api}
+        """,
+    )
+    result = fleet_dir.compile()
+    [warning] = [d for d in result.diagnostics.warnings if "MultiClusterService" in d.message]
+    assert "load balancer stays public" in warning.message
+    assert 'networking.fleet.azure.com/azure-load-balancer-internal: "true"' in warning.hint
+    assert str(warning.position) == "hub/mcs.yaml:7:5"

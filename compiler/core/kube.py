@@ -48,6 +48,70 @@ CONTROL_KINDS = frozenset(
 )  # fmt: skip
 
 
+# Control kinds fleetc acts on (placements, overrides, evictions, budgets).
+HANDLED_CONTROL_KINDS = frozenset(
+    {
+        "ClusterResourcePlacement", "ResourcePlacement", "ClusterResourceOverride",
+        "ResourceOverride", "ClusterResourcePlacementEviction",
+        "ClusterResourcePlacementDisruptionBudget",
+    }
+)  # fmt: skip
+# Staged rollouts: handled by the staged-update work (issue 17), not here.
+STAGED_KINDS = frozenset(
+    {
+        "ClusterStagedUpdateRun", "StagedUpdateRun", "ClusterStagedUpdateStrategy",
+        "StagedUpdateStrategy", "ClusterApprovalRequest", "ApprovalRequest",
+    }
+)  # fmt: skip
+# The rest (bindings, snapshots, Work, AppliedWork) are written by KubeFleet's controllers.
+CONTROLLER_KINDS = CONTROL_KINDS - HANDLED_CONTROL_KINDS - STAGED_KINDS
+
+
+def is_list(data: object) -> bool:
+    """A kubectl ``List`` (``kubectl get ... -o yaml`` prints several objects as one)."""
+    return isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List"
+
+
+def unwrap_lists(docs: list[Document], diags: Diagnostics) -> list[Document]:
+    """Every document, with each kubectl ``List`` replaced by its items, in order.
+
+    An item becomes a document of its own that keeps its position in the List's file, so
+    every later rule (placement, overrides, Secret checks) sees it as an ordinary manifest and
+    reports at the item's own line. The one place Lists are unwrapped.
+    """
+    out: list[Document] = []
+    for doc in docs:
+        if not is_list(doc.data):
+            out.append(doc)
+            continue
+        items = doc.data.get("items")
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            diags.error(
+                "a List's items must be a sequence of objects", doc.pos(("items",)), "items"
+            )
+            continue
+        for index, item in enumerate(items):
+            where = ("items", index)
+            if not isinstance(item, dict):
+                diags.error(
+                    "a List item must be a Kubernetes object (a mapping)",
+                    doc.pos(where),
+                    f"items[{index}]",
+                )
+            elif is_list(item):
+                diags.error(
+                    "a List item cannot itself be a List",
+                    doc.pos((*where, "kind")),
+                    f"items[{index}].kind",
+                    hint="list its items directly",
+                )
+            else:
+                out.append(doc.sub_document(where))
+    return out
+
+
 def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:
     """One manifest as a HubObject after the identity and metadata checks, or None."""
     data = doc.data

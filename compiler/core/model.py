@@ -86,16 +86,31 @@ class Cluster(Located):
     ineligible_reason: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
     resource_usage: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The member's namespaces as its property provider reports them (KubeFleet's
+    # NamespaceCollectionSucceeded condition present), or None when it does not collect them.
+    namespaces: frozenset[str] | None = None
+    # Collection is on but no namespace list came with it (NamespaceAffinity then rejects).
+    namespaces_missing: bool = False
     # The document's spec, for section modules that read their own inventory fields.
     spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Placement(Located):
-    """A ClusterResourcePlacement: from fleet.yaml ``spec.placements`` or a hub CRP document."""
+    """A ClusterResourcePlacement (from fleet.yaml ``spec.placements`` or a hub CRP document)
+    or a ResourcePlacement (a hub RP document; ``namespace`` set).
+
+    ``name`` is the placement's key, as KubeFleet's: a CRP's name, or ``namespace/name`` for an
+    RP, so the two never clash in outcomes, fleet.lock or ``explain``.
+    """
 
     name: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
+    namespace: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "ResourcePlacement" if self.namespace else "ClusterResourcePlacement"
 
     @property
     def policy(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def check_object(obj: HubObject, diags: Diagnostics) -> None:
                 f"Secret {_name(body)!r} holds {name} in clear text; it would be committed "
                 "to the folder of every cluster it is placed on",
                 obj.pos(*path, name),
-                field_path((*path, name)),
+                field_path((*obj.doc.prefix, *path, name)),
                 hint=HINT,
             )
 

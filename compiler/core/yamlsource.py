@@ -47,6 +47,9 @@ class Document:
     file: str
     index: int = 0
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    # For a part of another document (a List item): its path there, for field paths in
+    # diagnostics that should name where in the file the field is.
+    prefix: Path = ()
 
     def pos(self, path: Path = ()) -> Position:
         """Position of ``path``, or of its nearest ancestor that exists."""
@@ -54,6 +57,19 @@ class Document:
             path = path[:-1]
         line, column = self.positions.get(path, (0, 0))
         return Position(self.file, line, column)
+
+    def sub_document(self, prefix: Path) -> Document:
+        """The node at ``prefix`` as a document of its own that keeps its positions in this
+        document's file (a List item, an envelope entry)."""
+        positions = {
+            path[len(prefix) :]: mark
+            for path, mark in self.positions.items()
+            if path[: len(prefix)] == prefix
+        }
+        data: Any = self.data
+        for step in prefix:
+            data = data[step]
+        return Document(data, self.file, self.index, positions, (*self.prefix, *prefix))
 
 
 @dataclass

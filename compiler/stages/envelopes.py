@@ -21,6 +21,9 @@ from fleetc.core.yamlsource import Document
 CLUSTER_ENVELOPE = "ClusterResourceEnvelope"
 NAMESPACED_ENVELOPE = "ResourceEnvelope"
 ENVELOPE_KINDS = (CLUSTER_ENVELOPE, NAMESPACED_ENVELOPE)
+# Old Azure fleet releases (<= v0.14.9) unwrapped a ConfigMap carrying this annotation; current
+# KubeFleet places it as an ordinary ConfigMap, annotation included, and so does fleetc.
+LEGACY_ANNOTATION = "kubernetes-fleet.io/envelope-configmap"
 
 
 def is_envelope(key: ObjectKey) -> bool:
@@ -49,6 +52,26 @@ def expand(fleet: Fleet, clusters: ClusterObjects, diags: Diagnostics) -> None:
                 placed[obj.key] = dataclasses.replace(
                     envelope, key=obj.key, body=obj.body, source=obj.source
                 )
+
+
+def warn_legacy(fleet: Fleet, selected: set[ObjectKey], diags: Diagnostics) -> None:
+    """A placed ConfigMap with the legacy envelope annotation (any non-empty value, as the old
+    releases read it) is delivered as it is: say that the annotation has no effect."""
+    for key in sorted(selected):
+        obj = fleet.objects.get(key)
+        if obj is None or (key.group, key.kind) != ("", "ConfigMap"):
+            continue
+        annotations = obj.body["metadata"].get("annotations") or {}
+        if annotations.get(LEGACY_ANNOTATION):
+            diags.warning(
+                f"ConfigMap {key.namespace}/{key.name} carries the legacy envelope annotation "
+                f"{LEGACY_ANNOTATION}, which current KubeFleet ignores: it is placed as an "
+                "ordinary ConfigMap and its data is not unwrapped",
+                obj.pos("metadata", "annotations", LEGACY_ANNOTATION),
+                f"metadata.annotations.{LEGACY_ANNOTATION}",
+                hint=f"wrap the objects in a {NAMESPACED_ENVELOPE} (namespaced objects) or a "
+                f"{CLUSTER_ENVELOPE} (cluster-scoped objects) instead, and drop the annotation",
+            )
 
 
 def _hub_envelope(fleet: Fleet, key: ObjectKey, body: dict[str, Any], source: str) -> HubObject:
@@ -94,14 +117,7 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
 
 def _entry_document(envelope: HubObject, at: tuple[str, str]) -> Document:
     """A document for one ``data`` entry that keeps its positions in the envelope's file."""
-    prefix = (*envelope.base, *at)
-    doc = envelope.doc
-    positions = {
-        path[len(prefix) :]: mark
-        for path, mark in doc.positions.items()
-        if path[: len(prefix)] == prefix
-    }
-    return Document(envelope.body["data"][at[1]], doc.file, doc.index, positions)
+    return envelope.doc.sub_document((*envelope.base, *at))
 
 
 def _check(

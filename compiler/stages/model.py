@@ -9,10 +9,12 @@ from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
 from fleetc.core.inputs import Inputs
 from fleetc.core.kube import (
     CONTROL_KINDS,
+    CONTROLLER_KINDS,
     NAMESPACED_BUILTINS,
     PLACEMENT_GROUP,
     PLACEMENT_VERSIONS,
     hub_object,
+    unwrap_lists,
 )
 from fleetc.core.model import (
     LEAVING,
@@ -58,11 +60,25 @@ def build(inputs: Inputs, diags: Diagnostics) -> Fleet | None:
     # not handed on, and the inventory and hub are still checked so every error shows at once.
     spec = spec if valid else {}
     fleet = Fleet(doc, (), name=str(metadata.get("name", "")), spec=spec)
-    _build_inventory(fleet, inputs.inventory, diags)
-    _build_hub(fleet, inputs.hub, diags)
+    _build_inventory(fleet, unwrap_lists(inputs.inventory, diags), diags)
+    _build_hub(fleet, unwrap_lists(inputs.hub, diags), diags)
     secrets.check(fleet, diags)
     _build_placements(fleet, diags)
+    _warn_controller_kinds(fleet, diags)
     return fleet
+
+
+def _warn_controller_kinds(fleet: Fleet, diags: Diagnostics) -> None:
+    """Bindings, snapshots, Work and AppliedWork are KubeFleet's own records: not input."""
+    for kind in sorted(CONTROLLER_KINDS & set(fleet.control)):
+        for obj in fleet.control[kind]:
+            diags.warning(
+                f"{kind} {obj.key.name!r} has no effect: KubeFleet's controllers write "
+                f"{kind}s as their own records, and fleetc neither places nor reads them",
+                obj.pos("kind"),
+                "kind",
+                hint="remove it from the hub manifests (it looks copied from a hub cluster)",
+            )
 
 
 # -- inventory ------------------------------------------------------------------------------
@@ -139,8 +155,26 @@ def _cluster(doc: Document) -> Cluster:
         ineligible_reason=reason,
         properties=_str_map(status.get("properties")),
         resource_usage=_usage(status),
+        namespaces=frozenset(status["namespaces"]) if "namespaces" in status else None,
         spec=spec,
     )
+
+
+NAMESPACE_COLLECTION = "NamespaceCollectionSucceeded"
+
+
+def _member_namespaces(status: dict[str, Any]) -> tuple[frozenset[str] | None, bool]:
+    """KubeFleet's NamespaceAffinity input: (namespaces, collection on but none reported)."""
+    conditions = status.get("conditions")
+    collecting = isinstance(conditions, list) and any(
+        isinstance(c, dict) and c.get("type") == NAMESPACE_COLLECTION for c in conditions
+    )
+    if not collecting:
+        return None, False
+    namespaces = status.get("namespaces")
+    if not isinstance(namespaces, dict):
+        return frozenset(), True
+    return frozenset(str(n) for n in namespaces), False
 
 
 def _member_cluster(doc: Document) -> Cluster:
@@ -179,6 +213,7 @@ def _member_cluster(doc: Document) -> Cluster:
     elif conditions["Healthy"] != "True":
         state, reason = NOT_READY, REASON_UNHEALTHY
     version = properties.get("k8s.io/k8s-version")
+    namespaces, namespaces_missing = _member_namespaces(status)
     return Cluster(
         doc,
         (),
@@ -190,6 +225,8 @@ def _member_cluster(doc: Document) -> Cluster:
         ineligible_reason=reason,
         properties=properties,
         resource_usage=_usage(status),
+        namespaces=namespaces,
+        namespaces_missing=namespaces_missing,
         spec=spec,
     )
 
@@ -290,6 +327,49 @@ def _build_placements(fleet: Fleet, diags: Diagnostics) -> None:
             placement = Placement(crp.doc, ("spec",), name=crp.key.name, spec=spec)
             add(placement, crp.pos("metadata", "name"))
             _check_cluster_names(fleet, placement, diags)
+    _build_resource_placements(fleet, add, diags)
+
+
+def _build_resource_placements(fleet: Fleet, add: Any, diags: Diagnostics) -> None:
+    """ResourcePlacements (namespaced): keyed ``namespace/name``, as KubeFleet keys them."""
+    for rp in fleet.control.get("ResourcePlacement", []):
+        version = split_api_version(rp.api_version)[1]
+        if version not in PLACEMENT_VERSIONS:
+            diags.error(
+                f"ResourcePlacement {rp.api_version!r} is not supported; "
+                f"use {PLACEMENT_GROUP}/v1 or v1beta1",
+                rp.pos("apiVersion"),
+                "apiVersion",
+            )
+            continue
+        if not rp.key.namespace:
+            diags.error(
+                f"ResourcePlacement {rp.key.name!r} is namespaced but has no metadata.namespace",
+                rp.pos("metadata"),
+                "metadata.namespace",
+                hint="a ResourcePlacement places objects of its own namespace",
+            )
+            continue
+        spec = rp.body.get("spec")
+        if not isinstance(spec, dict):
+            diags.error("ResourcePlacement needs a spec", rp.pos(), "spec")
+            continue
+        pointer = "/$defs/placementSpec"
+        if not schema.validate(
+            rp.doc, "placement", diags, data=spec, base=("spec",), pointer=pointer
+        ):
+            continue
+        if "statusReportingScope" in spec:
+            diags.warning(
+                "statusReportingScope has no effect on a ResourcePlacement (KubeFleet reads it "
+                "for ClusterResourcePlacements only)",
+                rp.pos("spec", "statusReportingScope"),
+                "spec.statusReportingScope",
+            )
+        key = f"{rp.key.namespace}/{rp.key.name}"
+        placement = Placement(rp.doc, ("spec",), name=key, spec=spec, namespace=rp.key.namespace)
+        add(placement, rp.pos("metadata", "name"))
+        _check_cluster_names(fleet, placement, diags)
 
 
 def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics) -> None:

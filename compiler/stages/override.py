@@ -186,12 +186,18 @@ def _check(fleet: Fleet, ov: Override, diags: Diagnostics) -> bool:
         diags.error(f"{ov.title}: {message}", ov.pos(*path))
     if placement and not problems:
         names = {p.name for p in fleet.placements}
-        if placement.get("scope") == "Namespaced" or placement["name"] not in names:
+        if _placement_key(ov) not in names:
+            kind = (
+                "ResourcePlacement in namespace " + repr(ov.namespace)
+                if placement.get("scope") == "Namespaced"
+                else "ClusterResourcePlacement"
+            )
             diags.warning(
-                f"{ov.title} is scoped to placement {placement['name']!r}, which fleetc does not "
-                "know: it applies to nothing",
+                f"{ov.title} is scoped to placement {placement['name']!r}, but there is no "
+                f"{kind} of that name: it applies to nothing",
                 ov.pos("placement", "name"),
-                hint="fleetc's placements are ClusterResourcePlacements (scope Cluster)",
+                hint="scope Cluster names a ClusterResourcePlacement; scope Namespaced names a "
+                "ResourcePlacement in the ResourceOverride's own namespace",
             )
     return not problems and selectors_ok
 
@@ -343,11 +349,18 @@ def applicable(by_resource: Index, obj: RenderedObject) -> list[Override]:
     return [ov for ov in found if _in_scope(ov, obj)]
 
 
+def _placement_key(ov: Override) -> str:
+    """The key of the placement an override refers to, as KubeFleet's overrider compares it:
+    a CRP's name, or ``<ro namespace>/<name>`` for scope Namespaced (a ResourcePlacement)."""
+    placement = ov.spec["placement"]
+    if placement.get("scope", "Cluster") == "Namespaced":
+        return f"{ov.namespace}/{placement['name']}"
+    return placement["name"]
+
+
 def _in_scope(ov: Override, obj: RenderedObject) -> bool:
     placement = ov.spec.get("placement")
-    return not placement or (
-        placement.get("scope", "Cluster") == "Cluster" and placement["name"] in obj.placements
-    )
+    return not placement or (_placement_key(ov) in obj.placements)
 
 
 def cluster_matches(rule: dict[str, Any], cluster_labels: dict[str, str]) -> bool:

@@ -46,7 +46,39 @@ def place(
                     own = next(o for o in render.objects if o.key == obj.key)
                     body, source = own.body, own.source
                 previous = objects.get(obj.key)
+                if previous is not None and _co_owned(previous.placements, placement.name):
+                    _report_co_ownership(obj, previous.placements, placement.name, cluster, diags)
+                    continue
                 names = (previous.placements if previous else ()) + (placement.name,)
                 objects[obj.key] = RenderedObject(obj.key, body, source, names)
+    envelopes.warn_legacy(
+        fleet,
+        {o.key for p in fleet.placements if outcomes[p.name].selected for o in selections[p.name]},
+        diags,
+    )
     envelopes.expand(fleet, clusters, diags)
     return Placed(clusters)
+
+
+def _is_resource_placement(name: str) -> bool:
+    # A ResourcePlacement's key is namespace/name; a ClusterResourcePlacement's has no '/'.
+    return "/" in name
+
+
+def _co_owned(earlier: tuple[str, ...], name: str) -> bool:
+    """A ClusterResourcePlacement and a ResourcePlacement both deliver the object."""
+    kinds = {_is_resource_placement(n) for n in (*earlier, name)}
+    return len(kinds) > 1
+
+
+def _report_co_ownership(
+    obj: HubObject, earlier: tuple[str, ...], name: str, cluster: str, diags: Diagnostics
+) -> None:
+    diags.error(
+        f"{obj.key} is selected by placement {earlier[0]!r} and by placement {name!r} for "
+        f"cluster {cluster!r}: KubeFleet fails the later one with FailedToTakeOver "
+        "(co-ownership is disallowed)",
+        obj.pos("metadata", "name"),
+        hint="select it in one placement only (e.g. the ClusterResourcePlacement with "
+        "selectionScope: NamespaceOnly, and the ResourcePlacement for the namespace's objects)",
+    )

@@ -79,7 +79,10 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
     scoped_namespace = _selector_namespace(terms)
     for index, term in enumerate(terms):
         at = ("resourceSelectors", index)
-        picked = _resolve_term(fleet, placement, term, at, scoped_namespace, diags)
+        if placement.namespace:
+            picked = _resolve_rp_term(fleet, placement, term, at, diags)
+        else:
+            picked = _resolve_term(fleet, placement, term, at, scoped_namespace, diags)
         if picked is None:
             continue
         if not picked:
@@ -88,6 +91,7 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
                 placement.pos(*at),
                 f"{placement.name}.resourceSelectors[{index}]",
             )
+        _check_version(placement, term, at, picked, diags)
         for obj in picked:
             if obj.key in chosen:
                 diags.error(
@@ -101,6 +105,31 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
     return [chosen[k] for k in sorted(chosen)]
 
 
+def _check_version(
+    placement: Placement,
+    term: dict[str, Any],
+    at: tuple[str | int, ...],
+    picked: list[HubObject],
+    diags: Diagnostics,
+) -> None:
+    """fleetc selects by group, kind and name; a selector's version that none of the objects
+    it picks is written in is worth a word (KubeFleet reads them at that version)."""
+    version = term.get("version")
+    own = [
+        o for o in picked if (o.key.group, o.key.kind) == (term.get("group", ""), term.get("kind"))
+    ]
+    versions = sorted({o.api_version.rpartition("/")[2] for o in own})
+    if own and version not in versions:
+        diags.warning(
+            f"resource selector of placement {placement.name!r} names version {version!r}, but "
+            f"the {term.get('kind')} objects it selects are written as {', '.join(versions)}: "
+            "fleetc places them as written",
+            placement.pos(*at, "version"),
+            f"{placement.name}.resourceSelectors[{at[1]}].version",
+            hint="name the version the manifests use",
+        )
+
+
 def _selector_namespace(terms: list[dict[str, Any]]) -> str | None:
     for term in terms:
         if _is_namespace(term) and term.get("selectionScope") == WITH_SELECTORS:
@@ -110,6 +139,55 @@ def _selector_namespace(terms: list[dict[str, Any]]) -> str | None:
 
 def _is_namespace(term: dict[str, Any]) -> bool:
     return term.get("group", "") == "" and term.get("kind") == "Namespace"
+
+
+def _resolve_rp_term(
+    fleet: Fleet,
+    placement: Placement,
+    term: dict[str, Any],
+    at: tuple[str | int, ...],
+    diags: Diagnostics,
+) -> list[HubObject] | None:
+    """A ResourcePlacement's selector: namespaced kinds, in the placement's own namespace only
+    (KubeFleet's resource selector resolver); the namespace itself is never placed."""
+    group, kind = term.get("group", ""), term.get("kind", "")
+    name, selector = term.get("name"), term.get("labelSelector")
+    where = f"{placement.name}.resourceSelectors[{at[1]}]"
+    if name and selector is not None:
+        diags.error(
+            "a resource selector takes name or labelSelector, not both", placement.pos(*at), where
+        )
+        return None
+    if selector is not None and not labels.check_selector(
+        selector, placement, (*at, "labelSelector"), diags
+    ):
+        return None
+    if _is_namespace(term) or not kube.is_namespaced_kind(fleet, group, kind):
+        diags.error(
+            f"cannot select cluster-scoped resource {kind} in a resourcePlacement",
+            placement.pos(*at, "kind"),
+            where,
+            hint="a ResourcePlacement places objects of its own namespace; the namespace must "
+            "already exist on the clusters (place it with a ClusterResourcePlacement, "
+            "selectionScope: NamespaceOnly)",
+        )
+        return None
+    if "selectionScope" in term:
+        diags.warning(
+            "selectionScope has no effect in a ResourcePlacement",
+            placement.pos(*at, "selectionScope"),
+            where,
+        )
+
+    def wanted(obj: HubObject) -> bool:
+        key = obj.key
+        if key.group != group or key.kind != kind or key.namespace != placement.namespace:
+            return False
+        if is_excluded(obj, fleet):
+            return False
+        return key.name == name if name else labels.matches(selector, obj.labels)
+
+    return [obj for obj in fleet.objects.values() if wanted(obj)]
 
 
 def _resolve_term(

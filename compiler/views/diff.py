@@ -291,10 +291,12 @@ def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
     new = {p.name: p for p in head.fleet.placements}
     lines: dict[str, str] = {}
     for name in sorted(set(old) | set(new)):
+        # A ResourcePlacement (key namespace/name) is named as such.
+        label = "ResourcePlacement" if (new.get(name) or old[name]).namespace else "placement"
         if name not in old:
-            lines[name] = f"placement {name} added"
+            lines[name] = f"{label} {name} added"
         elif name not in new:
-            lines[name] = f"placement {name} removed"
+            lines[name] = f"{label} {name} removed"
         else:
             parts = [
                 part
@@ -302,7 +304,7 @@ def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
                 if old[name].spec.get(part) != new[name].spec.get(part)
             ]
             if parts:
-                lines[name] = f"placement {name}: {', '.join(parts)} changed"
+                lines[name] = f"{label} {name}: {', '.join(parts)} changed"
     return lines
 
 
@@ -329,6 +331,8 @@ def _placement_changes(
             if decision is not None:
                 side = "before" if gained else "now"
                 reasons.append(f"{side}: {decision.reason}")
+                if decision.evicted_by:
+                    reasons.append(f"evicted by {decision.evicted_by}")
             changes.append(PlacementChange(name, cluster, GAINED if gained else LOST, reasons))
     return changes
 

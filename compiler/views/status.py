@@ -15,7 +15,9 @@ from fleetc.stages.schedule import Decision, Outcome
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:
-    """One cluster's decision, as ``status`` and ``explain --format json`` print it."""
+    """One cluster's decision, as ``status`` and ``explain --format json`` print it
+    (``evictedBy`` only when an eviction deleted the cluster's binding in this render)."""
+    evicted = {"evictedBy": decision.evicted_by} if decision.evicted_by else {}
     return {
         "cluster": decision.cluster,
         "selected": decision.selected,
@@ -24,13 +26,20 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "verdict": decision.verdict,
         "filter": decision.filtered_by,
+        **evicted,
     }
 
 
 def placement_item(placement: Placement, outcome: Outcome) -> dict[str, Any]:
+    """A placement's item; a ResourcePlacement's also has ``kind`` and ``namespace`` (its
+    ``name`` is its key, ``namespace/name``)."""
     condition = outcome.condition
+    namespaced = (
+        {"kind": placement.kind, "namespace": placement.namespace} if placement.namespace else {}
+    )
     return {
         "name": placement.name,
+        **namespaced,
         "placementType": outcome.placement_type,
         "scheduled": {
             "status": condition.status,
@@ -60,8 +69,9 @@ def explain(comp: Compilation, name: str) -> dict[str, Any]:
 
 def _condition_line(item: dict[str, Any]) -> str:
     scheduled = item["scheduled"]
+    kind = "ResourcePlacement " if item.get("kind") == "ResourcePlacement" else ""
     return (
-        f"{item['name']} ({item['placementType']}): "
+        f"{kind}{item['name']} ({item['placementType']}): "
         f"Scheduled={scheduled['status']}, {scheduled['reason']}"
     )
 
@@ -105,4 +115,6 @@ def explain_text(item: dict[str, Any]) -> str:
             )
         lines.append(f"  {d['cluster']:<{width}}  {d['verdict']:<9}  {detail}".rstrip())
         lines.append(f"      {d['reason']}")
+        if d.get("evictedBy"):
+            lines.append(f"      evicted by {d['evictedBy']}")
     return "\n".join(lines) + "\n"

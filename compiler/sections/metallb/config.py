@@ -105,6 +105,8 @@ class LoadBalancer(Located):
 @dataclass
 class Config:
     install_kustomization: str = DEFAULT_INSTALL_KUSTOMIZATION
+    # The install Kustomization is applied outside the fleet (declared by installProvided).
+    install_provided: bool = False
     nets: dict[str, ClusterNet] = field(default_factory=dict)
     load_balancers: list[LoadBalancer] = field(default_factory=list)
 
@@ -117,7 +119,10 @@ def read(fleet: Fleet, diags: Diagnostics) -> Config:
     section = fleet.spec.get("loadBalancers") or {}
     if not schema.validator("loadbalancers").is_valid(section):
         section = {}  # the fleet.yaml schema check has reported why
-    inputs = Config(section.get("installKustomization", DEFAULT_INSTALL_KUSTOMIZATION))
+    inputs = Config(
+        section.get("installKustomization", DEFAULT_INSTALL_KUSTOMIZATION),
+        bool(section.get("installProvided", False)),
+    )
     for name, cluster in fleet.clusters.items():
         inputs.nets[name] = _cluster_net(cluster, diags)
     for index, raw in enumerate(section.get("bgpPeers") or []):

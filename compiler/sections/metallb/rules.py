@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from fleetc.core import labels, schema
 from fleetc.core.diagnostics import Diagnostics, Position, field_path
 from fleetc.core.model import ObjectKey
 from fleetc.sections.metallb import ipam
@@ -455,8 +456,14 @@ def _check_timers(where: str, peer: Peer, diags: Diagnostics) -> None:
 
 
 def _check_frr_peers(net: ClusterNet, diags: Diagnostics) -> None:
-    """checkFRRPeersCompatible; node labels are unknown offline, so every pair shares nodes."""
+    """checkFRRPeersCompatible, for peers that may share a node. Node labels are unknown
+    offline, so that is decided from the nodeSelectors alone (``labels.may_share``): peers
+    whose selectors cannot select a common node are not compared; all others are."""
     for a, b in combinations(net.peers.values(), 2):
+        if not labels.may_share(
+            a.spec.get("nodeSelectors") or [], b.spec.get("nodeSelectors") or []
+        ):
+            continue
         pair = f"BGP peers {a.name!r} and {b.name!r} on cluster {net.cluster.name!r}"
         hint = "in FRR mode peers that share a node share one BGP router"
         if a.spec.get("routerID") != b.spec.get("routerID"):
@@ -469,3 +476,86 @@ def _check_frr_peers(net: ClusterNet, diags: Diagnostics) -> None:
             _error(diags, f"{pair} have the same address and VRF", b, hint=hint)
         if same_vrf and a.spec.get("myASN") != b.spec.get("myASN"):
             _error(diags, f"{pair} have different myASN in one VRF", b, "myASN", hint=hint)
+
+
+# -- advertisements of one pool -------------------------------------------------------------
+
+
+@dataclass
+class Advertisement:
+    """A BGPAdvertisement on a cluster (fleetc's or a placed one) and where to report it."""
+
+    name: str
+    spec: dict[str, Any]
+    position: Position
+    path: str = ""
+
+
+def check_local_pref(
+    cluster: str,
+    advertisements: list[Advertisement],
+    pool_labels: dict[str, dict[str, str]],
+    diags: Diagnostics,
+) -> None:
+    """MetalLB's validateBGPAdvPerPool: two advertisements of one pool must set the same
+    localPref unless their aggregation lengths both differ, their peers are disjoint, or they
+    cannot share a node (decided from nodeSelectors, as for peers)."""
+    # A placed advertisement of the wrong shape is MetalLB's CRD validation's to refuse.
+    advertisements = [a for a in advertisements if _well_formed(a.spec)]
+    covered = {a.name: _pools_of(a.spec, pool_labels) for a in advertisements}
+    for a, b in combinations(advertisements, 2):
+        shared = sorted(covered[a.name] & covered[b.name])
+        if not shared or _local_pref(a.spec) == _local_pref(b.spec) or _compatible(a, b):
+            continue
+        diags.error(
+            f"BGPAdvertisements {a.name!r} and {b.name!r} on cluster {cluster!r} both advertise "
+            f"pool {shared[0]!r} with different localPref ({_local_pref(a.spec)} and "
+            f"{_local_pref(b.spec)})",
+            b.position,
+            b.path,
+            hint="MetalLB's webhook rejects this: give the advertisements of one pool the same "
+            "localPref, or separate them by peers, nodes or aggregation length",
+        )
+
+
+def _well_formed(spec: dict[str, Any]) -> bool:
+    selector = schema.validator("common", "/$defs/labelSelector")
+    for name in ("nodeSelectors", "ipAddressPoolSelectors"):
+        value = spec.get(name) or []
+        if not isinstance(value, list) or not all(selector.is_valid(v) for v in value):
+            return False
+    for name in ("peers", "ipAddressPools"):
+        value = spec.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return False
+    return True
+
+
+def _local_pref(spec: dict[str, Any]) -> int:
+    value = spec.get("localPref", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _pools_of(spec: dict[str, Any], pool_labels: dict[str, dict[str, str]]) -> set[str]:
+    names = spec.get("ipAddressPools") or []
+    selectors = spec.get("ipAddressPoolSelectors") or []
+    if not names and not selectors:
+        return set(pool_labels)  # no pool named or selected: every pool
+    chosen = {str(n) for n in names if isinstance(n, str)}
+    for selector in selectors if isinstance(selectors, list) else []:
+        if isinstance(selector, dict):
+            chosen |= {p for p, found in pool_labels.items() if labels.matches(selector, found)}
+    return chosen
+
+
+def _compatible(a: Advertisement, b: Advertisement) -> bool:
+    """advertisementsAreCompatible: True when the two never meet in one BGP update."""
+    lengths_differ = a.spec.get("aggregationLength", 32) != b.spec.get("aggregationLength", 32)
+    v6_differ = a.spec.get("aggregationLengthV6", 128) != b.spec.get("aggregationLengthV6", 128)
+    if lengths_differ and v6_differ:
+        return True
+    peers_a, peers_b = set(a.spec.get("peers") or []), set(b.spec.get("peers") or [])
+    if peers_a and peers_b and not peers_a & peers_b:
+        return True
+    nodes_a, nodes_b = a.spec.get("nodeSelectors") or [], b.spec.get("nodeSelectors") or []
+    return not labels.may_share(nodes_a, nodes_b)

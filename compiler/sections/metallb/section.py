@@ -17,6 +17,7 @@ serves before the objects arrive.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity, field_path
@@ -48,7 +49,78 @@ class LoadBalancers:
         if not (config.empty and not previous):
             _generate(given, config, previous, out, diags)
         out.status = _status(out.objects)
+        _check_advertisements(given, config, out, diags)
+        _join_bundle(given, config, out)
+        if BUNDLE in out.bundle_dependencies:
+            _check_install(given, config, out, diags)
         return out
+
+
+def _check_advertisements(
+    given: SectionInput, config: metallb_model.Config, out: SectionOutput, diags: Diagnostics
+) -> None:
+    """localPref agreement between every BGPAdvertisement of a pool on a cluster, fleetc's and
+    placed ones alike."""
+    load_balancers = {lb.name: lb for lb in config.load_balancers}
+    for cluster in sorted(given.clusters):
+        objects = {**given.clusters[cluster], **out.objects.get(cluster, {})}
+        advertisements: list[metallb_rules.Advertisement] = []
+        pool_labels: dict[str, dict[str, str]] = {}
+        for key, obj in sorted(objects.items()):
+            if key.group != GROUP or not isinstance(obj.body.get("spec"), dict):
+                continue
+            if key.kind == "IPAddressPool":
+                found = obj.body["metadata"].get("labels")
+                pool_labels[key.name] = found if isinstance(found, dict) else {}
+            elif key.kind == "BGPAdvertisement":
+                lb = load_balancers.get(key.name) if obj.bundle == BUNDLE else None
+                if lb is not None:
+                    position, path = lb.pos("bgp", "localPref"), field_path((*lb.base, "bgp"))
+                else:
+                    position, path = _hub_position(given.fleet, key, obj.source), ""
+                advertisements.append(
+                    metallb_rules.Advertisement(key.name, obj.body["spec"], position, path)
+                )
+        if len(advertisements) > 1:
+            metallb_rules.check_local_pref(cluster, advertisements, pool_labels, diags)
+
+
+def _join_bundle(given: SectionInput, config: metallb_model.Config, out: SectionOutput) -> None:
+    """metallb.io objects a placement delivers go to the metallb-config bundle too, so they
+    apply after the MetalLB install (its webhook), like the ones fleetc generates."""
+    for cluster, objects in given.clusters.items():
+        for key, obj in sorted(objects.items()):
+            if key.group == GROUP and not obj.bundle:
+                out.objects.setdefault(cluster, {})[key] = dataclasses.replace(obj, bundle=BUNDLE)
+                out.bundle_dependencies[BUNDLE] = (config.install_kustomization,)
+
+
+FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "Kustomization")
+
+
+def _check_install(
+    given: SectionInput, config: metallb_model.Config, out: SectionOutput, diags: Diagnostics
+) -> None:
+    """The Kustomization metallb-config waits for must exist: rendered by the fleet on that
+    cluster, or declared as provided outside it (``installProvided``)."""
+    if config.install_provided:
+        return
+    name = config.install_kustomization
+    at = ("spec", "loadBalancers", "installKustomization")
+    for cluster in sorted(out.objects):
+        if not any(obj.bundle == BUNDLE for obj in out.objects[cluster].values()):
+            continue
+        have = {**given.clusters.get(cluster, {}), **out.objects[cluster]}
+        if any((k.group, k.kind) == FLUX_KUSTOMIZATION and k.name == name for k in have):
+            continue
+        diags.error(
+            f"cluster {cluster!r} gets MetalLB configuration (bundle {BUNDLE!r}) that waits for "
+            f"the Flux Kustomization {name!r}, which nothing renders for that cluster",
+            given.fleet.pos(*at),
+            "spec.loadBalancers.installKustomization",
+            hint="place the Kustomization that installs MetalLB on the cluster, or set "
+            "spec.loadBalancers.installProvided: true if it is applied outside the fleet",
+        )
 
 
 def _generate(

@@ -23,6 +23,8 @@ from fleetc.sections.services.config import MCS_API, Settings, clusterset_dns
 
 ZONE = "clusterset.local"
 BUILT_IN_SINCE = (1, 12, 2)
+# The external coredns/multicluster plugin's minimum (ACK One: "later than 1.9.3").
+MINIMUM = (1, 9, 3)
 RBAC_NAME = "coredns-mcsapi"
 _COMMENT = re.compile(r"#.*$")
 
@@ -31,10 +33,18 @@ class CorefileError(ValueError):
     """The base Corefile has no place for the multicluster directive."""
 
 
+def _parts(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.lstrip("v").split("."))
+
+
 def built_in(version: str) -> bool:
     """CoreDNS >= 1.12.2 ships the multicluster plugin."""
-    parts = tuple(int(p) for p in version.lstrip("v").split("."))
-    return parts >= BUILT_IN_SINCE
+    return _parts(version) >= BUILT_IN_SINCE
+
+
+def supported(version: str) -> bool:
+    """CoreDNS >= 1.9.3 can run the multicluster plugin at all."""
+    return _parts(version) >= MINIMUM
 
 
 def with_multicluster(corefile: str, builtin: bool) -> str:
@@ -126,6 +136,15 @@ def _render(
         )
         return
     version = str(opt_in["coreDNSVersion"])
+    if not supported(version):
+        diags.error(
+            f"cluster {cluster.name!r} runs CoreDNS {version}, older than the multicluster "
+            f"plugin's minimum {'.'.join(map(str, MINIMUM))}",
+            cluster.pos(*at, "coreDNSVersion"),
+            field_path((*at, "coreDNSVersion")),
+            hint="upgrade CoreDNS (1.12.2 and later have the plugin built in)",
+        )
+        return
     try:
         rendered = with_multicluster(corefile, built_in(version))
     except CorefileError as exc:

@@ -20,6 +20,12 @@ PORT_CONFLICT = "PortConflict"
 TYPE_CONFLICT = "TypeConflict"
 AFFINITY_CONFLICT = "SessionAffinityConflict"
 AFFINITY_CONFIG_CONFLICT = "SessionAffinityConfigConflict"
+INTERNAL_TRAFFIC_POLICY_CONFLICT = "InternalTrafficPolicyConflict"
+TRAFFIC_DISTRIBUTION_CONFLICT = "TrafficDistributionConflict"
+IP_FAMILY_CONFLICT = "IPFamilyConflict"
+# LabelsConflict and AnnotationsConflict compare a ServiceExport's exportedLabels and
+# exportedAnnotations; fleetc writes every ServiceExport itself without them, so they agree.
+DEFAULT_INTERNAL_TRAFFIC_POLICY = "Cluster"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,11 @@ class Exported:
     ports: tuple[Port, ...]
     session_affinity: str = "None"
     affinity_timeout: int | None = None
+    internal_traffic_policy: str = DEFAULT_INTERNAL_TRAFFIC_POLICY
+    # None when the Service does not set it.
+    traffic_distribution: str | None = None
+    # None when the Service leaves it to the cluster's default.
+    ip_families: tuple[str, ...] | None = None
 
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -95,6 +106,12 @@ def problem(service: dict[str, Any]) -> str | None:
         return "spec.sessionAffinityConfig.clientIP is not a mapping"
     if not _is_int(client_ip.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)):
         return "spec.sessionAffinityConfig.clientIP.timeoutSeconds is not an integer"
+    for name in ("internalTrafficPolicy", "trafficDistribution", "sessionAffinity"):
+        if not isinstance(spec.get(name, ""), str):
+            return f"spec.{name} is not a string"
+    families = spec.get("ipFamilies", [])
+    if not isinstance(families, list) or not all(f in ("IPv4", "IPv6") for f in families):
+        return "spec.ipFamilies is not a list of IPv4 / IPv6"
     return None
 
 
@@ -117,7 +134,18 @@ def exported(cluster: str, api: str, service: dict[str, Any]) -> Exported:
     if affinity == "ClientIP":
         config = ((spec.get("sessionAffinityConfig") or {}).get("clientIP")) or {}
         timeout = int(config.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT))
-    return Exported(cluster, api, kind, ports, affinity, timeout)
+    families = spec.get("ipFamilies")
+    return Exported(
+        cluster,
+        api,
+        kind,
+        ports,
+        affinity,
+        timeout,
+        str(spec.get("internalTrafficPolicy") or DEFAULT_INTERNAL_TRAFFIC_POLICY),
+        spec.get("trafficDistribution"),
+        tuple(families) if families else None,
+    )
 
 
 def _port(raw: dict[str, Any]) -> Port:
@@ -168,8 +196,13 @@ class Merged:
     session_affinity: str
     affinity_timeout: int | None
     conflicts: list[Conflict] = field(default_factory=list)
+    internal_traffic_policy: str = DEFAULT_INTERNAL_TRAFFIC_POLICY
+    traffic_distribution: str | None = None
+    ip_families: tuple[str, ...] | None = None
     # Merged ports some exporters do not expose: port label -> clusters lacking it.
     gaps: dict[str, list[str]] = field(default_factory=dict)
+    # Port label (as in ``gaps``) -> the cluster whose port was merged.
+    gap_owners: dict[str, str] = field(default_factory=dict)
 
 
 def merge(exports: list[Exported]) -> Merged:
@@ -177,10 +210,20 @@ def merge(exports: list[Exported]) -> Merged:
     name then by (protocol, port); a clash keeps the earlier port and is a conflict."""
     ordered = sorted(exports, key=lambda e: e.cluster)
     first = ordered[0]
-    merged = Merged(first.cluster, first.type, [], first.session_affinity, first.affinity_timeout)
+    merged = Merged(
+        first.cluster,
+        first.type,
+        [],
+        first.session_affinity,
+        first.affinity_timeout,
+        internal_traffic_policy=first.internal_traffic_policy,
+        traffic_distribution=first.traffic_distribution,
+        ip_families=first.ip_families,
+    )
     owner: dict[Port, str] = {}
     for export in ordered:
         _merge_scalars(merged, first, export)
+        _merge_traffic(merged, first, export)
         for port in export.ports:
             by_name = next((m for m in merged.ports if m.name == port.name), None)
             if by_name is not None:
@@ -225,6 +268,7 @@ def merge(exports: list[Exported]) -> Merged:
         ]
         if lacking:
             merged.gaps[f"{port.label} ({port})"] = lacking
+            merged.gap_owners[f"{port.label} ({port})"] = owner[port]
     return merged
 
 
@@ -259,6 +303,52 @@ def _merge_scalars(merged: Merged, first: Exported, export: Exported) -> None:
                 str(export.affinity_timeout),
             )
         )
+
+
+def _merge_traffic(merged: Merged, first: Exported, export: Exported) -> None:
+    """KEP-1645's other conflicts: internalTrafficPolicy, trafficDistribution, ipFamilies."""
+    if export.internal_traffic_policy != first.internal_traffic_policy:
+        merged.conflicts.append(
+            Conflict(
+                INTERNAL_TRAFFIC_POLICY_CONFLICT,
+                "internalTrafficPolicy",
+                first.cluster,
+                export.cluster,
+                first.internal_traffic_policy,
+                export.internal_traffic_policy,
+            )
+        )
+    if export.traffic_distribution != first.traffic_distribution:
+        merged.conflicts.append(
+            Conflict(
+                TRAFFIC_DISTRIBUTION_CONFLICT,
+                "trafficDistribution",
+                first.cluster,
+                export.cluster,
+                str(first.traffic_distribution or "(unset)"),
+                str(export.traffic_distribution or "(unset)"),
+            )
+        )
+    # Unset families follow each cluster's own default, which fleetc cannot see.
+    if first.ip_families and export.ip_families and export.ip_families != first.ip_families:
+        merged.conflicts.append(
+            Conflict(
+                IP_FAMILY_CONFLICT,
+                "ipFamilies",
+                first.cluster,
+                export.cluster,
+                ",".join(first.ip_families),
+                ",".join(export.ip_families),
+            )
+        )
+
+
+def azure_merge(exports: list[Exported]) -> Merged:
+    """fleet-networking's import: the first export's ports as they are (no union), type
+    ClusterSetIP; session affinity, internalTrafficPolicy, trafficDistribution and ipFamilies
+    are neither compared nor carried (``azure_conflicts`` holds the only conflicts it knows)."""
+    first = sorted(exports, key=lambda e: e.cluster)[0]
+    return Merged(first.cluster, CLUSTERSET_IP, list(first.ports), "None", None)
 
 
 def azure_conflicts(exports: list[Exported]) -> list[Conflict]:

@@ -51,12 +51,15 @@ class ServicePlan:
     exports: list[Exported] = field(default_factory=list)
     consumers: list[str] = field(default_factory=list)
     load_balancers: list[str] = field(default_factory=list)
+    # KEP-1645's merge of the mcs-api exports (else fleet-networking's import).
     merged: Merged | None = None
+    # fleet-networking's import of the azure-fleet exports, and its conflicts.
+    azure_merged: Merged | None = None
     azure_conflicts: list[Conflict] = field(default_factory=list)
 
     @property
     def conflicts(self) -> list[Conflict]:
-        kep = self.merged.conflicts if self.merged else []
+        kep = self.merged.conflicts if self.merged and self.merged is not self.azure_merged else []
         return kep + [c for c in self.azure_conflicts if c not in kep]
 
     @property
@@ -113,11 +116,16 @@ def plan(given: SectionInput, config: Settings, diags: Diagnostics) -> list[Serv
         current.load_balancers = pick_clusters(
             fleet, entry.load_balancer, (*entry.path, "loadBalancer"), diags
         )
-        exporting = current.exporting
-        if exporting:
-            current.merged = service_rules.merge(exporting)
-            azure = [e for e in exporting if e.api == AZURE_FLEET]
+        # The two flavours are two clustersets: KEP-1645's merge for mcs-api exports,
+        # fleet-networking's whole-port-list equality for azure-fleet ones.
+        kep = [e for e in current.exporting if e.api != AZURE_FLEET]
+        azure = [e for e in current.exporting if e.api == AZURE_FLEET]
+        if kep:
+            current.merged = service_rules.merge(kep)
+        if azure:
+            current.azure_merged = service_rules.azure_merge(azure)
             current.azure_conflicts = service_rules.azure_conflicts(azure)
+            current.merged = current.merged or current.azure_merged
     return plans
 
 
@@ -134,8 +142,33 @@ class Services:
             _check(given, config, current, diags)
             _render(given, config, current, out, diags)
         clusterset_dns.generate(given, config, out, diags)
+        _check_hand_written_mcs(given.fleet, diags)
         out.status = _status(plans)
         return out
+
+
+CLOUD_INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
+
+
+def _check_hand_written_mcs(fleet: Fleet, diags: Diagnostics) -> None:
+    """fleet-networking reads its own annotation on a MultiClusterService, not the cloud
+    provider's: with only the latter, the derived Service's load balancer stays public."""
+    for key, obj in fleet.objects.items():
+        if (key.group, key.kind) != (FLEET_NETWORKING_GROUP, "MultiClusterService"):
+            continue
+        annotations = obj.body["metadata"].get("annotations") or {}
+        if CLOUD_INTERNAL_LB_ANNOTATION in annotations and (
+            INTERNAL_LB_ANNOTATION not in annotations
+        ):
+            diags.warning(
+                f"MultiClusterService {key.namespace}/{key.name} carries "
+                f"{CLOUD_INTERNAL_LB_ANNOTATION}, which fleet-networking does not read: its "
+                "load balancer stays public",
+                obj.pos("metadata", "annotations", CLOUD_INTERNAL_LB_ANNOTATION),
+                f"metadata.annotations.{CLOUD_INTERNAL_LB_ANNOTATION}",
+                hint=f'use {INTERNAL_LB_ANNOTATION}: "true" (fleet-networking sets the cloud '
+                "provider's annotation on the Service it derives)",
+            )
 
 
 def _check(given: SectionInput, config: Settings, current: ServicePlan, diags: Diagnostics) -> None:
@@ -157,8 +190,7 @@ def _check(given: SectionInput, config: Settings, current: ServicePlan, diags: D
         if current.merged is not None:
             for port, lacking in current.merged.gaps.items():
                 diags.warning(
-                    f"Service {entry.ref}: {port} is not exposed on cluster(s) "
-                    f"{', '.join(lacking)}; the ports are merged as a union",
+                    _gap_message(entry, port, lacking),
                     pos,
                     path,
                     hint="KEP-1645 controllers report PortConflict for any difference; traffic "
@@ -233,6 +265,30 @@ def _check_exportable(fleet: Fleet, current: ServicePlan, diags: Diagnostics) ->
             pos,
             path,
         )
+
+
+def _gap_message(entry: ServiceEntry, port: str, lacking: list[str]) -> str:
+    return (
+        f"Service {entry.ref}: {port} is not exposed on cluster(s) {', '.join(lacking)}; "
+        "the ports are merged as a union"
+    )
+
+
+def _gap_conflicts(current: ServicePlan) -> list[dict[str, Any]]:
+    """KEP-1645: a plain union is a PortConflict too; status lists each one a warning named."""
+    merged = current.merged
+    if merged is None or not current.entry.export:
+        return []
+    return [
+        {
+            "reason": service_rules.PORT_CONFLICT,
+            "field": port.split(" (", 1)[0],
+            "clusters": [merged.gap_owners[port], *lacking],
+            "winner": merged.winner,
+            "message": _gap_message(current.entry, port, lacking),
+        }
+        for port, lacking in merged.gaps.items()
+    ]
 
 
 def _report_conflict(
@@ -325,6 +381,13 @@ def _service_import(config: Settings, entry: ServiceEntry, merged: Merged) -> di
             spec["sessionAffinityConfig"] = {
                 "clientIP": {"timeoutSeconds": merged.affinity_timeout}
             }
+    # Carried from the winner when its Service sets them (KEP-1645's ServiceImport spec).
+    if merged.ip_families:
+        spec["ipFamilies"] = list(merged.ip_families)
+    if merged.internal_traffic_policy != service_rules.DEFAULT_INTERNAL_TRAFFIC_POLICY:
+        spec["internalTrafficPolicy"] = merged.internal_traffic_policy
+    if merged.traffic_distribution:
+        spec["trafficDistribution"] = merged.traffic_distribution
     return {
         "apiVersion": f"{MCS_GROUP}/{config.mcs_version}",
         "kind": "ServiceImport",
@@ -377,7 +440,7 @@ def _status(plans: list[ServicePlan]) -> list[dict[str, Any]]:
                 "type": merged.type if merged else None,
                 "ports": [p.import_form() for p in merged.ports] if merged else [],
                 "winner": merged.winner if merged else None,
-                "conflicts": [c.as_dict() for c in current.conflicts],
+                "conflicts": [c.as_dict() for c in current.conflicts] + _gap_conflicts(current),
             }
         )
     return out

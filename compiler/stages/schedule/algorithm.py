@@ -6,13 +6,14 @@ from what the previous render selected (``lock_section.Remembered``, read from f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import Lock
 from fleetc.core.model import LEAVING, Cluster, Fleet, Placement
-from fleetc.stages.schedule import lock_section, validation
+from fleetc.stages.schedule import eviction, lock_section, strategy, update_rules, validation
 from fleetc.stages.schedule import outcome as text
 from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
 from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
@@ -29,6 +30,8 @@ class Scheduled:
 
     outcomes: dict[str, Outcome]
     lock_section: dict[str, Any]
+    # ClusterResourcePlacementEvictions evaluated in this render, and their fleet.lock section.
+    evictions: eviction.Evictions = field(default_factory=lambda: eviction.Evictions({}, (), {}))
 
 
 def schedule_fleet(
@@ -46,19 +49,55 @@ def schedule_fleet(
             hint=did_you_mean(name, known),
         )
     clusters = list(fleet.clusters.values())
+    evictions = eviction.evaluate(fleet, previous_lock, remembered, diags)
     outcomes: dict[str, Outcome] = {}
     section: dict[str, Any] = {}
     for placement in fleet.placements:
-        if not validation.check(placement, diags):
+        valid = validation.check(placement, diags)
+        valid = strategy.check(placement, diags) and valid
+        valid = update_rules.check(placement, remembered.get(placement.name), diags) and valid
+        if not valid:
             pending = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
             kind = placement.placement_type if isinstance(placement.policy, dict) else ""
             outcomes[placement.name] = Outcome(placement.name, str(kind), pending, valid=False)
             continue
         previous = None if placement.name in reschedule else remembered.get(placement.name)
+        evicted = evictions.executed.get(placement.name, {})
+        if previous is not None and evicted:
+            # An executed eviction deletes the binding: the cluster is a candidate again.
+            kept = tuple(p for p in previous.picks if p.cluster not in evicted)
+            previous = dataclasses.replace(previous, picks=kept)
         result = schedule(placement, clusters, previous)
+        if evicted:
+            result = _mark_evicted(fleet, result, evicted, diags)
         outcomes[placement.name] = result
-        section[placement.name] = lock_section.entry(result.policy_hash, picks(result))
-    return Scheduled(outcomes, section)
+        section[placement.name] = lock_section.entry(result.policy_hash, picks(result), placement)
+    return Scheduled(outcomes, section, evictions)
+
+
+def _mark_evicted(
+    fleet: Fleet, result: Outcome, evicted: dict[str, str], diags: Diagnostics
+) -> Outcome:
+    """Record which eviction removed each cluster; warn where the scheduler re-picks it."""
+    by_name = {o.key.name: o for o in fleet.control.get(eviction.EVICTION, [])}
+    for decision in result.decisions:
+        name = evicted.get(decision.cluster)
+        if name is None or not decision.selected:
+            continue
+        diags.warning(
+            f"{eviction.EVICTION} {name!r} evicts cluster {decision.cluster!r} from placement "
+            f"{result.placement!r}, but the scheduler picks it again at once (no taint or "
+            "label keeps it away): its resources are removed and applied again",
+            by_name[name].pos("spec", "clusterName"),
+            "spec.clusterName",
+            hint=f"taint the cluster first (spec.taints: {eviction.CORDON}, as KubeFleet's "
+            "drain tool does), then evict",
+        )
+    decisions = [
+        dataclasses.replace(d, evicted_by=evicted[d.cluster]) if d.cluster in evicted else d
+        for d in result.decisions
+    ]
+    return dataclasses.replace(result, decisions=decisions)
 
 
 def schedule(

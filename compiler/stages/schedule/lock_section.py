@@ -4,6 +4,10 @@ KubeFleet keeps its decisions as bindings in etcd; fleetc keeps them in git. Per
 lock records the hash of the policy it was scheduled under (without ``numberOfClusters``, as
 KubeFleet's policy snapshot) and the clusters it selected, in pick order, with the scores they
 were picked with (a scale-down trims the lowest first).
+
+It also records what KubeFleet's update rules compare a new spec with (``update_rules``): the
+``placementType``, the ``tolerations`` (one short string each, only when there are any) and
+``external: true`` when the rollout strategy is External.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.lock import LOCK_FILE, Lock
+from fleetc.core.model import Placement
 from fleetc.stages.schedule.framework import Score
 
 SECTION = "placements"
@@ -55,6 +60,18 @@ class Remembered:
 
     policy_hash: str
     picks: tuple[Pick, ...]
+    # What the update rules compare with; None when an older lock did not record it.
+    placement_type: str | None = None
+    tolerations: tuple[str, ...] = ()
+    external: bool = False
+
+
+def toleration_text(toleration: dict[str, Any]) -> str:
+    """A toleration as one short string, defaults filled in: ``Equal key=value:NoSchedule``."""
+    operator = toleration.get("operator", "Equal")
+    value = f"={toleration.get('value', '')}" if operator == "Equal" else ""
+    effect = toleration.get("effect", "")
+    return f"{operator} {toleration.get('key', '')}{value}{':' + effect if effect else ''}"
 
 
 def _pick(item: Any) -> Pick | None:
@@ -82,7 +99,8 @@ def read(lock: Lock, diags: Diagnostics) -> dict[str, Remembered]:
         items = entry.get("clusters") if isinstance(entry, dict) else None
         picks = [_pick(i) for i in items] if isinstance(items, list) else [None]
         digest = entry.get("policyHash") if isinstance(entry, dict) else None
-        if not isinstance(digest, str) or any(p is None for p in picks):
+        extra = _update_rule_fields(entry) if isinstance(entry, dict) else None
+        if not isinstance(digest, str) or any(p is None for p in picks) or extra is None:
             diags.error(
                 f"{LOCK_FILE}: the entry of placement {name!r} is malformed",
                 at,
@@ -90,12 +108,34 @@ def read(lock: Lock, diags: Diagnostics) -> dict[str, Remembered]:
                 hint=f"render with --reschedule {name} to schedule it afresh",
             )
             continue
-        remembered[str(name)] = Remembered(digest, tuple(p for p in picks if p is not None))
+        kept = tuple(p for p in picks if p is not None)
+        remembered[str(name)] = Remembered(digest, kept, *extra)
     return remembered
 
 
-def entry(digest: str, picks: list[Pick]) -> dict[str, Any]:
+def _update_rule_fields(entry: dict[str, Any]) -> tuple[str | None, tuple[str, ...], bool] | None:
+    kind = entry.get("placementType")
+    tolerations = entry.get("tolerations", [])
+    external = entry.get("external", False)
+    if (
+        (kind is not None and kind not in ("PickAll", "PickN", "PickFixed"))
+        or not isinstance(tolerations, list)
+        or not all(isinstance(t, str) for t in tolerations)
+        or not isinstance(external, bool)
+    ):
+        return None
+    return kind, tuple(tolerations), external
+
+
+def entry(digest: str, picks: list[Pick], placement: Placement) -> dict[str, Any]:
+    tolerations = placement.policy.get("tolerations") or []
+    rules: dict[str, Any] = {"placementType": placement.placement_type}
+    if tolerations:
+        rules["tolerations"] = [toleration_text(t) for t in tolerations]
+    if (placement.spec.get("strategy") or {}).get("type") == "External":
+        rules["external"] = True
     return {
+        **rules,
         "policyHash": digest,
         "clusters": [
             {

@@ -57,6 +57,8 @@ class Decision:
     filtered_by: str = ""
     # Set for clusters that passed the filters but were not picked.
     scored: bool = False
+    # The ClusterResourcePlacementEviction that deleted this cluster's binding in this render.
+    evicted_by: str = ""
 
     @property
     def verdict(self) -> str:

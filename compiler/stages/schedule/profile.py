@@ -5,6 +5,7 @@ from __future__ import annotations
 from fleetc.stages.schedule.framework import FilterPlugin, ScorePlugin
 from fleetc.stages.schedule.plugins.clusteraffinity import ClusterAffinity
 from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
+from fleetc.stages.schedule.plugins.namespaceaffinity import NamespaceAffinity
 from fleetc.stages.schedule.plugins.sameplacement import SamePlacementAffinity
 from fleetc.stages.schedule.plugins.tainttoleration import TaintToleration
 from fleetc.stages.schedule.plugins.topologyspread import TopologySpread
@@ -14,6 +15,7 @@ def filters() -> list[FilterPlugin]:
     return [
         ClusterAffinity(),
         ClusterEligibility(),
+        NamespaceAffinity(),
         TaintToleration(),
         SamePlacementAffinity(),
         TopologySpread(),

@@ -1,0 +1,31 @@
+"""NamespaceAffinity: a ResourcePlacement goes only where its namespace exists.
+
+As KubeFleet's plugin (``plugins/namespaceaffinity``), for ResourcePlacements only: a cluster
+that does not collect its namespaces passes; one that does must report a namespace list that
+holds the placement's namespace. The list is every namespace on the member, so the test is
+"exists there", not "placed by a ClusterResourcePlacement".
+"""
+
+from __future__ import annotations
+
+from fleetc.core.model import Cluster
+from fleetc.stages.schedule.framework import SKIP, SUCCESS, CycleState, Status, unschedulable
+
+NAME = "NamespaceAffinity"
+NO_INFORMATION = "cluster has no namespace information available"
+MISSING = "target namespace does not exist on cluster"
+
+
+class NamespaceAffinity:
+    name = NAME
+    selection_independent = True
+
+    def pre_filter(self, state: CycleState) -> Status:
+        return SUCCESS if state.placement.namespace else SKIP
+
+    def filter(self, state: CycleState, cluster: Cluster) -> Status:
+        if cluster.namespaces_missing:
+            return unschedulable(NAME, NO_INFORMATION)
+        if cluster.namespaces is not None and state.placement.namespace not in cluster.namespaces:
+            return unschedulable(NAME, MISSING)
+        return SUCCESS
