@@ -214,7 +214,9 @@ def test_cel_rule_from_the_upstream_crds_via_crds_option(cli, tmp_path):
     fleet = GitFleet(tmp_path)
     fleet.write(
         "fleet.yaml",
-        FLEET.replace("name: app}\n", "name: metallb-system}\n", 1),
+        FLEET.replace("name: app}\n", "name: metallb-system}\n", 1).replace(
+            "spec:\n", "spec:\n  loadBalancers: {installProvided: true}\n", 1
+        ),
     )
     peer = {
         "apiVersion": "metallb.io/v1beta2",
