@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import click
+from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
@@ -80,6 +82,54 @@ def _crds_option(func):
     )(func)
 
 
+def _store_style(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    style = ctx.meta.get(_STYLE, report.DiagnosticsStyle())
+    field = "form" if param.name == "diagnostics_format" else "paths"
+    ctx.meta[_STYLE] = dataclasses.replace(style, **{field: value})
+    return value
+
+
+_STYLE = "fleetc.diagnostics-style"
+_ROOT = "fleetc.fleet-root"
+
+
+def _diagnostics_options(func):
+    func = click.option(
+        "--paths",
+        type=click.Choice(["cwd", "repo"]),
+        default="cwd",
+        show_default=True,
+        expose_value=False,
+        callback=_store_style,
+        help="Diagnostic paths relative to the current folder, or to the git repository's top.",
+    )(func)
+    return click.option(
+        "--diagnostics-format",
+        type=click.Choice(list(diagnostics_format.FORMATS)),
+        default="text",
+        show_default=True,
+        expose_value=False,
+        callback=_store_style,
+        help="text (stderr) for people; json, sarif (SARIF 2.1.0, for code scanning) or github "
+        "(workflow commands: inline annotations on a pull request) on stdout for tools.",
+    )(func)
+
+
+def _style() -> report.DiagnosticsStyle:
+    ctx = click.get_current_context()
+    return ctx.meta.get(_STYLE, report.DiagnosticsStyle())
+
+
+def _show(diags: Diagnostics, *, as_errors: bool = False) -> None:
+    root = click.get_current_context().meta.get(_ROOT)
+    report.show(diags, as_errors=as_errors, style=_style(), fleet_root=root)
+
+
+def _say(message: str) -> None:
+    """A command's own result line: stdout, or stderr when stdout carries diagnostics for tools."""
+    click.echo(message, err=_style().machine)
+
+
 def _reporter(timings: bool) -> report.TerminalReporter:
     return report.TerminalReporter(timings=timings, progress=report.interactive())
 
@@ -89,6 +139,7 @@ def _compile(
 ) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
     fleet_file = find_fleet_file(path)
+    click.get_current_context().meta[_ROOT] = Path(os.path.abspath(fleet_file)).parent
     _recover(Path(os.path.abspath(fleet_file)).parent)
     compiled = compile_file(fleet_file, options, reporter)
     inputs = compiled.inputs
@@ -108,7 +159,7 @@ def _recover(root: Path) -> None:
 
 def _finish(result: Result, strict: bool) -> int:
     diags = result.diagnostics
-    report.show(diags, as_errors=strict)
+    _show(diags, as_errors=strict)
     if strict and diags.warnings:
         return report.EXIT_ERRORS
     return report.exit_code(diags)
@@ -143,6 +194,7 @@ def main() -> None:
 
 
 @main.command()
+@_diagnostics_options
 @_fleet_option
 @_strict_option
 @_reschedule_option
@@ -192,6 +244,7 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
 
 
 @main.command()
+@_diagnostics_options
 @_fleet_option
 @_strict_option
 @_reschedule_option
@@ -248,7 +301,7 @@ def render(
     assert comp is not None
     objects = sum(len(objs) for objs in comp.clusters.values())
     written = len(changes.added) + len(changes.changed)
-    click.echo(
+    _say(
         f"rendered {len(comp.clusters)} cluster(s), {objects} object(s) into {output}: "
         f"{written} file(s) written, {changes.unchanged} unchanged, {len(changes.removed)} removed"
     )
@@ -281,6 +334,7 @@ def _commit(
 
 
 @main.command()
+@_diagnostics_options
 @_fleet_option
 @_strict_option
 @click.option(
@@ -349,7 +403,7 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
             changes.changed.append(str(lock_path.relative_to(root)))
     reporter.print_timings()
     if changes.clean:
-        click.echo(f"{output} is up to date ({changes.unchanged} file(s))")
+        _say(f"{output} is up to date ({changes.unchanged} file(s))")
         return
     for rel in changes.added:
         click.echo(f"missing: {rel}", err=True)
@@ -371,6 +425,7 @@ def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
 
 
 @main.command()
+@_diagnostics_options
 @click.argument("placement", required=False)
 @_fleet_option
 @_format_option
@@ -442,6 +497,7 @@ def _explain_object(path: Path, reschedule: tuple[str, ...], cluster: str, ref: 
 
 
 @main.command(name="status")
+@_diagnostics_options
 @_fleet_option
 @_format_option
 @_reschedule_option
@@ -463,6 +519,7 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
 
 
 @main.command()
+@_diagnostics_options
 @_fleet_option
 @_strict_option
 @click.option(
@@ -520,7 +577,7 @@ def diff(
         for label, result in (("base", compared.base), ("working tree", compared.head)):
             if not result.ok:
                 click.echo(f"the {label} does not compile:", err=True)
-                report.show(result.diagnostics)
+                _show(result.diagnostics)
         raise SystemExit(report.EXIT_ERRORS)
     diags = Diagnostics()
     if compared.base_output is not None:

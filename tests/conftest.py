@@ -94,7 +94,9 @@ class FleetDir:
 
 
 @pytest.fixture
-def fleet_dir(tmp_path: Path) -> FleetDir:
+def fleet_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FleetDir:
+    # Diagnostics print paths relative to the current folder: work from the fleet's.
+    monkeypatch.chdir(tmp_path)
     return FleetDir(tmp_path)
 
 
@@ -105,8 +107,9 @@ def memory_fleet() -> FleetBuilder:
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> FleetDir:
-    """A copy of the repository's own example fleet."""
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FleetDir:
+    """A copy of the repository's own example fleet (the current folder while a test runs)."""
+    monkeypatch.chdir(tmp_path)
     for name in ("fleet.yaml", "fleet.lock"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, tmp_path / name)

@@ -40,7 +40,7 @@ def test_validate_prints_every_problem_compiler_style(cli, broken):
     lines = result.output.splitlines()
     assert (
         "fleet.yaml:12:32: error: placement 'web' names cluster 'esat-2', which is not in the inventory "
-        "[at web.policy.clusterNames[1]]"
+        "[at spec.placements[0].policy.clusterNames[1]]"
     ) in lines
     assert "  hint: did you mean 'east-2'?" in lines
     assert any(

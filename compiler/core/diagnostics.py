@@ -34,6 +34,8 @@ class Diagnostic:
     position: Position | None = None
     path: str = ""
     hint: str | None = None
+    # A lint's stable code (``FLEET0xx``, see ``lints``); "" for plain errors.
+    code: str = ""
 
     def sort_key(self) -> tuple:
         pos = self.position or Position("")
@@ -41,7 +43,8 @@ class Diagnostic:
 
     def format(self) -> str:
         where = f"{self.position}: " if self.position else ""
-        text = f"{where}{self.severity.value}: {self.message}"
+        label = f"{self.severity.value}[{self.code}]" if self.code else self.severity.value
+        text = f"{where}{label}: {self.message}"
         if self.path:
             text += f" [at {self.path}]"
         if self.hint:
@@ -61,8 +64,9 @@ class Diagnostics:
         position: Position | None = None,
         path: str = "",
         hint: str | None = None,
+        code: str = "",
     ) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, message, position, path, hint))
+        self.items.append(Diagnostic(Severity.ERROR, message, position, path, hint, code))
 
     def warning(
         self,
@@ -70,8 +74,9 @@ class Diagnostics:
         position: Position | None = None,
         path: str = "",
         hint: str | None = None,
+        code: str = "",
     ) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, message, position, path, hint))
+        self.items.append(Diagnostic(Severity.WARNING, message, position, path, hint, code))
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)

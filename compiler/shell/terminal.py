@@ -7,9 +7,13 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import TypeVar
 
 import click
+from fleetc.core import diagnostics_format, lints
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.reporter import STAGES, Reporter
 
@@ -22,16 +26,64 @@ EXIT_OK = 0
 EXIT_ERRORS = 1
 
 
-def show(diags: Diagnostics, *, as_errors: bool = False) -> None:
-    """Print every diagnostic, sorted by file and line; ``as_errors`` for --strict."""
-    for diag in diags.sorted():
-        text = diag.format()
-        if as_errors:
-            text = text.replace(": warning: ", ": error: ", 1)
-        click.echo(text, err=True)
-    errors, warnings = len(diags.errors), len(diags.warnings)
-    if errors or warnings:
-        click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+@dataclass(frozen=True)
+class DiagnosticsStyle:
+    """How diagnostics are printed: ``--diagnostics-format`` and ``--paths``."""
+
+    form: str = "text"
+    # "cwd": paths relative to the current folder; "repo": to the git repository's top.
+    paths: str = "cwd"
+
+    @property
+    def machine(self) -> bool:
+        """A format for tools: it goes to stdout, alone (the command's own lines go to stderr)."""
+        return self.form != "text"
+
+
+def where(style: DiagnosticsStyle, fleet_root: Path | None) -> diagnostics_format.Where:
+    """How input paths (recorded relative to the fleet's folder) are printed."""
+    if fleet_root is None:
+        return diagnostics_format.Where()
+    root = Path(os.path.abspath(fleet_root))
+    if style.paths == "repo":
+        for top in (root, *root.parents):
+            if (top / ".git").exists():
+                rel = root.relative_to(top).as_posix()
+                return diagnostics_format.Where("" if rel == "." else rel)
+        return diagnostics_format.Where()
+    rel = os.path.relpath(root, os.getcwd())
+    return diagnostics_format.Where("" if rel == "." else Path(rel).as_posix())
+
+
+def show(
+    diags: Diagnostics,
+    *,
+    as_errors: bool = False,
+    style: DiagnosticsStyle | None = None,
+    fleet_root: Path | None = None,
+) -> None:
+    """Print every diagnostic, sorted by file and line; ``as_errors`` for --strict.
+
+    Text goes to stderr; the machine formats to stdout (``> fleetc.sarif``)."""
+    style = style or DiagnosticsStyle()
+    items = diags.sorted()
+    if style.machine or items:
+        output = diagnostics_format.render(
+            style.form,
+            items,
+            where(style, fleet_root),
+            as_errors=as_errors,
+            version=_version(),
+            rules=lints.DESCRIPTIONS,
+        )
+        click.echo(output, err=not style.machine, nl=False)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fleetc")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def exit_code(diags: Diagnostics) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetc.core import schema, secrets
-from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
+from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean, field_path
 from fleetc.core.inputs import Inputs
 from fleetc.core.kube import (
     CONTROL_KINDS,
@@ -382,6 +382,6 @@ def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics)
                 f"placement {placement.name!r} names cluster {name!r}, "
                 "which is not in the inventory",
                 placement.pos("policy", "clusterNames", index),
-                f"{placement.name}.policy.clusterNames[{index}]",
+                field_path((*placement.base, "policy", "clusterNames", index)),
                 hint=did_you_mean(name, fleet.clusters),
             )

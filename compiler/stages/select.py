@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetc.core import kube, labels
-from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.diagnostics import Diagnostics, field_path
 from fleetc.core.model import Fleet, HubObject, ObjectKey, Placement
 
 WITH_RESOURCES = "NamespaceWithResources"
@@ -89,7 +89,7 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
             diags.warning(
                 f"resource selector of placement {placement.name!r} matches no hub object",
                 placement.pos(*at),
-                f"{placement.name}.resourceSelectors[{index}]",
+                field_path((*placement.base, "resourceSelectors", index)),
             )
         _check_version(placement, term, at, picked, diags)
         for obj in picked:
@@ -97,7 +97,7 @@ def select(fleet: Fleet, placement: Placement, diags: Diagnostics) -> list[HubOb
                 diags.error(
                     f"placement {placement.name!r} selects {obj.key} more than once",
                     placement.pos(*at),
-                    f"{placement.name}.resourceSelectors[{index}]",
+                    field_path((*placement.base, "resourceSelectors", index)),
                     hint="KubeFleet rejects a placement whose selectors overlap",
                 )
                 continue
@@ -200,7 +200,7 @@ def _resolve_term(
 ) -> list[HubObject] | None:
     group, kind = term.get("group", ""), term.get("kind", "")
     name, selector = term.get("name"), term.get("labelSelector")
-    where = f"{placement.name}.resourceSelectors[{at[1]}]"
+    where = field_path((*placement.base, *at))
     if name and selector is not None:
         diags.error(
             "a resource selector takes name or labelSelector, not both", placement.pos(*at), where
