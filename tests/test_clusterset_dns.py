@@ -156,7 +156,7 @@ def test_coredns_version_is_required_and_checked(memory_fleet):
     make_fleet(memory_fleet, "      coreDNSVersion: latest\n")
     result = memory_fleet.compile()
     assert [d.message for d in result.diagnostics.errors] == [
-        '"latest" does not match the required format'
+        '"latest" does not match the required format: a version such as 1.12.2'
     ]
 
 

@@ -31,6 +31,8 @@ def select_clusters(
         if name in fleet.clusters:
             picked.add(name)
             continue
+        if name in fleet.rejected_clusters:
+            continue  # its document's errors are reported
         at = (*names_at, index)
         diags.error(
             f"cluster {name!r} is not in the inventory",

@@ -126,6 +126,9 @@ class Fleet(Located):
     name: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
     clusters: dict[str, Cluster] = field(default_factory=dict)
+    # Names of inventory clusters whose document was rejected (already reported): a reference
+    # to one is not reported again as unknown.
+    rejected_clusters: frozenset[str] = frozenset()
     placements: list[Placement] = field(default_factory=list)
     objects: dict[ObjectKey, HubObject] = field(default_factory=dict)
     # Kinds that hub CRDs declare: (group, kind) -> "Namespaced" | "Cluster".

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 from fleetc.core import secrets
-from fleetc.core.diagnostics import Diagnostics, field_path
+from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
 from fleetc.core.yamlsource import Document
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -52,9 +52,9 @@ def validate(
     errors = validator(name, pointer).iter_errors(instance)
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         ok = False
-        for path, message in _explain(error, redact):
+        for path, message, hint in _explain(error, redact):
             full = (*base, *path)
-            diags.error(message, doc.pos(full), field_path(full))
+            diags.error(message, doc.pos(full), field_path(full), hint=hint)
     return ok
 
 
@@ -69,42 +69,104 @@ def _short(value: Any, redact: bool = False) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _explain(
-    error: ValidationError, redact: bool = False
-) -> list[tuple[tuple[str | int, ...], str]]:
-    """Readable messages for the validators users meet most; the path points at the culprit.
+# The schemas' name formats, in words.
+PATTERN_WORDS = {
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": (
+        "a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter "
+        "or digit"
+    ),
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": (
+        "a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each part starting and "
+        "ending with a letter or digit"
+    ),
+    "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$": (
+        "a label value: letters, digits, '-', '_' and '.', starting and ending with a letter or "
+        "digit (or empty)"
+    ),
+    "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$": (
+        "a label key: an optional DNS subdomain and '/', then at most 63 letters, digits, '-', "
+        "'_' and '.', starting and ending with a letter or digit"
+    ),
+    "^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$": "a relative path that does not climb out with '..'",
+    "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "a duration such as 30s, 5m or 1h30m",
+    "^(http|https|ssh)://.*$": "an http://, https:// or ssh:// URL",
+    "^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$": (
+        "a Kubernetes quantity such as 500m, 2 or 1.5Gi"
+    ),
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$": (
+        "namespace/name, both DNS-1123 labels"
+    ),
+    "^v?[0-9]+\\.[0-9]+(\\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$": "a version such as 1.31 or v1.31.2",
+    "^v?[0-9]+\\.[0-9]+\\.[0-9]+$": "a version such as 1.12.2",
+}
 
-    With ``redact`` (the document is a Secret) no message quotes a value.
-    """
+Explained = tuple[tuple[str | int, ...], str, str | None]
+
+
+def _explain(error: ValidationError, redact: bool = False) -> list[Explained]:
+    """Readable messages, with hints, for the validators users meet most; the path points at
+    the culprit. With ``redact`` (the document is a Secret) no message quotes a value."""
     path = tuple(error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = sorted(error.schema.get("properties", {}))
         extras = sorted(k for k in error.instance if k not in allowed)
-        hint = ", ".join(sorted(allowed)) or "none"
-        return [((*path, k), f"unknown field {k!r} (allowed: {hint})") for k in extras]
+        listed = ", ".join(allowed) or "none"
+        return [
+            (
+                (*path, k),
+                f"unknown field {k!r}",
+                f"{close} (allowed: {listed})"
+                if (close := did_you_mean(str(k), allowed))
+                else f"allowed: {listed}",
+            )
+            for k in extras
+        ]
     if kind == "required":
-        return [(path, error.message.replace("is a required property", "is required"))]
+        return [(path, error.message.replace("is a required property", "is required"), None)]
     if kind in ("const", "enum"):
         expected = error.validator_value if kind == "enum" else [error.validator_value]
         choices = ", ".join(json.dumps(v) for v in expected)
+        words = [v for v in expected if isinstance(v, str)]
+        close = did_you_mean(str(error.instance), words) if not redact else None
+        message = (
+            f"{_short(error.instance, redact)} is not allowed here; expected one of: {choices}"
+        )
+        return [(path, message, close)]
+    if kind == "pattern":
+        words = PATTERN_WORDS.get(str(error.validator_value))
+        message = f"{_short(error.instance, redact)} does not match the required format"
+        if words:
+            message += f": {words}"
+        hint = None
+        if isinstance(error.instance, str) and error.instance != error.instance.lower():
+            hint = f"use lowercase: {error.instance.lower()!r}" if not redact else "use lowercase"
+        return [(path, message, hint)]
+    if kind == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        shown = " or ".join(names)
+        hint = None
+        value = error.instance
+        if "string" in names and isinstance(value, bool | int | float) and not redact:
+            text = json.dumps(value)
+            hint = f'quote it: "{text}" (YAML reads {text} unquoted as a {_yaml_kind(value)})'
+        return [(path, f"expected {shown}, got {_short(value, redact)}", hint)]
+    if redact:
         return [
             (
                 path,
-                f"{_short(error.instance, redact)} is not allowed here; expected one of: {choices}",
+                f"the value breaks the schema's {kind!r} rule (not shown: this is a Secret)",
+                None,
             )
-        ]
-    if kind == "pattern":
-        return [(path, f"{_short(error.instance, redact)} does not match the required format")]
-    if kind == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [(path, f"expected {expected}, got {_short(error.instance, redact)}")]
-    if redact:
-        return [
-            (path, f"the value breaks the schema's {kind!r} rule (not shown: this is a Secret)")
         ]
     if kind in ("anyOf", "oneOf") and error.context:
         best = jsonschema.exceptions.best_match(error.context)
-        return [((*path, *best.relative_path), best.message)]
-    return [(path, error.message if len(error.message) < 200 else error.message[:197] + "...")]
+        return [((*path, *best.relative_path), best.message, None)]
+    message = error.message if len(error.message) < 200 else error.message[:197] + "..."
+    return [(path, message, None)]
+
+
+def _yaml_kind(value: object) -> str:
+    return "boolean" if isinstance(value, bool) else "number"

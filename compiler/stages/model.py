@@ -85,6 +85,7 @@ def _warn_controller_kinds(fleet: Fleet, diags: Diagnostics) -> None:
 
 
 def _build_inventory(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> None:
+    rejected: set[str] = set()
     for doc in docs:
         data = doc.data
         if not isinstance(data, dict):
@@ -95,10 +96,12 @@ def _build_inventory(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> 
         kind = data.get("kind")
         if kind == "Cluster":
             if not schema.validate(doc, "cluster", diags):
+                rejected.add(_name_of(data))
                 continue
             cluster = _cluster(doc)
         elif kind == "MemberCluster" and data.get("apiVersion") in MEMBER_CLUSTER_API_VERSIONS:
             if not schema.validate(doc, "membercluster", diags):
+                rejected.add(_name_of(data))
                 continue
             cluster = _member_cluster(doc)
         else:
@@ -120,6 +123,13 @@ def _build_inventory(fleet: Fleet, docs: list[Document], diags: Diagnostics) -> 
             continue
         fleet.clusters[cluster.name] = cluster
     fleet.clusters = dict(sorted(fleet.clusters.items()))
+    fleet.rejected_clusters = frozenset(rejected - set(fleet.clusters) - {""})
+
+
+def _name_of(data: dict[str, Any]) -> str:
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -377,7 +387,7 @@ def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics)
     policy = placement.spec.get("policy")
     names = policy.get("clusterNames") if isinstance(policy, dict) else None
     for index, name in enumerate(names if isinstance(names, list) else []):
-        if isinstance(name, str) and name not in fleet.clusters:
+        if isinstance(name, str) and name not in fleet.clusters and name not in fleet.rejected_clusters:
             diags.error(
                 f"placement {placement.name!r} names cluster {name!r}, "
                 "which is not in the inventory",
