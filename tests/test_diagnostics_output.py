@@ -82,7 +82,7 @@ def test_a_name_format_is_said_in_words_and_does_not_cascade(fleet_dir):
     fleet_dir.cluster("east-2")
     result = fleet_dir.compile()
     assert [d.format() for d in result.diagnostics.errors] == [
-        'clusters/east-1.yaml:4:9: error: "East-1" does not match the required format: a '
+        'clusters/east-1.yaml:4:3: error: "East-1" does not match the required format: a '
         "DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter "
         "or digit [at metadata.name]\n  hint: use lowercase: 'east-1'"
     ]
