@@ -189,3 +189,72 @@ def test_paths_are_relative_to_the_current_folder_or_the_repository(
     monkeypatch.chdir(fleet.root if cwd == "fleet" else tmp_path)
     result = run(cli, "validate", "-f", str(fleet.root), "--paths", paths)
     assert result.output.splitlines()[0].startswith(f"{expected}:6:3: error: unknown field")
+
+
+# -- YAML syntax ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "a:\n\tb: 1\n",
+            "f.yaml:2:1: error: YAML syntax error: a tab indents this line; YAML indents with "
+            "spaces only\n  hint: replace the tab with spaces (two per level, as the lines "
+            "around it)",
+        ),
+        (
+            "metadata:\n  name: x\n   labels: {}\n",
+            "f.yaml:3:4: error: YAML syntax error: this line is indented further than the line "
+            "above it, which already has a value\n  hint: line it up with its siblings above; "
+            "only the value of a key that has none on its own line goes further in",
+        ),
+        (
+            "a:\n  b: 1\n c: 2\n",
+            "f.yaml:3:2: error: YAML syntax error: this line's indentation does not match the "
+            "lines above it\n  hint: indent it exactly as far as the sibling keys it belongs "
+            "with (children go further in, siblings line up)",
+        ),
+        (
+            "metadata:\n  name:web\n  labels: {}\n",
+            "f.yaml:2:3: error: YAML syntax error: 'name:' has no space after the colon, so YAML "
+            "reads 'name:web' as one plain string\n  hint: write 'name: ...' with a space after "
+            "the colon",
+        ),
+        (
+            'a: "abc\nb: 2\n',
+            "f.yaml:1:4: error: YAML syntax error: a quoted string is not closed\n  hint: add "
+            "the closing quote to the string that starts at line 1, column 4",
+        ),
+        (
+            "a: 1\na: 2\n",
+            "f.yaml:2:1: error: YAML: duplicate key 'a'\n  hint: a key appears once in a "
+            "mapping (first at line 1): remove one, or merge them",
+        ),
+        (
+            "a: [1, 2\nb: 3\n",
+            "f.yaml:1:4: error: YAML syntax error: a [ ... ] that starts at line 1 is not "
+            "closed, or an item in it is not separated by ','\n  hint: close it with ']' on the "
+            "same logical value, or quote an item holding ': '",
+        ),
+    ],
+    ids=["tab", "over-indented", "under-indented", "no-space", "unclosed-quote", "dup", "flow"],
+)
+def test_yaml_syntax_errors_say_the_cause_and_the_fix(text, expected):
+    from fleetc.core import yamlsource
+    from fleetc.core.diagnostics import Diagnostics
+
+    diags = Diagnostics()
+    assert yamlsource.parse(text, "f.yaml", diags) == []
+    assert [d.format() for d in diags] == [expected]
+
+
+def test_a_missing_space_that_parses_is_explained_by_the_schema_error(fleet_dir):
+    _typo_fleet(fleet_dir)
+    fleet_dir.write(
+        "clusters/c1.yaml",
+        "apiVersion: fleetc.io/v1alpha1\nkind: Cluster\nmetadata:\n  name:c1\n",
+    )
+    result = fleet_dir.compile()
+    hints = [d.hint for d in result.diagnostics.errors if d.path == "metadata"]
+    assert hints == ["a key needs a space after its colon: write 'name: c1'"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -101,6 +102,8 @@ PATTERN_WORDS = {
     "^v?[0-9]+\\.[0-9]+\\.[0-9]+$": "a version such as 1.12.2",
 }
 
+_NO_SPACE = re.compile(r"^[A-Za-z0-9_.-]+:[^\s/]")
+
 Explained = tuple[tuple[str | int, ...], str, str | None]
 
 
@@ -149,6 +152,9 @@ def _explain(error: ValidationError, redact: bool = False) -> list[Explained]:
         shown = " or ".join(names)
         hint = None
         value = error.instance
+        if "object" in names and isinstance(value, str) and _NO_SPACE.match(value) and not redact:
+            key, rest = value.split(":", 1)
+            hint = f"a key needs a space after its colon: write '{key}: {rest}'"
         if "string" in names and isinstance(value, bool | int | float) and not redact:
             text = json.dumps(value)
             hint = f'quote it: "{text}" (YAML reads {text} unquoted as a {_yaml_kind(value)})'

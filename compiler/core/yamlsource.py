@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetc.core import yamlsyntax as syntax
 from fleetc.core.diagnostics import Diagnostics, Position
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer, MaxDepthExceededError
@@ -80,10 +81,11 @@ class Budget:
 
 
 class _Limit(Exception):
-    def __init__(self, message: str, node: Node) -> None:
+    def __init__(self, message: str, node: Node, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.node = node
+        self.hint = hint
 
 
 class _Converter:
@@ -130,7 +132,13 @@ class _Converter:
                     raise _Limit("mapping keys must not be null", key_node)
                 child = (*path, key)
                 if key in result:
-                    raise _Limit(f"duplicate key {key!r}", key_node)
+                    first = self.positions.get(child, (0, 0))[0]
+                    raise _Limit(
+                        f"duplicate key {key!r}",
+                        key_node,
+                        f"a key appears once in a mapping (first at line {first}): remove one, "
+                        "or merge them",
+                    )
                 self.positions[child] = _mark(key_node)
                 result[key] = self.convert(value_node, child, depth + 1)
             return result
@@ -239,7 +247,7 @@ def parse(text: str, file: str, diags: Diagnostics, budget: Budget | None = None
             try:
                 data = converter.convert(node, (), 0)
             except _Limit as exc:
-                diags.error(f"YAML: {exc.message}", Position(file, *_mark(exc.node)))
+                diags.error(f"YAML: {exc.message}", Position(file, *_mark(exc.node)), hint=exc.hint)
                 continue
             except RecursionError:
                 diags.error(
@@ -254,11 +262,14 @@ def parse(text: str, file: str, diags: Diagnostics, budget: Budget | None = None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        hint = None
         if isinstance(exc, MaxDepthExceededError):
             message = f"YAML: document is nested deeper than {MAX_DEPTH} levels"
         else:
-            message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
-        diags.error(message, Position(file, line, column))
+            message, hint, moved = syntax.explain(exc, text)
+            if moved is not None:
+                line, column = moved
+        diags.error(message, Position(file, line, column), hint=hint)
     except ReaderError as exc:
         # A character YAML does not allow (a control character such as NUL).
         offset = exc.position if isinstance(exc.position, int) else 0

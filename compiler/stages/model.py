@@ -387,7 +387,11 @@ def _check_cluster_names(fleet: Fleet, placement: Placement, diags: Diagnostics)
     policy = placement.spec.get("policy")
     names = policy.get("clusterNames") if isinstance(policy, dict) else None
     for index, name in enumerate(names if isinstance(names, list) else []):
-        if isinstance(name, str) and name not in fleet.clusters and name not in fleet.rejected_clusters:
+        if (
+            isinstance(name, str)
+            and name not in fleet.clusters
+            and name not in fleet.rejected_clusters
+        ):
             diags.error(
                 f"placement {placement.name!r} names cluster {name!r}, "
                 "which is not in the inventory",
