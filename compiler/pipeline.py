@@ -20,7 +20,7 @@ from fleetc.sections.flux.section import Flux
 from fleetc.sections.metallb.section import LoadBalancers
 from fleetc.sections.protocol import Section, SectionInput, SectionOutput
 from fleetc.sections.services.section import Services
-from fleetc.stages import emit, model, override, place, select, templates
+from fleetc.stages import emit, lint, model, override, place, select, templates
 from fleetc.stages.override import Overridden
 from fleetc.stages.schedule import Outcome, schedule_fleet
 from fleetc.stages.schedule.eviction import SECTION as EVICTIONS_SECTION
@@ -116,6 +116,10 @@ def compile_fleet(
         )
     for _section, out in outputs:
         new_lock.sections.update(out.lock)
+    with reporter.stage("lint"):
+        lint.lint(
+            lint.LintInput(expanded, selections, scheduled.outcomes, overridden, clusters), diags
+        )
     secrets.check_rendered(clusters, diags)
     _report_outcomes(fleet, scheduled.outcomes, options, diags)
     compilation = Compilation(

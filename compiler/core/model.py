@@ -74,6 +74,11 @@ class Taint:
         # KubeFleet prints taints with Go's %+v of a pointer: &{Key:k Value:v Effect:NoSchedule}.
         return f"&{{Key:{self.key} Value:{self.value} Effect:{self.effect}}}"
 
+    def readable(self) -> str:
+        """The taint for people: ``{key: k, value: v, effect: NoSchedule}``."""
+        value = f"value: {self.value}, " if self.value else ""
+        return f"{{key: {self.key}, {value}effect: {self.effect}}}"
+
 
 @dataclass
 class Cluster(Located):

@@ -22,6 +22,7 @@ STAGES = (
     "place",
     "override",
     "generate",
+    "lint",
     "serialize",
     "compare",
     "write",

@@ -286,6 +286,10 @@ class Overridden:
     definitions: dict[str, Position] = field(default_factory=dict)
     # (cluster, object key) -> the Delete rule that dropped the object there.
     deleted: dict[tuple[str, ObjectKey], Applied] = field(default_factory=dict)
+    # Every valid override, in the order they apply, and the (label, rule number) of each rule
+    # that applied to some object on some cluster (the lints report the rest).
+    overrides: tuple[Override, ...] = ()
+    rules_used: frozenset[tuple[str, int]] = frozenset()
 
 
 def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overridden:
@@ -296,6 +300,7 @@ def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overri
     by_resource = index_by_resource(overrides)
     memo: OverrideMemo = {}
     deleted: dict[tuple[str, ObjectKey], Applied] = {}
+    used: set[tuple[str, int]] = set()
     clusters: ClusterObjects = {}
     for cluster_name, objects in placed.items():
         cluster = fleet.clusters[cluster_name]
@@ -305,6 +310,7 @@ def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overri
             rules = _rules_on(applicable(by_resource, obj), cluster)
             if not rules:
                 continue
+            used.update((a.override.label, a.index) for a in rules)
             if rules[-1].deletes:
                 # The rules before the Delete still run, as KubeFleet's would: a patch that
                 # fails there is an error even though the object is then dropped.
@@ -315,7 +321,7 @@ def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overri
                 continue
             result[key] = _override(obj, rules, cluster, diags, memo)
     definitions = {ov.label: ov.where for ov in overrides}
-    return Overridden(clusters, definitions, deleted)
+    return Overridden(clusters, definitions, deleted, tuple(overrides), frozenset(used))
 
 
 def index_by_resource(overrides: list[Override]) -> Index:

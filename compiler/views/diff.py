@@ -20,6 +20,7 @@ from fleetc.core.output_layout import KUSTOMIZATION, object_path
 from fleetc.core.placed import RenderedObject
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
+from fleetc.views.status import readable
 from fleetc.views.transitions import Finding
 
 ADDED = "added"
@@ -72,6 +73,9 @@ class FleetDiff:
     policies: list[str] = field(default_factory=list)
     # Will it apply? (views/transitions), filled in by the shell that read the base's output.
     transitions: list[Finding] = field(default_factory=list)
+    # Clusters the change leaves selected only because fleet.lock remembers them (lint
+    # FLEET007), one sentence each.
+    kept: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -84,6 +88,7 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     policies = _policy_changes(base, head)
     result.policies = list(policies.values())
     result.placements = _placement_changes(base, head, policies)
+    result.kept = _newly_kept(base, head)
     texts = _Texts()
     for name in sorted(set(base.clusters) | set(head.clusters)):
         old, new = base.clusters.get(name), head.clusters.get(name)
@@ -240,7 +245,7 @@ def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: s
 def _cluster_facts(cluster: Cluster) -> dict[str, Any]:
     return {
         "labels": dict(cluster.labels),
-        "taints": sorted(str(t) for t in cluster.taints),
+        "taints": sorted(t.readable() for t in cluster.taints),
         "state": cluster.state,
         "kubernetesVersion": cluster.kubernetes_version,
     }
@@ -330,11 +335,27 @@ def _placement_changes(
             )
             if decision is not None:
                 side = "before" if gained else "now"
-                reasons.append(f"{side}: {decision.reason}")
+                reasons.append(f"{side}: {readable(decision.reason)}")
                 if decision.evicted_by:
                     reasons.append(f"evicted by {decision.evicted_by}")
             changes.append(PlacementChange(name, cluster, GAINED if gained else LOST, reasons))
     return changes
+
+
+def _newly_kept(base: Compilation, head: Compilation) -> list[str]:
+    """Selections that the change leaves in place only because fleet.lock remembers them."""
+    lines = []
+    for name, outcome in sorted(head.outcomes.items()):
+        before = base.outcomes.get(name)
+        was = {d.cluster for d in before.decisions if d.kept_by_lock} if before else set()
+        for decision in outcome.decisions:
+            if decision.kept_by_lock and decision.cluster not in was:
+                lines.append(
+                    f"placement {name} keeps cluster {decision.cluster} only because fleet.lock "
+                    f"remembers it: it no longer matches ({readable(decision.kept_by_lock)}); "
+                    f"'fleetc render --reschedule {name}' would drop it"
+                )
+    return lines
 
 
 def _cluster_reasons(name: str, base: Compilation, head: Compilation) -> list[str]:

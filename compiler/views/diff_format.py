@@ -59,6 +59,9 @@ def summary_lines(diff: FleetDiff) -> list[str]:
         lines.append("will it apply:")
         for finding in diff.transitions:
             lines += [f"  {finding.text()}", f"      hint: {finding.hint}"]
+    if diff.kept:
+        lines.append("kept from fleet.lock (warning FLEET007):")
+        lines += [f"  {line}" for line in diff.kept]
     return lines
 
 
@@ -92,7 +95,12 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
             why = "; ".join(change.reasons)
             out.append(f"- `{change.placement}` {change.change} `{change.cluster}`: {_md(why)}")
         out.append("")
-    for title, items in (("Placement specs", diff.policies), ("Inventory", diff.inventory)):
+    sections = (
+        ("Placement specs", diff.policies),
+        ("Inventory", diff.inventory),
+        ("Kept from fleet.lock (warning FLEET007)", diff.kept),
+    )
+    for title, items in sections:
         if items:
             out += [f"### {title}", "", *(f"- {_md(item)}" for item in items), ""]
     if diff.transitions:
@@ -180,6 +188,7 @@ def as_json(diff: FleetDiff) -> dict[str, Any]:
             }
             for f in diff.transitions
         ],
+        "keptByLock": diff.kept,
         "clusters": [
             {
                 "name": c.name,

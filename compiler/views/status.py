@@ -7,6 +7,7 @@ prints what these functions return.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fleetc.core.model import Placement
@@ -27,6 +28,8 @@ def decision_item(decision: Decision) -> dict[str, Any]:
         "verdict": decision.verdict,
         "filter": decision.filtered_by,
         **evicted,
+        # Selected only because fleet.lock remembers it: why the filters reject it now.
+        "keptByLock": decision.kept_by_lock or None,
     }
 
 
@@ -76,6 +79,28 @@ def _condition_line(item: dict[str, Any]) -> str:
     )
 
 
+_GO_TAINT = re.compile(r"&\{Key:(\S*) Value:(\S*) Effect:(\S*)\}")
+
+
+def readable(reason: str) -> str:
+    """KubeFleet's reason text for people: Go's ``&{Key:k Value:v Effect:E}`` (which the JSON
+    keeps, as the CRP status has it) becomes ``{key: k, value: v, effect: E}``."""
+
+    def taint(match: re.Match[str]) -> str:
+        key, value, effect = match.groups()
+        shown = f"key: {key}, value: {value}, " if value else f"key: {key}, "
+        return "{" + shown + f"effect: {effect}}}"
+
+    return _GO_TAINT.sub(taint, reason)
+
+
+def _kept_note(decision: dict[str, Any], placement: str) -> str:
+    return (
+        f"kept from fleet.lock: no longer matches ({readable(decision['keptByLock'])}); "
+        f"'fleetc render --reschedule {placement}' would drop it"
+    )
+
+
 def status_text(report: dict[str, Any]) -> str:
     lines = []
     for item in report["placements"]:
@@ -83,6 +108,9 @@ def status_text(report: dict[str, Any]) -> str:
         lines.append(_condition_line(item))
         lines.append(f"  {item['scheduled']['message']}")
         lines.append(f"  selected: {', '.join(selected) if selected else '(none)'}")
+        for d in item["decisions"]:
+            if d["keptByLock"]:
+                lines.append(f"  {d['cluster']}: {_kept_note(d, item['name'])}")
     if not lines:
         lines.append("no placements")
     for service in report.get("services", []):
@@ -108,13 +136,15 @@ def explain_text(item: dict[str, Any]) -> str:
     for d in item["decisions"]:
         if d["verdict"] == "filtered":
             detail = f"by {d['filter']}" if d["filter"] else ""
+        elif d["keptByLock"]:
+            detail = _kept_note(d, item["name"])
         else:
             detail = (
                 f"affinity score {d['affinityScore']}, "
                 f"topology spread score {d['topologySpreadScore']}"
             )
         lines.append(f"  {d['cluster']:<{width}}  {d['verdict']:<9}  {detail}".rstrip())
-        lines.append(f"      {d['reason']}")
+        lines.append(f"      {readable(d['reason'])}")
         if d.get("evictedBy"):
             lines.append(f"      evicted by {d['evictedBy']}")
     return "\n".join(lines) + "\n"

@@ -152,6 +152,14 @@ def _selected(name: str, score: Score) -> Decision:
     return Decision(name, True, reason, score.affinity, score.topology_spread)
 
 
+def _kept(decision: Decision, rejected: dict[str, Status]) -> Decision:
+    """A remembered selection, marked when the filters would now reject its cluster."""
+    status = rejected.get(decision.cluster)
+    if status is None:
+        return decision
+    return dataclasses.replace(decision, kept_by_lock=str(status), filtered_by=status.plugin)
+
+
 def _not_picked(name: str, score: Score) -> Decision:
     reason = text.NOT_PICKED.format(
         cluster=name, affinity=score.affinity, topology=score.topology_spread
@@ -179,9 +187,10 @@ def _pick_all(placement: Placement, clusters: list[Cluster], present: list[Pick]
     """Every cluster passing the filters, plus those selected before (sticky); always True."""
     state = CycleState(placement, clusters, selected=frozenset(p.cluster for p in present))
     passed, rejected = run_filters(filters(), state, clusters)
-    decisions = [_selected(p.cluster, Score()) for p in present]
+    decisions = [_kept(_selected(p.cluster, Score()), rejected) for p in present]
     decisions += [_selected(c.name, Score()) for c in passed]
-    decisions += _filtered(rejected, clusters)
+    kept = {p.cluster for p in present}
+    decisions += _filtered({k: v for k, v in rejected.items() if k not in kept}, clusters)
     count = len(present) + len(passed)
     digest = policy_hash(placement.policy)
     return Outcome(placement.name, "PickAll", _fulfilled(count), decisions, digest)
@@ -234,7 +243,13 @@ def _pick_n(
             placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
         )
     names = {p.cluster for p in chosen}
-    decisions = [_selected(p.cluster, p.score) for p in chosen]
+    remembered = {p.cluster for p in present}
+    decisions = [
+        _kept(_selected(p.cluster, p.score), last.rejected)
+        if p.cluster in remembered
+        else _selected(p.cluster, p.score)
+        for p in chosen
+    ]
     decisions += [
         _not_picked(c.name, last.scores[c.name]) for c in last.ranked if c.name not in names
     ]

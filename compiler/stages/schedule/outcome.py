@@ -59,6 +59,9 @@ class Decision:
     scored: bool = False
     # The ClusterResourcePlacementEviction that deleted this cluster's binding in this render.
     evicted_by: str = ""
+    # For a selected cluster that no longer passes the filters and is kept only because
+    # fleet.lock remembers it (KubeFleet's stickiness): why it would be filtered now.
+    kept_by_lock: str = ""
 
     @property
     def verdict(self) -> str:
