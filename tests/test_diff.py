@@ -255,9 +255,8 @@ def test_a_taint_names_itself_as_the_reason(cli, tmp_path):
     moves = {(p["placement"], p["cluster"]): p["reasons"] for p in _json(cli, fleet)["placements"]}
     assert set(moves) == {("app", "c2"), ("baseline", "c2")}
     assert moves[("baseline", "c2")] == [
-        "cluster c2: taints changed from (none) to &{Key:maint Value: Effect:NoSchedule}",
-        "now: ClusterUnschedulable, "
-        "taint &{Key:maint Value: Effect:NoSchedule} cannot be tolerated",
+        "cluster c2: taints changed from (none) to {key: maint, effect: NoSchedule}",
+        "now: ClusterUnschedulable, taint {key: maint, effect: NoSchedule} cannot be tolerated",
     ]
 
 

@@ -16,8 +16,8 @@ def test_explain_shows_why_the_example_left_out_its_tainted_and_not_ready_cluste
     assert lines[0] == "kuard-demo (PickAll): Scheduled=True, SchedulingPolicyFulfilled"
     at4 = lines.index("  aks-member-4  filtered   by TaintToleration")
     assert lines[at4 + 1] == (
-        "      ClusterUnschedulable, taint &{Key:maintenance Value:kernel-upgrade "
-        "Effect:NoSchedule} cannot be tolerated"
+        "      ClusterUnschedulable, taint {key: maintenance, value: kernel-upgrade, "
+        "effect: NoSchedule} cannot be tolerated"
     )
     at5 = lines.index("  aks-member-5  filtered   by ClusterEligibility")
     assert lines[at5 + 1] == "      " + (

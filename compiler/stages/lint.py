@@ -171,8 +171,16 @@ def _unselected(given: LintInput, linter: lints.Linter) -> None:
         {k.name for k in selected if k.kind == "Namespace" and not k.group}
         | {k.namespace for k in selected if k.namespace}
     )
-    for key, obj in fleet.objects.items():
-        if key in selected or is_excluded(obj, fleet):
+    unselected = [
+        (key, obj)
+        for key, obj in fleet.objects.items()
+        if key not in selected and not is_excluded(obj, fleet)
+    ]
+    # An unselected hub Namespace speaks for the objects in it.
+    quiet = {key.name for key, _ in unselected if key.kind == "Namespace" and not key.group}
+    inside = {name: sum(1 for k, _ in unselected if k.namespace == name) for name in quiet}
+    for key, obj in unselected:
+        if key.namespace in quiet:
             continue
         silenced = lints.ignored_codes((obj.body.get("metadata") or {}).get("annotations"))
         template = given.expanded.origin.get(key)
@@ -190,9 +198,11 @@ def _unselected(given: LintInput, linter: lints.Linter) -> None:
             )
             continue
         code = lints.INEFFECTIVE_ENVELOPE_OR_TEMPLATE if is_envelope(key) else None
+        held = inside.get(key.name, 0) if key.kind == "Namespace" and not key.group else 0
         linter.warn(
             code or lints.UNSELECTED_OBJECT,
-            f"{key} is selected by no placement: it reaches no cluster",
+            f"{key} is selected by no placement: it reaches no cluster"
+            + (f" (nor do the {held} object(s) in it)" if held else ""),
             obj.pos("metadata", "name"),
             "metadata.name",
             hint=hint or "select it (or its namespace) in a placement, or remove it",
