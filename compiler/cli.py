@@ -13,7 +13,7 @@ from fleetc.core.diagnostics import Diagnostics, did_you_mean
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
-from fleetc.shell import apply_safety, gitloop, gitsource, validate_rendered, writer
+from fleetc.shell import apply_safety, gitloop, gitsource, validate_hub, validate_rendered, writer
 from fleetc.shell import terminal as report
 from fleetc.shell.compile import compile_file
 from fleetc.shell.load import find_fleet_file
@@ -226,9 +226,21 @@ def validate(
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
     root, output, result = _compile(path, options)
+    _validate_hub(root, result, list(crd_folders))
     if rendered and result.compilation is not None:
         _validate_output(root, output, result, list(crd_folders))
     raise SystemExit(_finish(result, strict))
+
+
+def _validate_hub(root: Path, result: Result, crd_folders: list[Path]) -> None:
+    """Hub manifests against the schemas of the clusters they reach (``spec.crds``, --crds)."""
+    comp = result.compilation
+    if comp is None:
+        return
+    diags = result.diagnostics
+    folders = [*validate_hub.spec_crds(root, comp.fleet, diags), *crd_folders]
+    crds = validate_rendered.read_crds(folders, diags)
+    validate_hub.validate_hub(comp, crds, diags)
 
 
 def _validate_output(root: Path, output: Path, result: Result, crd_folders: list[Path]) -> None:
@@ -286,6 +298,7 @@ def render(
     options = Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
     root, output, result = _compile(path, options, reporter)
+    _validate_hub(root, result, [])
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
@@ -365,6 +378,7 @@ def check(
     """
     reporter = _reporter(timings)
     root, output, result = _compile(path, Options(strict=strict), reporter)
+    _validate_hub(root, result, [])
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)

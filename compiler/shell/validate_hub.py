@@ -1,0 +1,204 @@
+"""Hub manifests checked where they are written, against the schemas of the clusters they reach.
+
+Built-in kinds are checked against the strict Kubernetes OpenAPI schema (kubernetes-validate) of
+the lowest and the highest Kubernetes version among the clusters each object is placed on; a
+custom resource against its CustomResourceDefinition, when one is known: a CRD among the hub
+manifests, in ``spec.crds`` or given with ``--crds``. Each problem is reported once per object,
+at the hub file, line and column, naming the versions whose schema rejects it, with a "did you
+mean" for misspelt kinds and fields. Objects that templates render are checked per cluster by
+``validate --rendered`` instead (their positions are in the rendered text).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from fleetc.core import secrets
+from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
+from fleetc.core.yamlsource import Document
+from fleetc.pipeline import Compilation
+from fleetc.shell.load import TEMPLATE_SUFFIX
+from fleetc.shell.validate_rendered import (
+    _SCHEMA_ROOT,
+    CustomResourceDefinitions,
+    builtin_validator,
+    crd_validator,
+    schema_version,
+)
+from jsonschema.exceptions import ValidationError
+
+CRD_KEY = ObjectKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "")
+
+
+def spec_crds(root: Path, fleet: Fleet, diags: Diagnostics) -> list[Path]:
+    """The CRD files and folders ``spec.crds`` names, each inside the fleet's folder."""
+    entries = fleet.spec.get("crds")
+    found = []
+    real_root = Path(os.path.realpath(root))
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        path = Path(os.path.realpath(root / entry))
+        where = fleet.pos("spec", "crds", index)
+        if os.path.isabs(entry) or (path != real_root and real_root not in path.parents):
+            diags.error(
+                f"CRD path {entry!r} points outside the repository",
+                where,
+                f"spec.crds[{index}]",
+                hint="paths are relative to fleet.yaml and stay below its folder",
+            )
+        elif not path.exists():
+            diags.error(f"CRD path {entry!r} does not exist", where, f"spec.crds[{index}]")
+        else:
+            found.append(path)
+    return found
+
+
+def _builtin_group(group: str) -> bool:
+    return group in ("", "apps", "batch", "autoscaling", "policy") or group.endswith(".k8s.io")
+
+
+@functools.cache
+def _kinds(version: tuple[int, int], group: str, api: str) -> dict[str, str]:
+    """Lower-cased kind -> file name, of the built-in kinds this version serves in group/api."""
+    folder = f"v{version[0]}.{version[1]}.0-local-strict"
+    root = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder)
+    short = group.split(".", 1)[0]
+    suffix = f"-{short}-{api}.json" if group else f"-{api}.json"
+    found = {}
+    for entry in root.iterdir():
+        name = entry.name
+        if name.endswith(suffix) and not name.startswith("_"):
+            kind = name[: -len(suffix)]
+            if "-" not in kind:
+                found[kind] = name
+    return found
+
+
+def _label(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def validate_hub(comp: Compilation, crds: CustomResourceDefinitions, diags: Diagnostics) -> int:
+    """Check every placed hub object; returns how many were checked."""
+    fleet = comp.fleet
+    known = crds.merged(_hub_crds(fleet.objects.values(), diags))
+    reach: dict[ObjectKey, set[tuple[int, int]]] = {}
+    for cluster, objects in comp.clusters.items():
+        version = schema_version(fleet.clusters[cluster].kubernetes_version)
+        for key in objects:
+            reach.setdefault(key, set()).add(version)
+    checked = 0
+    for key, versions in sorted(reach.items()):
+        hub = fleet.objects.get(key)
+        if hub is None or hub.source.endswith(TEMPLATE_SUFFIX):
+            continue
+        ordered = sorted(versions)
+        checked += 1
+        _check(hub, sorted({ordered[0], ordered[-1]}), known, diags)
+    return checked
+
+
+def _hub_crds(objects: Iterable[HubObject], diags: Diagnostics) -> CustomResourceDefinitions:
+    found = CustomResourceDefinitions()
+    for obj in objects:
+        if (obj.key.group, obj.key.kind) == (CRD_KEY.group, CRD_KEY.kind):
+            found.add(Document(obj.body, obj.source), diags)
+    return found
+
+
+def _check(
+    hub: HubObject,
+    versions: list[tuple[int, int]],
+    crds: CustomResourceDefinitions,
+    diags: Diagnostics,
+) -> None:
+    group, api = split_api_version(hub.api_version)
+    kind = hub.key.kind
+    what = f"{kind} ({hub.api_version})"
+    # (path, message, hint) -> the versions whose schema reports it.
+    found: dict[tuple[tuple, str, str | None], list[str]] = {}
+    for version in versions:
+        validator = builtin_validator(version, group, api, kind)
+        source = f"Kubernetes {_label(version)}"
+        if validator is None:
+            schema = crds.schemas.get((group, api, kind))
+            if schema is not None:
+                validator, source = crd_validator(schema), f"CRD {kind.lower()}s.{group}"
+            elif _builtin_group(group) and (group, kind) not in crds.served:
+                kinds = _kinds(version, group, api)
+                close = difflib.get_close_matches(kind.lower(), sorted(kinds), n=1, cutoff=0.6)
+                proper = _proper(version, group, api, kinds[close[0]]) if close else None
+                hint = f"did you mean {proper!r}?" if proper else None
+                problem = (("kind",), f"Kubernetes serves no {hub.api_version} {kind}", hint)
+                found.setdefault(problem, []).append(_label(version))
+                continue
+            else:
+                continue  # a custom resource whose CRD fleetc was not given: not checked
+        secret = secrets.is_secret(hub.body)
+        for error in validator.iter_errors(hub.body):
+            path = tuple(error.absolute_path)
+            message, hint = _explain(error, secret)
+            found.setdefault((path, message, hint), []).append(source)
+    for (path, message, hint), sources in sorted(found.items(), key=lambda f: str(f[0])):
+        where = ".".join(str(p) for p in path) or "(object)"
+        names = _sources(sources)
+        diags.error(f"{what}: {where}: {message} ({names})", hub.pos(*path), where, hint=hint)
+
+
+def _proper(version: tuple[int, int], group: str, api: str, file: str) -> str:
+    folder = f"v{version[0]}.{version[1]}.0-local-strict"
+    path = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder, file)
+    for gvk in (
+        json.loads(path.read_text(encoding="utf-8")).get("x-kubernetes-group-version-kind") or []
+    ):
+        if gvk.get("group", "") == group and gvk.get("version") == api:
+            return str(gvk["kind"])
+    return file.split("-", 1)[0]
+
+
+def _sources(sources: list[str]) -> str:
+    kubernetes = [s.removeprefix("Kubernetes ") for s in sources if s.startswith("Kubernetes")]
+    others = [s for s in sources if not s.startswith("Kubernetes")]
+    parts = []
+    if kubernetes:
+        parts.append(f"Kubernetes {' and '.join(dict.fromkeys(kubernetes))} schema")
+    parts += list(dict.fromkeys(others))
+    return ", ".join(parts)
+
+
+def _explain(error: ValidationError, secret: bool) -> tuple[str, str | None]:
+    """A readable message (and a did-you-mean for unknown fields) for one schema error; a
+    Secret's values are never quoted."""
+    if secret and error.validator != "additionalProperties":
+        return f"a value (not shown: this is a Secret) fails the {error.validator!r} check", None
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extras = sorted(k for k in error.instance if k not in allowed)
+        names = ", ".join(repr(k) for k in extras)
+        hint = did_you_mean(str(extras[0]), allowed) if extras else None
+        return f"unknown field {names}", hint
+    if error.validator == "type":
+        wanted = (
+            error.validator_value
+            if isinstance(error.validator_value, list)
+            else [error.validator_value]
+        )
+        types = [t for t in wanted if t != "null"] or wanted
+        numeric = {"integer", "number"} & set(types)
+        value = error.instance
+        unquote = isinstance(value, str) and numeric and value.lstrip("-").isdigit()
+        hint = f"write it without quotes: {value}" if unquote else None
+        return f"expected {' or '.join(types)}, got {_short(value)}", hint
+    message = error.message
+    return (message if len(message) < 200 else message[:197] + "..."), None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
