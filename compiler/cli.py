@@ -378,7 +378,7 @@ def check(
     """
     reporter = _reporter(timings)
     root, output, result = _compile(path, Options(strict=strict), reporter)
-    _validate_hub(root, result, [])
+    _validate_hub(root, result, list(crd_folders))
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)

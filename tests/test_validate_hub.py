@@ -64,7 +64,7 @@ def test_a_quoted_number_is_reported_once_at_the_hub_file(cli, fleet_dir):
     code, found = errors(cli, make(fleet_dir, replicas='"3"'))
     assert code == 1
     assert found == [
-        "hub/app.yaml:11:3: error: Deployment (apps/v1): spec.replicas: expected integer, got "
+        "hub/app.yaml:12:3: error: Deployment (apps/v1): spec.replicas: expected integer, got "
         "'3' (Kubernetes 1.29 and 1.33 schema) [at spec.replicas]"
     ]
 
@@ -74,9 +74,9 @@ def test_a_field_typo_gets_a_did_you_mean(cli, fleet_dir):
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     at = lines.index(
-        "hub/app.yaml:22:15: error: Deployment (apps/v1): spec.template.spec.containers.0.ports.0: "
-        "unknown field 'protocl' (Kubernetes 1.29 and 1.33 schema) "
-        "[at spec.template.spec.containers.0.ports.0]"
+        "hub/app.yaml:23:35: error: Deployment (apps/v1): "
+        "spec.template.spec.containers[0].ports[0].protocl: unknown field 'protocl' "
+        "(Kubernetes 1.29 and 1.33 schema) [at spec.template.spec.containers[0].ports[0].protocl]"
     )
     assert lines[at + 1] == "  hint: did you mean 'protocol'?"
 

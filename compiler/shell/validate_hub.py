@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from fleetc.core import secrets
-from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
 from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
 from fleetc.core.yamlsource import Document
 from fleetc.pipeline import Compilation
@@ -136,17 +136,18 @@ def _check(
                 proper = _proper(version, group, api, kinds[close[0]]) if close else None
                 hint = f"did you mean {proper!r}?" if proper else None
                 problem = (("kind",), f"Kubernetes serves no {hub.api_version} {kind}", hint)
-                found.setdefault(problem, []).append(_label(version))
+                found.setdefault(problem, []).append(f"Kubernetes {_label(version)}")
                 continue
             else:
                 continue  # a custom resource whose CRD fleetc was not given: not checked
         secret = secrets.is_secret(hub.body)
         for error in validator.iter_errors(hub.body):
             path = tuple(error.absolute_path)
-            message, hint = _explain(error, secret)
+            message, hint, culprit = _explain(error, secret)
+            path = (*path, *culprit)
             found.setdefault((path, message, hint), []).append(source)
     for (path, message, hint), sources in sorted(found.items(), key=lambda f: str(f[0])):
-        where = ".".join(str(p) for p in path) or "(object)"
+        where = field_path(path) or "(object)"
         names = _sources(sources)
         diags.error(f"{what}: {where}: {message} ({names})", hub.pos(*path), where, hint=hint)
 
@@ -172,17 +173,19 @@ def _sources(sources: list[str]) -> str:
     return ", ".join(parts)
 
 
-def _explain(error: ValidationError, secret: bool) -> tuple[str, str | None]:
-    """A readable message (and a did-you-mean for unknown fields) for one schema error; a
-    Secret's values are never quoted."""
+def _explain(error: ValidationError, secret: bool) -> tuple[str, str | None, tuple[str, ...]]:
+    """A readable message, a did-you-mean for unknown fields, and the path below the error's
+    to the culprit (the unknown field itself), for one schema error; a Secret's values are
+    never quoted."""
     if secret and error.validator != "additionalProperties":
-        return f"a value (not shown: this is a Secret) fails the {error.validator!r} check", None
+        message = f"a value (not shown: this is a Secret) fails the {error.validator!r} check"
+        return message, None, ()
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted((error.schema.get("properties") or {}).keys())
-        extras = sorted(k for k in error.instance if k not in allowed)
-        names = ", ".join(repr(k) for k in extras)
-        hint = did_you_mean(str(extras[0]), allowed) if extras else None
-        return f"unknown field {names}", hint
+        extras = sorted(str(k) for k in error.instance if k not in allowed)
+        if extras:
+            hint = did_you_mean(extras[0], allowed)
+            return f"unknown field {extras[0]!r}", hint, (extras[0],)
     if error.validator == "type":
         wanted = (
             error.validator_value
@@ -194,9 +197,9 @@ def _explain(error: ValidationError, secret: bool) -> tuple[str, str | None]:
         value = error.instance
         unquote = isinstance(value, str) and numeric and value.lstrip("-").isdigit()
         hint = f"write it without quotes: {value}" if unquote else None
-        return f"expected {' or '.join(types)}, got {_short(value)}", hint
+        return f"expected {' or '.join(types)}, got {_short(value)}", hint, ()
     message = error.message
-    return (message if len(message) < 200 else message[:197] + "..."), None
+    return (message if len(message) < 200 else message[:197] + "..."), None, ()
 
 
 def _short(value: object) -> str:
