@@ -32,7 +32,7 @@ def test_unknown_field_names_the_likely_one(cli, fleet_dir):
     lines = result.output.splitlines()
     assert "fleet.yaml:6:3: error: unknown field 'placement' [at spec.placement]" in lines
     assert (
-        "  hint: did you mean 'placements'? (allowed: flux, inventory, lints, loadBalancers, output, "
+        "  hint: did you mean 'placements'? (allowed: crds, flux, inventory, lints, loadBalancers, output, "
         "overrides, placements, resources, services, values)"
     ) in lines
 
@@ -131,7 +131,7 @@ def test_json_format(cli, fleet_dir):
                 "line": 6,
                 "column": 3,
                 "path": "spec.placement",
-                "hint": "did you mean 'placements'? (allowed: flux, inventory, lints, loadBalancers, "
+                "hint": "did you mean 'placements'? (allowed: crds, flux, inventory, lints, loadBalancers, "
                 "output, overrides, placements, resources, services, values)",
             }
         ],

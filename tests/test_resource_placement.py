@@ -193,7 +193,7 @@ def test_rp_has_its_own_lines_in_status_explain_and_diff(fleet_dir, cli):
     assert "ResourcePlacement app/web (PickAll)" in status_view.status_text(report)
     out = run(cli, "explain", "app/web", "-f", str(fleet_dir.root), "--format", "json")
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["name"] == "app/web"
+    assert json.loads(out.stdout)["name"] == "app/web"  # warnings go to stderr
     (fleet_dir.root / "hub/rp.yaml").unlink()
     before = fleet_dir.compile()
     changes = diff.compare(before.compilation, result.compilation, "base", "head")

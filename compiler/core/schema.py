@@ -100,6 +100,7 @@ PATTERN_WORDS = {
     ),
     "^v?[0-9]+\\.[0-9]+(\\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$": "a version such as 1.31 or v1.31.2",
     "^v?[0-9]+\\.[0-9]+\\.[0-9]+$": "a version such as 1.12.2",
+    "^(100|[0-9]{1,2})%$": "a percentage from 0% to 100%, such as 25%",
 }
 
 _NO_SPACE = re.compile(r"^[A-Za-z0-9_.-]+:[^\s/]")
