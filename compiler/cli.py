@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from fleetc.core import diagnostics_format
-from fleetc.core.diagnostics import Diagnostics, did_you_mean
+from fleetc.core.diagnostics import Diagnostics, suggest
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
@@ -486,8 +486,8 @@ def explain(
     assert comp is not None
     names = [p.name for p in comp.fleet.placements]
     if placement not in names:
-        hint = did_you_mean(placement, names)
-        raise click.UsageError(f"no placement named {placement!r}" + (f"; {hint}" if hint else ""))
+        hint = suggest(placement, names, "placements")
+        raise click.UsageError(f"no placement named {placement!r}; {hint}")
     item = status.explain(comp, placement)
     if output_format == "json":
         click.echo(json.dumps(item, indent=2))

@@ -258,3 +258,32 @@ def test_a_missing_space_that_parses_is_explained_by_the_schema_error(fleet_dir)
     result = fleet_dir.compile()
     hints = [d.hint for d in result.diagnostics.errors if d.path == "metadata"]
     assert hints == ["a key needs a space after its colon: write 'name: c1'"]
+
+
+def test_explain_suggests_names_for_unknown_placements_clusters_and_objects(cli, example):
+    root = str(example.root)
+    nosuch = run(cli, "explain", "nosuch", "-f", root)
+    assert nosuch.exit_code == 2
+    assert "no placement named 'nosuch'; placements: 'kuard-demo', 'platform-baseline'" in (
+        nosuch.output
+    )
+    typo = run(cli, "explain", "kuard-dmeo", "-f", root)
+    assert "no placement named 'kuard-dmeo'; did you mean 'kuard-demo'?" in typo.output
+    cluster = run(
+        cli, "explain", "--cluster", "aks-membr-1", "--object", "Namespace/kuard-demo", "-f", root
+    )
+    assert cluster.exit_code == 1
+    assert "no cluster 'aks-membr-1' in the inventory (did you mean 'aks-member-1'?)" in (
+        cluster.output
+    )
+    obj = run(
+        cli,
+        "explain",
+        "--cluster",
+        "aks-member-1",
+        "--object",
+        "Deployment.apps/kuard-demo/kard",
+        "-f",
+        root,
+    )
+    assert "(did you mean 'Deployment.apps/kuard-demo/kuard'?)" in obj.output

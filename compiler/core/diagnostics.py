@@ -112,6 +112,19 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
+def suggest(word: str, choices: Iterable[str], what: str = "known") -> str:
+    """A "did you mean" when a choice is close, else the choices themselves (a few of them)."""
+    close = did_you_mean(word, choices)
+    if close:
+        return close
+    names = sorted(choices)
+    if not names:
+        return f"there are none ({what})"
+    shown = ", ".join(repr(n) for n in names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f"{what}: {shown}{more}"
+
+
 def field_path(parts: Iterable[str | int]) -> str:
     """('spec', 'placements', 0, 'name') -> 'spec.placements[0].name'."""
     text = ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetc.core import yamlout
-from fleetc.core.diagnostics import did_you_mean
+from fleetc.core.diagnostics import suggest
 from fleetc.core.model import ObjectKey
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
@@ -53,8 +53,8 @@ def parse_object(text: str) -> ObjectKey | None:
 def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
     """The trace of ``key`` on ``cluster``, or a message saying why there is none."""
     if cluster not in comp.clusters:
-        hint = did_you_mean(cluster, comp.clusters)
-        return f"no cluster {cluster!r} in the inventory" + (f" ({hint})" if hint else "")
+        hint = suggest(cluster, comp.clusters, "clusters")
+        return f"no cluster {cluster!r} in the inventory ({hint})"
     placed = comp.clusters[cluster]
     obj = placed.get(key)
     if obj is None:
@@ -62,8 +62,9 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         deleted_by = _deleted_by(comp, cluster, key)
         if deleted_by:
             return f"{message}: {deleted_by} deletes it there"
-        hint = did_you_mean(str(key), [str(k) for k in placed])
-        return message + (f" ({hint})" if hint else "")
+        if not placed:
+            return f"{message}: nothing is rendered there"
+        return f"{message} ({suggest(str(key), [str(k) for k in placed], 'rendered there')})"
     where = comp.overridden.definitions
     original = obj.original if obj.original is not None else obj.body
     hub = comp.fleet.objects.get(key)
