@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import FleetDir, run
+from gitrepo import demo_fleet
 
 FLEET = """
 apiVersion: fleetc.io/v1alpha1
@@ -234,3 +237,17 @@ def test_lints_are_silenced_per_object_or_in_fleet_yaml(fleet_dir, how):
 def test_silencing_needs_a_reason(fleet_dir):
     make(fleet_dir, extra="  lints:\n    ignore:\n      - code: FLEET005\n")
     assert [d.message for d in fleet_dir.compile().diagnostics.errors] == ["'reason' is required"]
+
+
+def test_diff_warns_when_a_change_leaves_a_cluster_kept_only_by_fleet_lock(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    fleet.commit("render")
+    fleet.cluster("c1", {"env": "dev"})  # the app placement selected c1 while it was prod
+    result = run(cli, "diff", "-f", str(fleet.root), "--base", "HEAD", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["keptByLock"] == [
+        "placement app keeps cluster c1 only because fleet.lock remembers it: it no longer "
+        "matches (ClusterUnschedulable, cluster does not match with any of the required cluster "
+        "affinity terms); 'fleetc render --reschedule app' would drop it"
+    ]
