@@ -25,8 +25,8 @@ from fleetc.shell.sources import join
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
 
-# fleetc's own scratch files (the render lock, staging folders): never sources.
-SCRATCH_PREFIXES = (writer.RENDER_LOCK, writer.STAGING_PREFIX)
+# fleetc's own scratch files (the render lock, staging files, a shadow tree): never sources.
+SCRATCH_PREFIXES = (writer.RENDER_LOCK, writer.STAGING_PREFIX, writer.SHADOW_PREFIX)
 
 
 @dataclass

@@ -1,11 +1,18 @@
-"""Write the output tree atomically, and compare it with what is committed.
+"""Write the output tree atomically, touching only what changed, and compare it with what is
+committed.
 
-The new tree is staged next to the output folder (unchanged files are hard-linked, not
-rewritten) and swapped in with one ``renameat2(RENAME_EXCHANGE)``, so a reader or a kill at any
-moment sees the old tree or the new one, never a mixture. ``fleet.lock`` is staged with it and
-a journal records the swap, so ``recover`` (run before every command) completes or rolls back
-a render killed between the two renames. ``<cluster>/flux-system/`` folders, written by
-``flux bootstrap``, are carried over untouched.
+fleetc keeps two copies of the output: the live one (``rendered/``) and a *shadow*, the tree
+the previous render replaced, kept in the repository's git directory (``<git dir>/fleetc/``,
+never in ``git status``; beside the output when the fleet is not in git). A render brings the
+shadow up to the new tree by writing only the files that differ from it (files that did not
+change are hard links to the live ones, so they cost nothing), then swaps the two with one
+``renameat2(RENAME_EXCHANGE)``: a reader or a kill at any moment sees the old tree or the new
+one, never a mixture, and the old tree becomes the next render's shadow. Nothing in the shadow
+is trusted: every render scans it and keeps a file only when it is the very inode of a live file
+whose bytes were just compared. ``fleet.lock`` is staged with the tree, and a journal (in the
+git directory too) records the swap, so ``recover`` (run before every command) completes or
+rolls back a render killed between the swap and the lock's rename. ``<cluster>/flux-system/``
+folders, written by ``flux bootstrap``, are carried over untouched.
 """
 
 from __future__ import annotations
@@ -15,22 +22,32 @@ import ctypes.util
 import dataclasses
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
+from fleetc.core.lock import LOCK_FILE as FLEET_LOCK
 from fleetc.shell import output_tree
 from fleetc.shell.sources import FileSource, read_regular
 from fleetc.stages.emit import FLUX_SYSTEM
 
 STAGING_PREFIX = ".fleetc-staging-"
+# The shadow tree's name beside the output when the fleet has no git directory to keep it in.
+SHADOW_PREFIX = ".fleetc-shadow-"
 # The render's mutual-exclusion lock (flock), in the fleet's root: one render at a time.
 # Not fleet.lock (``core.lock.LOCK_FILE``), the scheduling memory that renders write.
 RENDER_LOCK = ".fleetc-lock"
+JOURNAL = ".fleetc-journal"
+# fleetc's folder inside the git directory: the journal and the shadow trees.
+SCRATCH_DIR = "fleetc"
+_JOURNAL_VERSION = 2
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -51,12 +68,41 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    # The files whose bytes are already right: staged as hard links, never read twice.
+    # The files whose bytes are already right: the shadow links them, never rewrites them.
     kept: set[str] = field(default_factory=set, repr=False)
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.changed or self.removed)
+
+
+def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.DirEntry]:
+    """Every non-folder entry below the shadow tree ``output`` but ``<cluster>/flux-system/``,
+    by relative path (and the folders, into ``folders`` when given), with its inode: the
+    writer's own buffer, which ``output_tree`` (the readers' walker) does not list.
+
+    Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
+    """
+    found: dict[str, os.DirEntry] = {}
+    stack = [("", os.fspath(output))]
+    while stack:
+        rel_dir, folder = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                rel = rel_dir + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
+                    if not (entry.name == FLUX_SYSTEM and rel_dir.count("/") == 1):
+                        stack.append((rel + "/", entry.path))
+                        if folders is not None:
+                            folders.add(rel)
+                else:
+                    found[rel] = entry
+    return found
 
 
 def compare(output: Path, files: dict[str, bytes]) -> Changes:
@@ -97,6 +143,69 @@ def check_relative(rel: str) -> None:
         raise WriteError(f"refusing to write {rel!r}: it is not a plain path inside the output")
 
 
+# -- where fleetc keeps its own files -------------------------------------------------------
+
+
+def _git_location(root: Path) -> tuple[Path, Path] | None:
+    """(git directory, top of the working tree) of the repository holding ``root``: ``.git``,
+    or the folder a worktree's ``.git`` file names; None outside git."""
+    start = Path(os.path.abspath(root))
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_symlink():
+            return None
+        if dot_git.is_dir():
+            return dot_git, folder
+        if dot_git.is_file():
+            text = (read_regular(dot_git) or b"").decode("utf-8", "replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            target = Path(text[len("gitdir:") :].strip())
+            target = target if target.is_absolute() else folder / target
+            return (target, folder) if target.is_dir() and not target.is_symlink() else None
+    return None
+
+
+def scratch_dir(root: Path) -> Path:
+    """The folder of the journal and the shadow trees of the fleet at ``root``:
+    ``<git dir>/fleetc/<fleet folder relative to the top, or root>``, outside the tracked tree;
+    ``root`` itself when the fleet is not in a git repository."""
+    found = _git_location(root)
+    if found is None:
+        return root
+    gitdir, top = found
+    rel = os.path.relpath(os.path.abspath(root), top)
+    name = "root" if rel == "." else quote(rel.replace(os.sep, "/"), safe="")
+    return gitdir / SCRATCH_DIR / name
+
+
+def _journal_file(root: Path) -> Path:
+    return scratch_dir(root) / JOURNAL
+
+
+def _device(path: Path) -> int | None:
+    """The device of ``path`` or of its nearest existing parent."""
+    for folder in (path, *path.parents):
+        with suppress(OSError):
+            return os.stat(folder).st_dev
+    return None
+
+
+def shadow_path(root: Path, output: Path) -> Path:
+    """Where the shadow of ``output`` lives: in the scratch folder when it is on the output's
+    file system (a rename cannot cross file systems), else beside the output."""
+    output = Path(os.path.abspath(output))
+    scratch = scratch_dir(root)
+    if scratch != root and _device(scratch) == _device(output.parent):
+        digest = hashlib.sha256(os.fsencode(output)).hexdigest()[:16]
+        return scratch / f"shadow-{output.name}-{digest}"
+    return output.parent / f"{SHADOW_PREFIX}{output.name}"
+
+
+def _lock_temp(lock_path: Path) -> Path:
+    return lock_path.with_name(f"{STAGING_PREFIX}{lock_path.name}")
+
+
 @contextmanager
 def repository_lock(root: Path) -> Iterator[None]:
     """One render at a time per repository; a second one is refused, not interleaved."""
@@ -127,9 +236,13 @@ def write_file(path: Path, data: bytes) -> bool:
         temp.write_bytes(data)
         os.replace(temp, path)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
         raise WriteError(f"writing {path} failed: {exc.strerror or exc}; it is unchanged") from exc
     return True
+
+
+# -- the commit -----------------------------------------------------------------------------
 
 
 def commit(
@@ -141,18 +254,23 @@ def commit(
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
-    The caller holds ``repository_lock(root)``. Both are staged first; a journal in ``root``
-    then records the swap, so that ``recover`` can finish it (or undo it) if this process dies
-    between the swap of ``output`` and the rename of the lock file. ``output`` alone is always
-    entirely old or entirely new. Errors leave both as they were and raise ``WriteError``.
+    The caller holds ``repository_lock(root)``. Only the files that differ are written (into
+    the shadow, which is then swapped in); when nothing differs nothing is written at all. A
+    journal records the swap, so that ``recover`` can finish it (or undo it) if this process
+    dies between the swap of ``output`` and the rename of the lock file. ``output`` alone is
+    always entirely old or entirely new. Errors leave both as they were and raise
+    ``WriteError`` naming the file that failed.
     """
     for rel in files:
         check_relative(rel)
     try:
-        if (root / JOURNAL).exists():
+        journal_file = _journal_file(root)
+        if journal_file.exists() or journal_file.is_symlink():
             _recover_locked(root)
         _remove_leftovers(output.parent)
         _remove_leftovers(root)
+        if lock_path is not None:
+            _remove_leftovers(lock_path.parent)
     except OSError as exc:
         raise WriteError(
             f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
@@ -163,39 +281,158 @@ def commit(
         if lock_path is not None:
             write_file(lock_path, lock)
         return changes
-    staging = output.parent / f"{STAGING_PREFIX}{output.name}-{os.getpid()}"
+    shadow = shadow_path(root, output)
+    lock_temp = _lock_temp(lock_path) if lock_path is not None else None
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _stage(output, staging, files, changes.kept)
-        if lock_path is not None:
-            lock_temp = lock_path.with_name(f"{STAGING_PREFIX}{lock_path.name}-{os.getpid()}")
+        _prepare_shadow(output, shadow, files, changes.kept)
+        if lock_path is not None and lock_temp is not None:
+            lock_temp.unlink(missing_ok=True)
             lock_temp.write_bytes(lock)
-            journal = Journal.create(root, output, staging, lock_path, lock_temp)
-            journal.save(root)
-        _swap(staging, output)
+            journal = Journal.create(root, output, shadow, lock_path)
+            if journal is not None:
+                journal.save(root)
+        _swap(shadow, output)
     except OSError as exc:
-        _undo_staging(root, staging, journal)
-        where = f" ({exc.filename})" if exc.filename else ""
+        _undo(root, lock_temp, journal)
         raise WriteError(
-            f"writing {output} failed: {exc.strerror or exc}{where}; the previous output is intact"
+            f"writing {output} failed: {exc.strerror or exc}"
+            f"{_where(exc, shadow, output, lock_temp, lock_path)}; the previous output is intact"
         ) from exc
-    if journal is not None:
+    if lock_path is not None and lock_temp is not None:
         try:
-            os.replace(journal.path(root, "lock_temp"), journal.path(root, "lock"))
+            os.replace(lock_temp, lock_path)
         except OSError as exc:
             if existed:
-                _swap(staging, output)  # put the old tree back
+                _swap(shadow, output)  # put the old tree back
             else:
                 shutil.rmtree(output, ignore_errors=True)
-            _undo_staging(root, staging, journal)
+            _undo(root, lock_temp, journal)
             raise WriteError(
                 f"writing {lock_path} failed: {exc.strerror or exc}; "
                 "the previous output and lock are intact"
             ) from exc
-        (root / JOURNAL).unlink()
-    shutil.rmtree(staging, ignore_errors=True)
+        if journal is not None:
+            _journal_file(root).unlink()
     return changes
+
+
+def _where(
+    exc: OSError, shadow: Path, output: Path, lock_temp: Path | None, lock_path: Path | None
+) -> str:
+    """`` (file)``: the file that failed, as the user knows it (the output file a shadow file
+    stands for, fleet.lock for its temporary copy)."""
+    name = exc.filename2 if exc.filename2 is not None else exc.filename
+    if not name:
+        return ""
+    name = os.fspath(name)
+    prefix = os.fspath(shadow)
+    if name == prefix or name.startswith(prefix + os.sep):
+        name = os.fspath(output) + name[len(prefix) :]
+    elif lock_temp is not None and lock_path is not None and name == os.fspath(lock_temp):
+        name = os.fspath(lock_path)
+    return f" ({name})"
+
+
+def _undo(root: Path, lock_temp: Path | None, journal: Journal | None) -> None:
+    """Forget a commit that did not happen. The shadow stays: the next render rescans it."""
+    with suppress(OSError):
+        if lock_temp is not None:
+            lock_temp.unlink(missing_ok=True)
+        if journal is not None:
+            _journal_file(root).unlink(missing_ok=True)
+
+
+def _prepare_shadow(output: Path, shadow: Path, files: dict[str, bytes], kept: set[str]):
+    """Make ``shadow`` hold exactly ``files`` (and the live ``<cluster>/flux-system/``
+    folders), writing only what it lacks.
+
+    A shadow file is kept only when it is the inode of the live file whose bytes ``compare``
+    found right; anything else in it (left by an interrupted render, edited, planted) is
+    replaced, so the shadow never needs to be trusted.
+    """
+    if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
+        shadow.unlink()
+    shadow.mkdir(parents=True, exist_ok=True)
+    base = os.fspath(shadow)
+    live = os.fspath(output)
+    have_folders: set[str] = set()
+    present = {rel: entry.inode() for rel, entry in _scan(shadow, have_folders).items()}
+    needed: set[str] = set()
+    for rel in files:
+        folder = rel.rpartition("/")[0]
+        while folder and folder not in needed:
+            needed.add(folder)
+            folder = folder.rpartition("/")[0]
+    clusters = {rel.split("/", 1)[0] for rel in files}
+    # What the new tree does not have: stale files and folders, folders where files go.
+    for rel in present:
+        if rel not in files:
+            os.unlink(os.path.join(base, rel))
+    for entry in os.scandir(base):
+        if entry.name not in clusters:
+            _remove(entry)
+    for rel in sorted(have_folders.intersection(files)):
+        shutil.rmtree(os.path.join(base, rel))
+    for folder in sorted(needed - have_folders):
+        Path(base, folder).mkdir()  # a file or link in its place was unlinked above
+    for rel, data in files.items():
+        have = present.get(rel)
+        target = os.path.join(base, rel)
+        if rel in kept:
+            source = os.path.join(live, rel)
+            if have is not None and have == os.lstat(source).st_ino:
+                continue
+            if have is not None:
+                os.unlink(target)
+            os.link(source, target, follow_symlinks=False)
+        else:
+            if have is not None:
+                os.unlink(target)
+            Path(target).write_bytes(data)
+    for folder in sorted(have_folders - needed, reverse=True):
+        with suppress(OSError):  # gone with its cluster, or not empty (a flux-system/ inside)
+            os.rmdir(os.path.join(base, folder))
+    for cluster in sorted(clusters):
+        _mirror_flux_system(output / cluster, shadow / cluster)
+
+
+def _remove(entry: os.DirEntry) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path)
+    else:
+        os.unlink(entry.path)
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    """Relative path -> inode of everything below ``folder`` (links not followed)."""
+    found: dict[str, int] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        rel = os.path.relpath(dirpath, folder)
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            found[os.path.normpath(os.path.join(rel, name))] = os.lstat(
+                os.path.join(dirpath, name)
+            ).st_ino
+    return found
+
+
+def _mirror_flux_system(live_cluster: Path, shadow_cluster: Path) -> None:
+    """The shadow's ``<cluster>/flux-system/``: hard links to the live one's files, or none."""
+    live = live_cluster / FLUX_SYSTEM
+    mirror = shadow_cluster / FLUX_SYSTEM
+    wanted = live.is_dir() and not live.is_symlink() and not live_cluster.is_symlink()
+    if wanted and mirror.is_dir() and not mirror.is_symlink() and _tree(live) == _tree(mirror):
+        return
+    if mirror.is_dir() and not mirror.is_symlink():
+        shutil.rmtree(mirror)
+    elif os.path.lexists(mirror):
+        os.unlink(mirror)
+    if wanted:
+        shutil.copytree(live, mirror, copy_function=os.link, symlinks=True)
+
+
+# -- recovery -------------------------------------------------------------------------------
 
 
 def recover(root: Path) -> str | None:
@@ -203,7 +440,7 @@ def recover(root: Path) -> str | None:
 
     Runs before any command reads the repository. Without a journal there is nothing to do.
     """
-    journal_file = root / JOURNAL
+    journal_file = _journal_file(root)
     if not journal_file.exists() and not journal_file.is_symlink():
         return None
     try:
@@ -216,126 +453,140 @@ def recover(root: Path) -> str | None:
 def _recover_locked(root: Path) -> str | None:
     journal = Journal.load(root)
     if journal is None:
-        (root / JOURNAL).unlink(missing_ok=True)
+        _journal_file(root).unlink(missing_ok=True)
         return None
     output = journal.path(root, "output")
-    staging = journal.path(root, "staging")
-    backup = staging.with_name(staging.name + _BACKUP_SUFFIX)
-    if not output.exists() and backup.is_dir():
-        os.rename(backup, output)  # a two-rename swap stopped halfway
+    lock = journal.path(root, "lock")
+    shadow = shadow_path(root, output)
+    backup = shadow.with_name(shadow.name + _BACKUP_SUFFIX)
+    if not output.exists() and backup.is_dir() and not backup.is_symlink():
+        os.rename(backup, output)  # a three-rename swap stopped after its first rename
     if journal.swapped(output):
-        lock_temp = journal.path(root, "lock_temp")
-        if lock_temp.is_file():
-            os.replace(lock_temp, journal.path(root, "lock"))
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(backup, ignore_errors=True)
-        (root / JOURNAL).unlink()
+        lock_temp = _lock_temp(lock)
+        if lock_temp.is_file() and not lock_temp.is_symlink():
+            os.replace(lock_temp, lock)
+        if backup.is_dir() and not backup.is_symlink():
+            if os.path.lexists(shadow):
+                shutil.rmtree(backup, ignore_errors=True)
+            else:
+                os.rename(backup, shadow)
+        _journal_file(root).unlink()
         return f"completed an interrupted render of {output}"
-    _undo_staging(root, staging, journal)
+    _undo(root, _lock_temp(lock), journal)
     return f"rolled back an interrupted render of {output}; it is unchanged"
 
 
-JOURNAL = ".fleetc-journal"
 _BACKUP_SUFFIX = "-old"
 
 
 @dataclass(frozen=True)
 class Journal:
-    """What an in-flight swap is doing: paths relative to the repository root.
+    """What an in-flight swap is doing.
 
-    ``staging`` holds the new tree until the swap and the old one after it; the inode of the
-    new tree tells which side of the swap a killed render stopped on.
+    It names the working tree that wrote it (its absolute path, device and inode: a journal
+    copied or committed from elsewhere matches none) and the output and lock as plain paths
+    inside it; every other path recovery touches (the shadow, the lock's temporary copy) is
+    derived from those, never read. The inode of the new tree tells which side of the swap a
+    killed render stopped on.
     """
 
+    version: int
+    root: str
+    root_device: int
+    root_inode: int
     output: str
-    staging: str
     lock: str
-    lock_temp: str
     inode: int
     device: int
 
     @classmethod
-    def create(cls, root: Path, output: Path, staging: Path, lock: Path, lock_temp: Path):
-        info = staging.stat()
-
-        def rel(path: Path) -> str:
-            return os.path.relpath(path, root)
-
-        return cls(rel(output), rel(staging), rel(lock), rel(lock_temp), info.st_ino, info.st_dev)
+    def create(cls, root: Path, output: Path, shadow: Path, lock: Path) -> Journal | None:
+        """None when the output or the lock lies outside ``root`` (``render --out``): such a
+        render is not journaled (recovery touches nothing outside the fleet's folder)."""
+        rels = []
+        for path in (output, lock):
+            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+            if not _plain(rel):
+                return None
+            rels.append(rel)
+        info = shadow.stat()
+        here = os.stat(root)
+        return cls(
+            _JOURNAL_VERSION,
+            os.path.abspath(root),
+            here.st_dev,
+            here.st_ino,
+            rels[0],
+            rels[1],
+            info.st_ino,
+            info.st_dev,
+        )
 
     @classmethod
     def load(cls, root: Path) -> Journal | None:
-        """The journal, or None if it is unreadable or names anything fleetc did not create."""
-        data = read_regular(root / JOURNAL)
+        """The journal, or None unless fleetc wrote it in this working tree and every path it
+        names is a plain path inside it."""
+        data = read_regular(_journal_file(root))
         try:
             fields = json.loads(data or b"")
             journal = cls(**fields)
         except (ValueError, TypeError):
             return None
-        names = (journal.path(root, "staging").name, journal.path(root, "lock_temp").name)
-        if not all(name.startswith(STAGING_PREFIX) for name in names):
+        try:
+            here = os.stat(root)
+        except OSError:
             return None
-        if journal.path(root, "staging").parent != journal.path(root, "output").parent:
+        if (
+            journal.version != _JOURNAL_VERSION
+            or journal.root != os.path.abspath(root)
+            or (journal.root_device, journal.root_inode) != (here.st_dev, here.st_ino)
+            or not all(isinstance(p, str) and _plain(p) for p in (journal.output, journal.lock))
+            or Path(journal.lock).name != FLEET_LOCK
+        ):
             return None
-        if journal.path(root, "lock_temp").parent != journal.path(root, "lock").parent:
-            return None
+        real_root = os.path.realpath(root)
+        for name in ("output", "lock"):
+            parent = os.path.realpath(journal.path(root, name).parent)
+            if parent != real_root and not parent.startswith(real_root + os.sep):
+                return None  # a linked folder on the way leads outside
         return journal
 
     def path(self, root: Path, name: str) -> Path:
-        return Path(os.path.normpath(root / getattr(self, name)))
+        return Path(root, getattr(self, name))
 
     def swapped(self, output: Path) -> bool:
         try:
-            info = output.stat()
+            info = output.lstat()
         except OSError:
             return False
-        return (info.st_ino, info.st_dev) == (self.inode, self.device)
+        return stat.S_ISDIR(info.st_mode) and (info.st_ino, info.st_dev) == (
+            self.inode,
+            self.device,
+        )
 
     def save(self, root: Path) -> None:
         """Written whole or not at all (temp file and rename)."""
-        temp = root / f"{STAGING_PREFIX}journal-{os.getpid()}"
+        target = _journal_file(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f"{STAGING_PREFIX}journal-{os.getpid()}")
         temp.write_text(json.dumps(dataclasses.asdict(self), sort_keys=True), encoding="utf-8")
-        os.replace(temp, root / JOURNAL)
+        os.replace(temp, target)
 
 
-def _undo_staging(root: Path, staging: Path, journal: Journal | None) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
-    if journal is not None:
-        journal.path(root, "lock_temp").unlink(missing_ok=True)
-        (root / JOURNAL).unlink(missing_ok=True)
+def _plain(rel: str) -> bool:
+    """A relative path without ``..``, ``.``, empty or absolute parts."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\0" in rel:
+        return False
+    return not any(part in ("", ".", "..") for part in rel.split("/"))
 
 
 def _remove_leftovers(folder: Path) -> None:
-    """Staging trees and temp files of renders that were killed before their journal existed."""
+    """Temp files of renders that were killed before their journal existed."""
     for stale in folder.glob(STAGING_PREFIX + "*"):
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
-
-
-def _stage(output: Path, staging: Path, files: dict[str, bytes], kept: set[str]) -> None:
-    """``files`` below ``staging``: those in ``kept`` hard-linked from ``output``."""
-    staging.mkdir(parents=True)
-    made: set[str] = set()
-    base = os.fspath(staging)
-    for rel, data in files.items():
-        folder = rel.rpartition("/")[0]
-        if folder not in made:
-            os.makedirs(os.path.join(base, folder), exist_ok=True)
-            made.add(folder)
-        target = os.path.join(base, rel)
-        if rel in kept:
-            os.link(os.path.join(output, rel), target, follow_symlinks=False)
-        else:
-            Path(target).write_bytes(data)
-    clusters = {rel.split("/", 1)[0] for rel in files}
-    for cluster in sorted(clusters):
-        flux = output / cluster / FLUX_SYSTEM
-        if flux.is_dir() and not flux.is_symlink() and not flux.parent.is_symlink():
-            shutil.copytree(
-                flux, staging / cluster / FLUX_SYSTEM, copy_function=os.link, symlinks=True
-            )
 
 
 def _swap(staging: Path, output: Path) -> None:
