@@ -5,6 +5,12 @@ lock records the hash of the policy it was scheduled under (without ``numberOfCl
 KubeFleet's policy snapshot) and the clusters it selected, in pick order, with the scores they
 were picked with (a scale-down trims the lowest first).
 
+The clusters are one text block, one cluster a line (``name``, then ``affinity=N`` and
+``topologySpread=N`` when not 0): a pull request shows one line per changed pick, and the lock
+is a handful of YAML nodes however many clusters a placement selects, so it never reaches
+fleetc's own input limits and parses in milliseconds. The older form, a list of mappings with
+``name``, ``affinityScore`` and ``topologySpreadScore``, is still read.
+
 It also records what KubeFleet's update rules compare a new spec with (``update_rules``): the
 ``placementType``, the ``tolerations`` (one short string each, only when there are any) and
 ``external: true`` when the rollout strategy is External.
@@ -75,6 +81,7 @@ def toleration_text(toleration: dict[str, Any]) -> str:
 
 
 def _pick(item: Any) -> Pick | None:
+    """One pick of the older list form."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return None
     affinity = item.get("affinityScore", 0)
@@ -82,6 +89,38 @@ def _pick(item: Any) -> Pick | None:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (affinity, topology)):
         return None
     return Pick(item["name"], Score(topology, affinity))
+
+
+_SCORE_KEYS = ("affinity", "topologySpread")
+
+
+def _pick_line(line: str) -> Pick | None:
+    """One line of the text form: ``name [affinity=N] [topologySpread=N]``."""
+    name, *fields = line.split(" ")
+    scores = dict.fromkeys(_SCORE_KEYS, 0)
+    seen = set()
+    for item in fields:
+        key, sep, value = item.partition("=")
+        if not sep or key not in scores or key in seen or not _is_int(value):
+            return None
+        seen.add(key)
+        scores[key] = int(value)
+    if not name:
+        return None
+    return Pick(name, Score(scores["topologySpread"], scores["affinity"]))
+
+
+def _is_int(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return 0 < len(digits) <= 19 and digits.isascii() and digits.isdigit()
+
+
+def _picks(items: Any) -> list[Pick | None]:
+    if isinstance(items, str):
+        return [_pick_line(line) for line in items.splitlines()]
+    if isinstance(items, list):
+        return [_pick(i) for i in items]
+    return [None]
 
 
 def read(lock: Lock, diags: Diagnostics) -> dict[str, Remembered]:
@@ -97,7 +136,7 @@ def read(lock: Lock, diags: Diagnostics) -> dict[str, Remembered]:
     for name, entry in section.items():
         at = lock.doc.pos((SECTION, name)) if lock.doc is not None else None
         items = entry.get("clusters") if isinstance(entry, dict) else None
-        picks = [_pick(i) for i in items] if isinstance(items, list) else [None]
+        picks = _picks(items)
         digest = entry.get("policyHash") if isinstance(entry, dict) else None
         extra = _update_rule_fields(entry) if isinstance(entry, dict) else None
         if not isinstance(digest, str) or any(p is None for p in picks) or extra is None:
@@ -137,12 +176,14 @@ def entry(digest: str, picks: list[Pick], placement: Placement) -> dict[str, Any
     return {
         **rules,
         "policyHash": digest,
-        "clusters": [
-            {
-                "name": p.cluster,
-                "affinityScore": p.score.affinity,
-                "topologySpreadScore": p.score.topology_spread,
-            }
-            for p in picks
-        ],
+        "clusters": "".join(_line(p) for p in picks),
     }
+
+
+def _line(pick: Pick) -> str:
+    line = pick.cluster
+    if pick.score.affinity:
+        line += f" affinity={pick.score.affinity}"
+    if pick.score.topology_spread:
+        line += f" topologySpread={pick.score.topology_spread}"
+    return line + "\n"
