@@ -1,9 +1,29 @@
 """fleetc: an offline GitOps compiler for Kubernetes fleets."""
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
-from fleetc.core.inputs import Inputs
-from fleetc.pipeline import Options, Result, compile_fleet
-from fleetc.shell.load import load
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+    from fleetc.core.inputs import Inputs
+    from fleetc.pipeline import Options, Result, compile_fleet
+    from fleetc.shell.load import load
+
+# Imported on first use (PEP 562), so that a command answered from the cache does not import
+# the whole compiler.
+_EXPORTS = {
+    "Diagnostic": "fleetc.core.diagnostics",
+    "Diagnostics": "fleetc.core.diagnostics",
+    "Inputs": "fleetc.core.inputs",
+    "Options": "fleetc.pipeline",
+    "Position": "fleetc.core.diagnostics",
+    "Result": "fleetc.pipeline",
+    "Severity": "fleetc.core.diagnostics",
+    "compile_fleet": "fleetc.pipeline",
+    "load": "fleetc.shell.load",
+}
 
 __all__ = [
     "Diagnostic",
@@ -16,3 +36,9 @@ __all__ = [
     "compile_fleet",
     "load",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fleetc' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

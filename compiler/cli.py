@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, suggest
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
-from fleetc.pipeline import Options, Result
-from fleetc.shell import apply_safety, gitloop, gitsource, validate_hub, validate_rendered, writer
 from fleetc.shell import terminal as report
-from fleetc.shell.compile import compile_file
-from fleetc.shell.load import find_fleet_file
-from fleetc.views import diff_format, status
-from fleetc.views import explain as provenance
+from fleetc.shell import writer
+from fleetc.shell.cache import Cache, Hit, RecordingSource
+from fleetc.shell.cache import digest as cache_digest
+from fleetc.shell.sources import Source
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Options, Result
+
+
+class _Lazy:
+    """A module imported on first use: a render or check answered from the cache does not
+    import the compiler, git or the schemas."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+pipeline = _Lazy("fleetc.pipeline")
+apply_safety = _Lazy("fleetc.shell.apply_safety")
+gitloop = _Lazy("fleetc.shell.gitloop")
+gitsource = _Lazy("fleetc.shell.gitsource")
+validate_hub = _Lazy("fleetc.shell.validate_hub")
+validate_rendered = _Lazy("fleetc.shell.validate_rendered")
+compile_shell = _Lazy("fleetc.shell.compile")
+loader = _Lazy("fleetc.shell.load")
+diff_format = _Lazy("fleetc.views.diff_format")
+status = _Lazy("fleetc.views.status")
+provenance = _Lazy("fleetc.views.explain")
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 
@@ -135,13 +164,13 @@ def _reporter(timings: bool) -> report.TerminalReporter:
 
 
 def _compile(
-    path: Path, options: Options, reporter: Reporter = SILENT
+    path: Path, options: Options, reporter: Reporter = SILENT, source: Source | None = None
 ) -> tuple[Path, Path, Result]:
     """Load and compile; returns the repository root, the output folder and the result."""
-    fleet_file = find_fleet_file(path)
+    fleet_file = loader.find_fleet_file(path)
     click.get_current_context().meta[_ROOT] = Path(os.path.abspath(fleet_file)).parent
     _recover(Path(os.path.abspath(fleet_file)).parent)
-    compiled = compile_file(fleet_file, options, reporter)
+    compiled = compile_shell.compile_file(fleet_file, options, reporter, source)
     inputs = compiled.inputs
     return inputs.root, inputs.root / inputs.output, compiled.result
 
@@ -155,6 +184,75 @@ def _recover(root: Path) -> None:
         raise SystemExit(report.EXIT_ERRORS) from exc
     if message:
         click.echo(f"note: {message}", err=True)
+
+
+def _no_cache_option(func):
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Compile everything afresh: neither read nor write the cache in .git/fleetc/.",
+    )(func)
+
+
+@dataclass
+class _Cached:
+    """A cache lookup for one command: the cache, the entry's key and what it found."""
+
+    cache: Cache
+    key: str
+    hit: Hit | None
+    started_ns: int
+
+
+def _lookup(
+    path: Path, options: Options, out: Path | None, no_cache: bool, reporter: Reporter
+) -> _Cached:
+    started = time.time_ns()
+    fleet_file = loader.find_fleet_file(path)
+    root = Path(os.path.abspath(fleet_file)).parent
+    click.get_current_context().meta[_ROOT] = root
+    _recover(root)
+    cache = Cache(root, enabled=not no_cache)
+    key = cache.key(options, out, fleet_file.name)
+    with reporter.stage("load"):
+        hit = cache.lookup(key)
+    return _Cached(cache, key, hit, started)
+
+
+def _up_to_date(cached: _Cached, out: Path | None, reporter: Reporter) -> Path | None:
+    """The output folder when the cache shows it and fleet.lock are exactly what a compile
+    would produce (nothing to write); None otherwise."""
+    hit = cached.hit
+    if hit is None:
+        return None
+    root = cached.cache.root
+    output = out if out is not None else root / hit.output
+    with reporter.stage("compare"):
+        if writer.read_bytes(root / LOCK_FILE) != hit.lock:
+            return None
+        if not cached.cache.tree_holds(output, hit):
+            return None
+        files = cached.cache.digests(hit) if cached.cache.reread else None
+        if files is not None:
+            cached.cache.remember_tree(output, files, cached.started_ns)
+    return output
+
+
+def _remember(cached: _Cached, source: Source | None, output: Path, result: Result) -> None:
+    """Cache a compilation without any diagnostic, and the output folder now holding it.
+    Not when the fleet names CRD folders (spec.crds): the hub is checked against files the
+    load stage does not read."""
+    comp = result.compilation
+    if comp is None or result.diagnostics.items or not isinstance(source, RecordingSource):
+        return
+    root = cached.cache.root
+    if validate_hub.spec_crds(root, comp.fleet, Diagnostics()):
+        return
+    objects = sum(len(objs) for objs in comp.clusters.values())
+    rel = os.path.relpath(output, root)
+    files = {k: cache_digest(v) for k, v in result.files.items()}
+    cached.cache.store(cached.key, source, rel, result.lock, files, len(comp.clusters), objects)
+    cached.cache.remember_tree(output, files, cached.started_ns)
 
 
 def _finish(result: Result, strict: bool) -> int:
@@ -224,7 +322,7 @@ def validate(
     openAPIV3Schema. A kind that is neither is "CRD not installed on <cluster>".
     A symbolic link in the output is an error: it is never followed.
     """
-    options = Options(strict=strict, reschedule=frozenset(reschedule))
+    options = pipeline.Options(strict=strict, reschedule=frozenset(reschedule))
     root, output, result = _compile(path, options)
     _validate_hub(root, result, list(crd_folders))
     if rendered and result.compilation is not None:
@@ -274,6 +372,7 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
     "commit and summarises the changes. Refused when other changes are staged.",
 )
 @_timings_option
+@_no_cache_option
 def render(
     path: Path,
     strict: bool,
@@ -281,6 +380,7 @@ def render(
     out: Path | None,
     make_commit: bool,
     timings: bool,
+    no_cache: bool,
 ) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
 
@@ -295,9 +395,20 @@ def render(
     render keeps them (KubeFleet's stickiness). --reschedule PLACEMENT
     forgets one placement's selection on purpose.
     """
-    options = Options(strict=strict, reschedule=frozenset(reschedule))
+    options = pipeline.Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
-    root, output, result = _compile(path, options, reporter)
+    cached = _lookup(path, options, out, no_cache or make_commit, reporter)
+    done = _up_to_date(cached, out, reporter)
+    if done is not None and cached.hit is not None:
+        hit = cached.hit
+        _say(
+            f"rendered {hit.clusters} cluster(s), {hit.objects} object(s) into {done}: "
+            f"0 file(s) written, {hit.count} unchanged, 0 removed"
+        )
+        reporter.print_timings()
+        return
+    source = cached.cache.source()
+    root, output, result = _compile(path, options, reporter, source)
     _validate_hub(root, result, [])
     code = _finish(result, strict)
     if code != report.EXIT_OK:
@@ -318,9 +429,10 @@ def render(
         f"rendered {len(comp.clusters)} cluster(s), {objects} object(s) into {output}: "
         f"{written} file(s) written, {changes.unchanged} unchanged, {len(changes.removed)} removed"
     )
+    _remember(cached, source, output, result)
     reporter.print_timings()
     if pending is not None:
-        _commit(pending, find_fleet_file(path), options, result)
+        _commit(pending, loader.find_fleet_file(path), options, result)
 
 
 def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
@@ -359,12 +471,14 @@ def _commit(
 )
 @_crds_option
 @_timings_option
+@_no_cache_option
 def check(
     path: Path,
     strict: bool,
     against: str | None,
     crd_folders: tuple[Path, ...],
     timings: bool,
+    no_cache: bool,
 ) -> None:
     """Fail (exit 1) unless the committed output is exactly what render would write.
 
@@ -375,9 +489,22 @@ def check(
     (a Deployment's selector, a Service's clusterIP, ...), a CRD transition rule
     (oldSelf) violated, an object moving namespace, a CRD removed while its
     resources stay. A CEL rule fleetc cannot evaluate is a warning, "not checked".
+
+    It writes nothing but the cache in .git/fleetc/: when the inputs, fleet.lock
+    and the output are what an earlier render or check saw, it compares from
+    there without compiling (not with --against or --crds).
     """
     reporter = _reporter(timings)
-    root, output, result = _compile(path, Options(strict=strict), reporter)
+    options = pipeline.Options(strict=strict)
+    bypass = no_cache or against is not None or bool(crd_folders)
+    cached = _lookup(path, options, None, bypass, reporter)
+    done = _up_to_date(cached, None, reporter)
+    if done is not None and cached.hit is not None:
+        reporter.print_timings()
+        _say(f"{done} is up to date ({cached.hit.count} file(s))")
+        return
+    source = cached.cache.source()
+    root, output, result = _compile(path, options, reporter, source)
     _validate_hub(root, result, list(crd_folders))
     code = _finish(result, strict)
     if code != report.EXIT_OK:
@@ -386,6 +513,7 @@ def check(
     if against is not None:
         safe = _check_against(root, output, result, against, list(crd_folders), strict)
     _report_stale(root, output, result, reporter)  # exits 1 when stale
+    _remember(cached, source, output, result)
     if not safe:
         raise SystemExit(report.EXIT_ERRORS)
 
@@ -431,7 +559,7 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
 
 def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
     """Compile for reading decisions; input errors are reported and end the command."""
-    _root, _output, result = _compile(path, Options(reschedule=frozenset(reschedule)))
+    _root, _output, result = _compile(path, pipeline.Options(reschedule=frozenset(reschedule)))
     code = _finish(result, strict=False)
     if code != report.EXIT_OK:
         raise SystemExit(code)
@@ -582,7 +710,7 @@ def diff(
     try:
         reporter = _reporter(timings)
         compared = gitloop.compare_with(
-            find_fleet_file(path), base, Options(strict=strict), reporter
+            loader.find_fleet_file(path), base, pipeline.Options(strict=strict), reporter
         )
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -15,6 +15,7 @@ from fleetc.core.inputs import Inputs
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result, compile_fleet
 from fleetc.shell.load import load
+from fleetc.shell.sources import Source
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ def compile_loaded(
     return Compiled(inputs, result)
 
 
-def compile_file(fleet_file: Path, options: Options, reporter: Reporter = SILENT) -> Compiled:
-    """The fleet whose fleet.yaml is ``fleet_file``, as it is in the working tree."""
-    return compile_loaded(lambda diags: load(fleet_file, diags), options, reporter)
+def compile_file(
+    fleet_file: Path, options: Options, reporter: Reporter = SILENT, source: Source | None = None
+) -> Compiled:
+    """The fleet whose fleet.yaml is ``fleet_file``, as it is in the working tree (read through
+    ``source`` when given, such as the cache's recorder)."""
+    return compile_loaded(lambda diags: load(fleet_file, diags, source), options, reporter)

@@ -139,8 +139,9 @@ def find_fleet_file(target: Path) -> Path:
     return target / FLEET_FILE if target.is_dir() else target
 
 
-def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
-    """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree."""
+def load(fleet_file: Path, diags: Diagnostics, source: Source | None = None) -> Inputs:
+    """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree (through
+    ``source`` when given: a ``FileSource`` of its folder, such as the cache's recorder)."""
     fleet_file = Path(os.path.abspath(fleet_file))
     root = fleet_file.parent
     if not fleet_file.is_file():
@@ -148,7 +149,7 @@ def load(fleet_file: Path, diags: Diagnostics) -> Inputs:
             f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
         )
         return Inputs(root, None)
-    inputs = load_source(FileSource(root), root, diags, fleet_file.name)
+    inputs = load_source(source or FileSource(root), root, diags, fleet_file.name)
     inputs.repo_prefix = _repo_prefix(root)
     return inputs
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetc.core import yamlout
 from fleetc.core.model import Cluster, ObjectKey
 from fleetc.core.output_layout import KUSTOMIZATION, object_path
 from fleetc.core.placed import RenderedObject
-from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
 from fleetc.views.status import readable
 from fleetc.views.transitions import Finding
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation
 
 ADDED = "added"
 REMOVED = "removed"

@@ -8,11 +8,13 @@ prints what these functions return.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetc.core.model import Placement
-from fleetc.pipeline import Compilation
 from fleetc.stages.schedule import Decision, Outcome
+
+if TYPE_CHECKING:
+    from fleetc.pipeline import Compilation
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:

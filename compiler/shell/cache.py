@@ -1,0 +1,438 @@
+"""A cross-run cache of whole compilations, kept in the git directory (never committed, never
+in ``git status``).
+
+A compilation is a function of what the load stage looked at (every file it read, every
+folder it listed, every path it resolved), of the options, and of fleetc's own code. The load
+stage reads through a ``RecordingSource``, which notes each of those answers (file contents as
+SHA-256 digests). An entry keeps that record with what the compile produced: the lock's bytes,
+each output file's digest and the counts the commands print. The next run replays the record
+against the working tree, which costs one read of the inputs and no parsing; when every
+answer is the same, the compile would be the same.
+
+What the output folder holds is checked without reading it: after each render or check that
+found the output exact, a manifest records every output file's inode, size, times and digest;
+a file whose times are too close to the manifest's to rule out a later change in the same
+clock tick is left out of it, so it is read next time (git's "racily clean" rule).
+
+Entries are checked, never trusted: a wrong magic line, version, digest, key or shape, a
+truncated or foreign file, is a miss, and the next compile writes a fresh entry. Only
+compilations without any diagnostic are cached (their output is the same bytes whoever asks);
+``--no-cache`` bypasses the cache altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import sys
+from contextlib import suppress
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import fleetc
+import fleetc.schemas as fleetc_schemas
+from fleetc.shell import writer
+from fleetc.shell.sources import Entry, FileSource
+from fleetc.stages.emit import FLUX_SYSTEM
+
+MAGIC = b"fleetc-cache 1\n"
+CACHE_DIR = "cache"
+# A file changed less than this long before the manifest was written may have changed again
+# within the same timestamp tick: it is not recorded as verified.
+RACY_NS = 2_000_000_000
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """fleetc's source files (name, size, modification time) and the interpreter and library
+    versions: any change to the compiler invalidates every entry."""
+    parts = [sys.version]
+    for name in (
+        "PyYAML",
+        "ruamel.yaml",
+        "ruamel.yaml.clib",
+        "jsonschema",
+        "Jinja2",
+        "kubernetes-validate",
+        "cel-python",
+    ):
+        try:
+            parts.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name}=-")
+    for package in (fleetc, fleetc_schemas):
+        base = Path(package.__file__).resolve().parent
+        for folder, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.endswith((".py", ".json", ".j2", ".yaml")):
+                    path = os.path.join(folder, name)
+                    info = os.stat(path)
+                    parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+    return digest("\n".join(parts).encode())
+
+
+class RecordingSource(FileSource):
+    """The working tree, noting every answer the load stage gets from it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.record: list[list[Any]] = []
+
+    def _note(self, op: str, rel: str, answer: Any) -> None:
+        self.record.append([op, rel, answer])
+
+    def resolve(self, rel: str) -> str | None:
+        answer = super().resolve(rel)
+        self._note("resolve", rel, answer)
+        return answer
+
+    def is_dir(self, rel: str) -> bool:
+        answer = super().is_dir(rel)
+        self._note("is_dir", rel, answer)
+        return answer
+
+    def is_file(self, rel: str) -> bool:
+        answer = super().is_file(rel)
+        self._note("is_file", rel, answer)
+        return answer
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        try:
+            entries = super().list_dir(rel)
+        except OSError as exc:
+            self._note("list_dir", rel, ["error", exc.errno])
+            raise
+        self._note("list_dir", rel, [[e.name, e.kind] for e in entries])
+        return entries
+
+    def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
+        data = super().read_regular(rel, limit)
+        self._note("read_regular", rel, [None if data is None else digest(data), limit])
+        return data
+
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        try:
+            data = super().read_bytes(rel, limit)
+        except OSError as exc:
+            self._note("read_bytes", rel, ["error", exc.errno, limit])
+            raise
+        self._note("read_bytes", rel, [digest(data), limit])
+        return data
+
+
+def _replays(root: Path, record: list[list[Any]]) -> bool:
+    """True when the working tree gives every recorded answer again."""
+    source = FileSource(root)
+    for op, rel, answer in record:
+        if op == "list_dir":
+            try:
+                now: Any = [[e.name, e.kind] for e in source.list_dir(rel)]
+            except OSError as exc:
+                now = ["error", exc.errno]
+        elif op == "read_bytes":
+            limit = answer[-1]
+            try:
+                now = [digest(source.read_bytes(rel, limit)), limit]
+            except OSError as exc:
+                now = ["error", exc.errno, limit]
+        elif op == "read_regular":
+            data = source.read_regular(rel, answer[-1])
+            now = [None if data is None else digest(data), answer[-1]]
+        elif op in ("resolve", "is_dir", "is_file"):
+            now = getattr(source, op)(rel)
+        else:
+            return False
+        if now != answer:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A compilation known without compiling: what the commands print and compare."""
+
+    key: str
+    output: str
+    lock: bytes
+    tree: str  # tree_digest of the output files
+    count: int  # how many output files
+    clusters: int
+    objects: int
+
+
+class Cache:
+    """The cache of one fleet (``root``); ``enabled`` False makes every lookup a miss and
+    every store a no-op (``--no-cache``, or a fleet that is not in git)."""
+
+    def __init__(self, root: Path, enabled: bool = True) -> None:
+        self.root = Path(os.path.abspath(root))
+        scratch = writer.scratch_dir(self.root)
+        self.enabled = enabled and scratch != self.root
+        self.folder = scratch / CACHE_DIR
+        # Whether ``tree_holds`` had to read files the manifest did not vouch for.
+        self.reread = False
+
+    def key(self, options: Any, out: Path | None, fleet_name: str) -> str:
+        parts = {
+            "root": os.fspath(self.root),
+            "fleet": fleet_name,
+            "code": _code_fingerprint(),
+            "strict": bool(options.strict),
+            "reschedule": sorted(options.reschedule),
+            "out": os.path.abspath(out) if out is not None else None,
+        }
+        return digest(json.dumps(parts, sort_keys=True).encode())
+
+    def source(self) -> RecordingSource | FileSource:
+        return RecordingSource(self.root) if self.enabled else FileSource(self.root)
+
+    # -- files: a magic line, the payload's digest, the payload ---------------------------
+
+    def _read_raw(self, name: str) -> bytes | None:
+        try:
+            raw = (self.folder / name).read_bytes()
+        except OSError:
+            return None
+        if not raw.startswith(MAGIC):
+            return None
+        head, _, payload = raw[len(MAGIC) :].partition(b"\n")
+        if head.decode("ascii", "replace") != digest(payload):
+            return None  # truncated or altered
+        return payload
+
+    def _read(self, name: str) -> Any:
+        payload = self._read_raw(name)
+        try:
+            return None if payload is None else json.loads(payload)
+        except ValueError:
+            return None
+
+    def _write_raw(self, name: str, payload: bytes) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temp = self.folder / f"{writer.STAGING_PREFIX}{name}-{os.getpid()}"
+            with open(temp, "wb") as handle:
+                handle.write(MAGIC + digest(payload).encode() + b"\n" + payload)
+            os.replace(temp, self.folder / name)
+        except OSError:
+            pass  # a cache that cannot be written is a slower next run, nothing else
+
+    def _write(self, name: str, data: Any) -> None:
+        self._write_raw(name, json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+
+    # -- compilations -------------------------------------------------------------------
+
+    def lookup(self, key: str) -> Hit | None:
+        if not self.enabled:
+            return None
+        entry = self._read(f"compile-{key[:32]}.json")
+        try:
+            if entry["key"] != key or not _replays(self.root, entry["record"]):
+                return None
+            return Hit(
+                key,
+                str(entry["output"]),
+                bytes.fromhex(entry["lock"]),
+                str(entry["tree"]),
+                int(entry["count"]),
+                int(entry["clusters"]),
+                int(entry["objects"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def digests(self, hit: Hit) -> dict[str, str] | None:
+        """Each output file's digest (relative path -> digest), or None when unreadable."""
+        payload = self._read_raw(f"digests-{hit.key[:32]}.txt")
+        if payload is None:
+            return None
+        try:
+            files = dict(line.split("\0") for line in payload.decode().splitlines())
+        except ValueError:
+            return None
+        return files if len(files) == hit.count and tree_digest(files) == hit.tree else None
+
+    def store(
+        self,
+        key: str,
+        source: Any,
+        output: str,
+        lock: bytes,
+        files: dict[str, str],
+        clusters: int,
+        objects: int,
+    ) -> None:
+        """``files``: relative path -> digest."""
+        if not self.enabled or not isinstance(source, RecordingSource):
+            return
+        lines = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
+        self._write_raw(f"digests-{key[:32]}.txt", lines.encode())
+        entry = {
+            "key": key,
+            "record": source.record,
+            "output": output,
+            "lock": lock.hex(),
+            "tree": tree_digest(files),
+            "count": len(files),
+            "clusters": clusters,
+            "objects": objects,
+        }
+        self._write(f"compile-{key[:32]}.json", entry)
+
+    # -- the output folder's manifest ---------------------------------------------------
+
+    def _manifest_name(self, output: Path) -> str:
+        return f"tree-{digest(os.fsencode(os.path.abspath(output)))[:32]}.txt"
+
+    def remember_tree(self, output: Path, files: dict[str, str], started_ns: int) -> None:
+        """Record ``output`` as holding exactly ``files`` (relative path -> digest), which the
+        caller has just compared or written: each file's and folder's status, except those
+        changed too recently to rule out a change in the same clock tick."""
+        if not self.enabled:
+            return
+        limit = started_ns - RACY_NS
+        base = os.path.abspath(output)
+        header = json.dumps({"output": base, "tree": tree_digest(files)})
+        lines = [header]
+        for rel in sorted(_folders(files)):
+            line = f"D\0{rel}"
+            with suppress(OSError):
+                info = os.lstat(os.path.join(base, rel) if rel else base)
+                if stat.S_ISDIR(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+                    line += f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+            lines.append(line)
+        for rel in sorted(files):
+            line = f"F\0{rel}"
+            with suppress(OSError):
+                info = os.lstat(os.path.join(base, rel))
+                if stat.S_ISREG(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+                    line += (
+                        f"\0{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+                    )
+            lines.append(line)
+        self._write_raw(self._manifest_name(output), "\n".join(lines).encode())
+
+    def _manifest(self, output: Path, tree: str) -> tuple[dict, dict] | None:
+        """(folders, files) of the manifest, relative path -> status string ("" when not
+        recorded), when it is the manifest of ``output`` holding the tree ``tree``."""
+        payload = self._read_raw(self._manifest_name(output))
+        if payload is None:
+            return None
+        try:
+            header, *lines = payload.decode().split("\n")
+            meta = json.loads(header)
+            if meta["output"] != os.path.abspath(output) or meta["tree"] != tree:
+                return None
+            folders: dict[str, str] = {}
+            files: dict[str, str] = {}
+            for line in lines:
+                kind, rel, *status = line.split("\0", 2)
+                (folders if kind == "D" else files)[rel] = status[0] if status else ""
+        except (ValueError, KeyError, TypeError):
+            return None
+        return folders, files
+
+    def tree_holds(self, output: Path, hit: Hit) -> bool:
+        """True when ``output`` holds exactly the files of ``hit`` (and
+        ``<cluster>/flux-system/`` folders). A file whose status the manifest vouches for is
+        not read; a folder whose status it vouches for is not listed (adding, removing or
+        renaming an entry changes a folder's times). Everything else is read and listed."""
+        manifest = self._manifest(output, hit.tree) if self.enabled else None
+        if manifest is None:
+            files = self.digests(hit)
+            return files is not None and self._holds_slowly(output, files)
+        folders, recorded = manifest
+        base = os.path.abspath(output)
+        unlisted = []
+        for rel, status in folders.items():
+            try:
+                info = os.lstat(os.path.join(base, rel) if rel else base)
+            except OSError:
+                return False
+            if not stat.S_ISDIR(info.st_mode):
+                return False
+            if status != f"{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+                unlisted.append(rel)
+        unread = []
+        lstat = os.lstat
+        for rel, status in recorded.items():
+            try:
+                info = lstat(base + "/" + rel)
+            except OSError:
+                return False
+            if status != f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+                unread.append(rel)
+        if not unlisted and not unread:
+            return True
+        files = self.digests(hit)
+        if files is None:
+            return False
+        children = _children(files)
+        for rel in unlisted:
+            if not _lists(os.path.join(base, rel) if rel else base, rel, children[rel]):
+                return False
+        for rel in unread:
+            data = writer.read_regular(os.path.join(base, rel))
+            if data is None or digest(data) != files[rel]:
+                return False
+        self.reread = True
+        return True
+
+    def _holds_slowly(self, output: Path, files: dict[str, str]) -> bool:
+        base = os.path.abspath(output)
+        for rel, names in _children(files).items():
+            if not _lists(os.path.join(base, rel) if rel else base, rel, names):
+                return False
+        for rel, want in files.items():
+            data = writer.read_regular(os.path.join(base, rel))
+            if data is None or digest(data) != want:
+                return False
+        self.reread = True
+        return True
+
+
+def _children(files: dict[str, str]) -> dict[str, set[str]]:
+    """Folder -> the names it must hold."""
+    children: dict[str, set[str]] = {"": set()}
+    for rel in files:
+        folder, _, name = rel.rpartition("/")
+        children.setdefault(folder, set()).add(name)
+        while folder:
+            parent, _, name = folder.rpartition("/")
+            siblings = children.setdefault(parent, set())
+            if name in siblings:
+                break
+            siblings.add(name)
+            folder = parent
+    return children
+
+
+def _lists(path: str, rel: str, names: set[str]) -> bool:
+    """True when the folder ``path`` is a real folder holding exactly ``names`` (and, in a
+    cluster's folder, a ``flux-system/`` folder)."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    try:
+        listed = set(os.listdir(path))
+    except OSError:
+        return False
+    flux = os.path.join(path, FLUX_SYSTEM)
+    if rel and "/" not in rel and os.path.isdir(flux) and not os.path.islink(flux):
+        listed.discard(FLUX_SYSTEM)  # written by 'flux bootstrap', not by fleetc
+    return listed == names
+
+
+def tree_digest(files: dict[str, str]) -> str:
+    return digest("".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files)).encode())
+
+
+def _folders(files: dict[str, str]) -> set[str]:
+    return set(_children(files))

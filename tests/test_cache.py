@@ -1,0 +1,264 @@
+"""The cross-run cache in .git/fleetc/: the output is the same bytes with and without it, and a
+cache that does not match (edited inputs, edited output, corrupt or foreign entries) is never
+trusted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import FleetDir, run
+from fleetc.shell import cache, writer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FLEET = """\
+apiVersion: fleetc.io/v1alpha1
+kind: Fleet
+metadata:
+  name: cached
+spec:
+  placements:
+    - name: base
+      resourceSelectors:
+        - {group: "", version: v1, kind: Namespace, name: base}
+      policy:
+        placementType: PickAll
+    - name: app
+      resourceSelectors:
+        - {group: "", version: v1, kind: Namespace, name: app}
+      policy:
+        placementType: PickN
+        numberOfClusters: 2
+        affinity:
+          clusterAffinity:
+            preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 10
+                preference:
+                  labelSelector: {matchLabels: {env: prod}}
+"""
+
+
+def hub(version: int) -> str:
+    return (
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: base\n---\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: app\n"
+        f"data:\n  version: '{version}'\n"
+    )
+
+
+def make(root: Path) -> FleetDir:
+    fleet = FleetDir(root)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    fleet.write("fleet.yaml", FLEET)
+    fleet.write("hub/app.yaml", hub(1))
+    for index, env in enumerate(["prod", "dev", "prod", "dev"]):
+        fleet.cluster(f"c{index}", {"env": env})
+    return fleet
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    out = root / "rendered"
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    lock = root / "fleet.lock"
+    return {**files, "../fleet.lock": lock.read_bytes() if lock.exists() else b""}
+
+
+def cache_files(root: Path) -> list[Path]:
+    folder = writer.scratch_dir(root) / "cache"
+    return sorted(folder.glob("compile-*.json")) if folder.is_dir() else []
+
+
+@pytest.fixture
+def no_racy_window(monkeypatch):
+    """Files written a moment ago count as verified in the output's manifest (in real use they
+    are read again until they are older than the clock tick), so that these tests exercise it."""
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+
+
+EDITS = st.sampled_from(
+    ["relabel", "hub", "add-cluster", "remove-cluster", "drop-lock", "edit-output", "nothing"]
+)
+
+
+def apply(root: Path, edit: str, step: int) -> None:
+    fleet = FleetDir(root)
+    clusters = sorted((root / "clusters").glob("*.yaml"))
+    if edit == "relabel" and clusters:
+        path = clusters[step % len(clusters)]
+        text = path.read_text()
+        swapped = text.replace("env: 'prod'", "env: 'x'").replace("env: 'dev'", "env: 'prod'")
+        path.write_text(swapped.replace("env: 'x'", "env: 'dev'"))
+    elif edit == "hub":
+        fleet.write("hub/app.yaml", hub(step + 2))
+    elif edit == "add-cluster":
+        fleet.cluster(f"n{step}", {"env": "prod" if step % 2 else "dev"})
+    elif edit == "remove-cluster" and len(clusters) > 1:
+        clusters[-1].unlink()
+    elif edit == "drop-lock":
+        (root / "fleet.lock").unlink(missing_ok=True)
+    elif edit == "edit-output":
+        files = sorted((root / "rendered").rglob("*.yaml")) if (root / "rendered").is_dir() else []
+        if files:
+            target = files[step % len(files)]
+            stat = target.stat()
+            target.write_bytes(target.read_bytes().replace(b"a", b"b", 1))
+            os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # hide the edit's mtime
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(edits=st.lists(EDITS, min_size=1, max_size=6))
+def test_output_is_byte_identical_with_and_without_the_cache(
+    tmp_path_factory, cli, no_racy_window, edits
+):
+    base = tmp_path_factory.mktemp("cache")
+    cached, fresh = base / "cached", base / "fresh"
+    make(cached)
+    make(fresh)
+    for step, edit in enumerate(["nothing", *edits]):
+        for root in (cached, fresh):
+            apply(root, edit, step)
+        # check first: it may answer from the cache, and must agree with a full compile.
+        checked = run(cli, "check", "-f", str(cached))
+        expected = run(cli, "check", "-f", str(fresh), "--no-cache")
+        assert checked.exit_code == expected.exit_code, (edits, step, checked.output)
+        with_cache = run(cli, "render", "-f", str(cached))
+        without = run(cli, "render", "-f", str(fresh), "--no-cache")
+        assert with_cache.exit_code == without.exit_code == 0, without.output
+        assert tree(cached) == tree(fresh), (edits, step)
+        assert run(cli, "check", "-f", str(cached)).exit_code == 0
+    assert cache_files(cached) and not cache_files(fresh)
+
+
+def test_a_render_with_nothing_changed_answers_from_the_cache(tmp_path, cli, monkeypatch):
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0  # records the output
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled although nothing changed")
+
+    monkeypatch.setattr("fleetc.pipeline.compile_fleet", no_compile)
+    result = run(cli, "render", "-f", str(fleet.root))
+    assert result.exit_code == 0 and "0 file(s) written" in result.output
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+
+
+def test_an_output_file_edited_in_place_is_stale_even_with_its_times_restored(
+    tmp_path, cli, no_racy_window
+):
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    target = fleet.root / "rendered" / "c0" / "_cluster" / "namespace_base.yaml"
+    info = target.stat()
+    with open(target, "r+b") as handle:  # same inode, same size
+        data = handle.read()
+        handle.seek(0)
+        handle.write(data.replace(b"base", b"bass", 1))
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+    result = run(cli, "check", "-f", str(fleet.root))
+    assert result.exit_code == 1 and "stale:   c0/_cluster/namespace_base.yaml" in result.output
+
+
+def corrupt_variants(entry: bytes) -> list[bytes]:
+    return [
+        entry[: len(entry) // 2],  # truncated
+        b"",
+        b"garbage\n",
+        entry.replace(b'"objects":', b'"objects":1', 1),  # payload no longer matches digest
+        b"fleetc-cache 1\n" + b"0" * 64 + b"\n{}",
+    ]
+
+
+def test_a_corrupt_or_truncated_cache_is_ignored_and_rebuilt(tmp_path, cli):
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    (entry,) = cache_files(fleet.root)
+    good = entry.read_bytes()
+    for variant in corrupt_variants(good):
+        fleet.write("hub/app.yaml", hub(7))  # the output is now stale
+        entry.write_bytes(variant)
+        result = run(cli, "check", "-f", str(fleet.root))
+        assert result.exit_code == 1 and "stale:" in result.output
+        assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+        assert entry.read_bytes().startswith(b"fleetc-cache 1\n")
+        fleet.write("hub/app.yaml", hub(1))
+        assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+
+
+def test_an_entry_altered_after_it_was_written_is_not_trusted(tmp_path, cli):
+    """An entry whose record is made to match new inputs, without its digest line: trusting
+    it would call the stale output up to date."""
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    (entry,) = cache_files(fleet.root)
+    old_hub = hashlib.sha256((fleet.root / "hub" / "app.yaml").read_bytes()).hexdigest()
+    fleet.write("hub/app.yaml", hub(9))
+    new_hub = hashlib.sha256((fleet.root / "hub" / "app.yaml").read_bytes()).hexdigest()
+    altered = entry.read_bytes().replace(old_hub.encode(), new_hub.encode())
+    assert altered != entry.read_bytes()
+    entry.write_bytes(altered)
+    result = run(cli, "check", "-f", str(fleet.root))
+    assert result.exit_code == 1 and "stale:" in result.output
+
+
+def test_a_foreign_cache_entry_is_ignored(tmp_path, cli):
+    """An entry copied from another fleet (another root) does not match this fleet's key."""
+    one = make(tmp_path / "one")
+    two = make(tmp_path / "two")
+    two.write("hub/app.yaml", hub(5))
+    assert run(cli, "render", "-f", str(one.root)).exit_code == 0
+    assert run(cli, "render", "-f", str(two.root)).exit_code == 0
+    (mine,) = cache_files(one.root)
+    (theirs,) = cache_files(two.root)
+    shutil.copy(theirs, mine.parent / theirs.name)
+    shutil.copy(theirs, mine)
+    one.write("hub/app.yaml", hub(5))  # now the same inputs as 'two', but not rendered
+    result = run(cli, "check", "-f", str(one.root))
+    assert result.exit_code == 1 and "stale:" in result.output
+
+
+def test_no_cache_neither_reads_nor_writes_it(tmp_path, cli, monkeypatch):
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root), "--no-cache").exit_code == 0
+    assert cache_files(fleet.root) == []
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    (entry,) = cache_files(fleet.root)
+    before = entry.read_bytes()
+    fleet.write("hub/app.yaml", hub(3))
+    assert run(cli, "render", "-f", str(fleet.root), "--no-cache").exit_code == 0
+    assert entry.read_bytes() == before
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=fleet.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "cache" not in status and "compile-" not in status
+
+
+def test_extra_files_are_found_and_flux_system_folders_ignored(tmp_path, cli, no_racy_window):
+    fleet = make(tmp_path / "repo")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    flux = fleet.root / "rendered" / "c0" / "flux-system"
+    flux.mkdir()
+    (flux / "gotk-sync.yaml").write_text("bootstrap\n")
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 1  # kustomization lists it
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    (fleet.root / "rendered" / "c1" / "_cluster" / "extra.yaml").write_text("x\n")
+    result = run(cli, "check", "-f", str(fleet.root))
+    assert result.exit_code == 1 and "extra:   c1/_cluster/extra.yaml" in result.output
