@@ -48,6 +48,9 @@ loader = _Lazy("fleetc.shell.load")
 diff_format = _Lazy("fleetc.views.diff_format")
 status = _Lazy("fleetc.views.status")
 provenance = _Lazy("fleetc.views.explain")
+rollout_view = _Lazy("fleetc.views.rollout")
+store = _Lazy("fleetc.shell.store")
+clock = _Lazy("fleetc.shell.clock")
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 
@@ -283,6 +286,8 @@ def main() -> None:
                                one object's source, overrides and final manifest
       fleetc diff              what a change does to each cluster, and why
       fleetc status            every placement's Scheduled condition
+      fleetc rollout status    staged update runs: stages, clusters, blockers
+      fleetc rollout advance   move a staged run one step (writes like render)
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
 
@@ -417,7 +422,7 @@ def render(
     pending = _prepare_commit(root, output) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
-            changes = writer.commit(root, output, result.files, root / LOCK_FILE, result.lock)
+            changes = store.commit(root, output, result.files, result.lock, result.store)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -543,6 +548,7 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
         lock_path = root / LOCK_FILE
         if writer.read_bytes(lock_path) != result.lock:
             changes.changed.append(str(lock_path.relative_to(root)))
+        store.compare(root, result.store, changes)
     reporter.print_timings()
     if changes.clean:
         _say(f"{output} is up to date ({changes.unchanged} file(s))")
@@ -731,3 +737,133 @@ def diff(
     reporter.print_timings()
     if exit_code and (compared.diff.changed or diags.has_errors):
         raise SystemExit(report.EXIT_ERRORS)
+
+
+# -- staged rollouts -------------------------------------------------------------------------
+
+
+def _now_option(func):
+    return click.option(
+        "--now",
+        metavar="TIME",
+        help="The time to act at (RFC 3339, e.g. 2026-03-01T09:30:00Z) instead of the clock: "
+        "for tests and replays.",
+    )(func)
+
+
+def _now(given: str | None) -> str:
+    try:
+        return clock.now(given)
+    except clock.BadTime as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from exc
+
+
+@main.group()
+def rollout() -> None:
+    """Drive KubeFleet staged update runs (ClusterStagedUpdateRun) through pull requests.
+
+    A placement with strategy.type External changes no cluster when hub/
+    changes: render records a new resource snapshot, and each cluster keeps
+    rendering the snapshot fleet.lock says it runs. These commands move a run
+    explicitly; advance and approve write rendered/, fleet.lock and the
+    snapshot store atomically, as render does, so their result is a reviewable
+    commit. render and check never move a run and never read the clock.
+    """
+
+
+@rollout.command(name="status")
+@click.argument("run", required=False)
+@_fleet_option
+@_format_option
+@_now_option
+def rollout_status(run: str | None, path: Path, output_format: str, now: str | None) -> None:
+    """Each run's stages, their clusters in order, the snapshot each runs, what blocks the
+    next step (a wait until a time, an approval, spec.state: Stop) and the run's conditions
+    (Initialized, Progressing, Succeeded, with KubeFleet's reasons)."""
+    moment = _now(now)
+    comp = _compiled_or_exit(path, ()).compilation
+    assert comp is not None
+    items = rollout_view.status(comp, run, moment)
+    if run is not None and not items:
+        names = [v.name for v in rollout_view.runs(comp)]
+        hint = suggest(run, names, "update runs")
+        raise click.UsageError(f"no update run named {run!r}; {hint}")
+    if output_format == "json":
+        click.echo(json.dumps(items, indent=2))
+    else:
+        click.echo(rollout_view.status_text(items), nl=False)
+
+
+@rollout.command()
+@click.argument("run", required=False)
+@_fleet_option
+@_now_option
+def advance(run: str | None, path: Path, now: str | None) -> None:
+    """Move RUN (default: the one run in progress) one step, as KubeFleet's controller would.
+
+    \b
+    A step is the next maxConcurrency clusters of the current stage (in
+    sortingLabelKey, then name order), or the delete stage; finished stages'
+    TimedWait and Approval tasks are checked first. A TimedWait passes once
+    waitTime has gone by since the stage's last batch (at --now, default the
+    clock). Prints what moved, or what blocks the run (exit 0 either way; the
+    files change only when something was recorded).
+    """
+    _act(path, pipeline.Advance(run, _now(now)))
+
+
+@rollout.command()
+@click.argument("run")
+@_fleet_option
+@click.option("--stage", "stage", required=True, help="The stage whose Approval task to approve.")
+@click.option(
+    "--before", is_flag=True, help="Approve the stage's beforeStageTasks Approval (default: after)."
+)
+@_now_option
+def approve(run: str, path: Path, stage: str, before: bool, now: str | None) -> None:
+    """Approve RUN's ClusterApprovalRequest <run>-after-<stage> (or -before- with --before).
+
+    The approval is recorded in fleet.lock; the next advance goes past the task.
+    """
+    _act(path, pipeline.Approve(run, stage, before, _now(now)))
+
+
+def _act(path: Path, action: Any) -> None:
+    options = pipeline.Options(action=action)
+    root, output, result = _compile(path, options)
+    code = _finish(result, strict=False)
+    if code != report.EXIT_OK:
+        raise SystemExit(code)
+    comp = result.compilation
+    assert comp is not None
+    outcome = comp.rollout.action
+    if outcome is None or outcome.error is not None:
+        message = outcome.error if outcome is not None else "nothing to do"
+        click.echo(f"error: {message}", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    try:
+        with writer.repository_lock(root):
+            store.commit(root, output, result.files, result.lock, result.store)
+    except writer.WriteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    if not isinstance(action, pipeline.Advance):
+        click.echo(
+            f"approved: {action.run}-{'before' if action.before else 'after'}-{action.stage}"
+        )
+        return
+    step = outcome.step
+    assert step is not None
+    if step.moved:
+        click.echo(f"{outcome.run}: stage {step.stage}: moved {', '.join(step.moved)}")
+    if step.deleted:
+        click.echo(f"{outcome.run}: delete stage: removed from {', '.join(step.deleted)}")
+    record = next(
+        v.record for p in comp.rollout.placements.values() for v in p.runs if v.name == outcome.run
+    )
+    if step.blocker is not None:
+        click.echo(f"{outcome.run}: blocked: {step.blocker.describe()}")
+    elif record.result is not None:
+        click.echo(f"{outcome.run}: {record.result}")
+    elif not step.changed_clusters:
+        click.echo(f"{outcome.run}: nothing moved")

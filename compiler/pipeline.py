@@ -22,6 +22,8 @@ from fleetc.sections.protocol import Section, SectionInput, SectionOutput
 from fleetc.sections.services.section import Services
 from fleetc.stages import emit, lint, model, override, place, select, templates
 from fleetc.stages.override import Overridden
+from fleetc.stages.rollout import Action, Advance, Approve, RolledOut, rollout
+from fleetc.stages.rollout.lock_section import SECTION as ROLLOUTS_SECTION
 from fleetc.stages.schedule import Outcome, schedule_fleet
 from fleetc.stages.schedule.eviction import SECTION as EVICTIONS_SECTION
 from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
@@ -29,6 +31,8 @@ from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
 # The generating sections of fleet.yaml, in the order they run; Flux runs last, as it wires
 # the bundles the others create. Adding a section is a package under sections/ and a line here.
 SECTIONS: list[Section] = [Services(), LoadBalancers(), Flux()]
+
+__all__ = ["Advance", "Approve", "Compilation", "Options", "Result", "compile_fleet"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Options:
     strict: bool = False
     # Placements to schedule afresh, ignoring what fleet.lock remembers (--reschedule).
     reschedule: frozenset[str] = frozenset()
+    # The one explicit rollout step of 'fleetc rollout advance|approve'; render and check
+    # never pass one, so they never move a staged run.
+    action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class Compilation:
     clusters: ClusterObjects
     # Bundle name -> the Flux Kustomizations it waits for.
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Staged rollouts: which snapshot each cluster runs, and the update runs.
+    rollout: RolledOut = field(default_factory=lambda: RolledOut({}))
 
     def section_status(self) -> dict[str, Any]:
         """Each reporting section's status, by its key in ``fleetc status``."""
@@ -74,6 +83,8 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)
     # The bytes of the new fleet.lock.
     lock: bytes = b""
+    # The snapshot store beside fleet.lock (path relative to the fleet's root -> bytes).
+    store: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -100,14 +111,28 @@ def compile_fleet(
         placed = place.place(expanded, selections, scheduled.outcomes, diags)
     with reporter.stage("override"):
         overridden = override.override(fleet, placed.clusters, diags)
+    with reporter.stage("rollout"):
+        rolled = rollout(
+            fleet,
+            expanded.origin,
+            selections,
+            scheduled.outcomes,
+            overridden,
+            previous_lock,
+            inputs.snapshots,
+            options.action,
+            diags,
+        )
     new_lock = lock.Lock({PLACEMENTS_SECTION: scheduled.lock_section})
     if scheduled.evictions.lock_section:
         new_lock.sections[EVICTIONS_SECTION] = scheduled.evictions.lock_section
+    if rolled.lock_section:
+        new_lock.sections[ROLLOUTS_SECTION] = rolled.lock_section
     with reporter.stage("generate"):
         clusters, outputs, dependencies = _run_sections(
             SectionInput(
                 fleet,
-                overridden.clusters,
+                rolled.clusters,
                 previous_lock,
                 flux_system=inputs.flux_system,
                 repo_prefix=inputs.repo_prefix,
@@ -133,12 +158,13 @@ def compile_fleet(
         sections=outputs,
         clusters=clusters,
         bundle_dependencies=dependencies,
+        rollout=rolled,
     )
     if diags.has_errors:
         return Result(diags, compilation)
     with reporter.stage("serialize"):
         files = emit.files(clusters, inputs.flux_system, reporter)
-    return Result(diags, compilation, files, lock.dump(new_lock))
+    return Result(diags, compilation, files, lock.dump(new_lock), rolled.store)
 
 
 def _run_sections(

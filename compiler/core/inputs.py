@@ -38,3 +38,6 @@ class Inputs:
     # The fleet's folder relative to the top of its git repository ("" at the top, or outside
     # git): Flux reads paths from the repository's top.
     repo_prefix: str = ""
+    # The snapshot store beside fleet.lock (staged rollouts): path relative to ``root`` ->
+    # its document.
+    snapshots: dict[str, Document] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.reporter import SILENT, Reporter
+from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.pipeline import Options, Result
 from fleetc.shell import gitsource, output_tree, writer
 from fleetc.shell.compile import compile_file, compile_loaded
@@ -187,7 +188,10 @@ def prepare_commit(root: Path, output: Path) -> PendingCommit:
         out_rel = output.resolve().relative_to(top).as_posix()
     except ValueError as exc:
         raise gitsource.GitError(f"the output {output} is not inside the repository") from exc
-    paths = [out_rel, f"{prefix}/{LOCK_FILE}" if prefix else LOCK_FILE]
+    paths = [
+        out_rel,
+        *(f"{prefix}/{name}" if prefix else name for name in (LOCK_FILE, SNAPSHOT_STORE)),
+    ]
     unrelated = unrelated_staged(repo, paths)
     if unrelated:
         raise gitsource.GitError(
@@ -222,6 +226,9 @@ def commit_render(
 
 def commit(repo: git.Repo, paths: list[str], message: str) -> str | None:
     """Stage ``paths`` (additions, changes and deletions) and commit; None if nothing changed."""
+    top = Path(repo.working_tree_dir or "")
+    # The snapshot store exists only for staged rollouts (on disk, or in git when pruned).
+    paths = [p for p in paths if (top / p).exists() or repo.git.ls_files("--", p)]
     repo.git.add("--all", "--", *paths)
     staged = repo.index.diff("HEAD") if repo.head.is_valid() else repo.index.entries
     if not staged:

@@ -23,6 +23,7 @@ from fleetc.core.inputs import (
 )
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
+from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
 from fleetc.shell.sources import FileSource, Source, join
 
@@ -226,6 +227,12 @@ def load_source(
                 f"{LOCK_FILE} is a symbolic link that points outside the repository",
                 Position(LOCK_FILE),
             )
+
+    if source.is_dir(SNAPSHOT_STORE) and reader.inside(SNAPSHOT_STORE):
+        for path in reader.walk(SNAPSHOT_STORE, MANIFEST_SUFFIXES):
+            stored = reader.read_documents(path)
+            if stored:
+                inputs.snapshots[path] = stored[0]
 
     output = _string(spec, "output", DEFAULT_OUTPUT)
     target = reader.resolve(output, "output", _pos(fleet, "output"), "spec.output")

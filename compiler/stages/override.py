@@ -294,7 +294,14 @@ class Overridden:
 
 def override(fleet: Fleet, placed: ClusterObjects, diags: Diagnostics) -> Overridden:
     """Every placed object after the overrides that select it, per cluster."""
-    overrides = collect(fleet, diags)
+    return apply(fleet, collect(fleet, diags), placed, diags)
+
+
+def apply(
+    fleet: Fleet, overrides: list[Override], placed: ClusterObjects, diags: Diagnostics
+) -> Overridden:
+    """``placed`` after ``overrides`` (valid, in application order), per cluster. Staged
+    rollouts call this with the overrides a resource snapshot recorded."""
     if not overrides:
         return Overridden(placed)
     by_resource = index_by_resource(overrides)

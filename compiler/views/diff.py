@@ -19,6 +19,7 @@ from fleetc.core.model import Cluster, ObjectKey
 from fleetc.core.output_layout import KUSTOMIZATION, object_path
 from fleetc.core.placed import RenderedObject
 from fleetc.stages import emit as layout
+from fleetc.views import rollout
 from fleetc.views.status import readable
 from fleetc.views.transitions import Finding
 
@@ -78,10 +79,14 @@ class FleetDiff:
     # Clusters the change leaves selected only because fleet.lock remembers them (lint
     # FLEET007), one sentence each.
     kept: list[str] = field(default_factory=list)
+    # Staged rollouts: per placement and stage, the clusters that move between snapshots.
+    rollouts: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.clusters or self.placements or self.inventory or self.policies)
+        return bool(
+            self.clusters or self.placements or self.inventory or self.policies or self.rollouts
+        )
 
 
 def compare(base: Compilation, head: Compilation, base_name: str, head_name: str) -> FleetDiff:
@@ -91,6 +96,7 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
     result.policies = list(policies.values())
     result.placements = _placement_changes(base, head, policies)
     result.kept = _newly_kept(base, head)
+    result.rollouts = rollout.moves(base, head)
     texts = _Texts()
     for name in sorted(set(base.clusters) | set(head.clusters)):
         old, new = base.clusters.get(name), head.clusters.get(name)

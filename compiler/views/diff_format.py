@@ -62,6 +62,9 @@ def summary_lines(diff: FleetDiff) -> list[str]:
     if diff.kept:
         lines.append("kept from fleet.lock (warning FLEET007):")
         lines += [f"  {line}" for line in diff.kept]
+    if diff.rollouts:
+        lines.append("staged rollouts:")
+        lines += [f"  {line}" for line in diff.rollouts]
     return lines
 
 
@@ -99,6 +102,7 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
         ("Placement specs", diff.policies),
         ("Inventory", diff.inventory),
         ("Kept from fleet.lock (warning FLEET007)", diff.kept),
+        ("Staged rollouts", diff.rollouts),
     )
     for title, items in sections:
         if items:
@@ -189,6 +193,7 @@ def as_json(diff: FleetDiff) -> dict[str, Any]:
             for f in diff.transitions
         ],
         "keptByLock": diff.kept,
+        "rollouts": diff.rollouts,
         "clusters": [
             {
                 "name": c.name,

@@ -19,7 +19,7 @@ from fleetc.core.diagnostics import suggest
 from fleetc.core.model import ObjectKey
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
-from fleetc.views import diff
+from fleetc.views import diff, rollout
 
 _REF = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)(\.(?P<group>[a-z0-9.-]+))?/(?P<rest>.+)$")
 
@@ -36,6 +36,8 @@ class Trace:
     # The manifest after overrides, without fleetc's annotations (for the diff).
     overridden_manifest: str
     final_manifest: str
+    # For objects of staged placements: the snapshot the cluster runs, and why.
+    snapshots: tuple[str, ...] = ()
 
 
 def parse_object(text: str) -> ObjectKey | None:
@@ -65,7 +67,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         if not placed:
             return f"{message}: nothing is rendered there"
         return f"{message} ({suggest(str(key), [str(k) for k in placed], 'rendered there')})"
-    where = comp.overridden.definitions
+    where = {**comp.rollout.definitions, **comp.overridden.definitions}
     original = obj.original if obj.original is not None else obj.body
     hub = comp.fleet.objects.get(key)
     source = str(hub.pos()) if hub is not None and hub.body is original else obj.source
@@ -81,6 +83,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         hub_manifest=_text(shown_original),
         overridden_manifest=_text(shown_body),
         final_manifest=_text(layout.annotated(shown_body, obj.provenance)),
+        snapshots=tuple(rollout.object_snapshots(comp, cluster, obj.placements)),
     )
 
 
@@ -102,6 +105,7 @@ def format_trace(t: Trace) -> str:
         f"source:     {t.source}",
         f"placements: {', '.join(t.placements) or '-'}",
         "overrides:  " + (", ".join(f"{label} ({pos})" for label, pos in t.overrides) or "-"),
+        *(f"snapshot:   {line}" for line in t.snapshots),
         "",
         "# hub manifest",
         t.hub_manifest.rstrip("\n"),

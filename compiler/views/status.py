@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleetc.core.model import Placement
 from fleetc.stages.schedule import Decision, Outcome
+from fleetc.views import rollout
 
 if TYPE_CHECKING:
     from fleetc.pipeline import Compilation
@@ -61,12 +62,25 @@ def placements_section(comp: Compilation) -> list[dict[str, Any]]:
 
 
 def status(comp: Compilation) -> dict[str, Any]:
-    return {"placements": placements_section(comp), **comp.section_status()}
+    found = {"placements": placements_section(comp), **comp.section_status()}
+    if comp.rollout.placements:
+        found["updateRuns"] = rollout.status_section(comp)
+    return found
 
 
 def explain(comp: Compilation, name: str) -> dict[str, Any]:
     placement = next(p for p in comp.fleet.placements if p.name == name)
-    return placement_item(placement, comp.outcomes[name])
+    item = placement_item(placement, comp.outcomes[name])
+    staged = comp.rollout.placements.get(name)
+    if staged is not None:
+        item["snapshots"] = {
+            "newest": staged.newest,
+            "clusters": [
+                {"cluster": c, "snapshot": staged.clusters.get(c), "reason": r}
+                for c, r in staged.reasons.items()
+            ],
+        }
+    return item
 
 
 # -- text for people ------------------------------------------------------------------------
@@ -121,6 +135,7 @@ def status_text(report: dict[str, Any]) -> str:
         lines.append(f"  consumers: {_names(service['consumers'])}")
         for conflict in service["conflicts"]:
             lines.append(f"  conflict: {conflict['message']}")
+    lines += rollout.status_section_text(report.get("updateRuns", []))
     for cluster in report.get("loadBalancers", []):
         for pool in cluster["pools"]:
             addresses = ", ".join(pool["addresses"])
@@ -149,4 +164,9 @@ def explain_text(item: dict[str, Any]) -> str:
         lines.append(f"      {readable(d['reason'])}")
         if d.get("evictedBy"):
             lines.append(f"      evicted by {d['evictedBy']}")
+    staged = item.get("snapshots")
+    if staged is not None:
+        lines += ["", f"staged (strategy External): newest snapshot {staged['newest']}"]
+        width = max((len(c["cluster"]) for c in staged["clusters"]), default=0)
+        lines += [f"  {c['cluster']:<{width}}  {c['reason']}" for c in staged["clusters"]]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""Write the snapshot store beside fleet.lock together with the output and the lock.
+
+The store is content-addressed (``fleet.snapshots/<id>.yaml``), so it is written around the
+atomic swap of ``writer.commit``: new snapshot files first (a file nobody refers to yet changes
+nothing), then the output and fleet.lock in one journaled step, then the files no longer
+referred to are removed. A crash at any point leaves a repository that renders as before; at
+worst an unreferenced file remains, which the next render removes (``check`` names it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fleetc.core.lock import LOCK_FILE
+from fleetc.core.snapshot_store import SNAPSHOT_STORE
+from fleetc.shell import writer
+
+
+def existing(root: Path) -> dict[str, str]:
+    """Store files as path relative to ``root`` -> file system path."""
+    return {
+        f"{SNAPSHOT_STORE}/{rel}": path
+        for rel, path in writer.existing_files(root / SNAPSHOT_STORE).items()
+    }
+
+
+def commit(
+    root: Path, output: Path, files: dict[str, bytes], lock: bytes, store: dict[str, bytes]
+) -> writer.Changes:
+    """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``), then prune."""
+    folder = root / SNAPSHOT_STORE
+    if folder.is_symlink():
+        raise writer.WriteError(f"refusing to write through the symbolic link {folder}")
+    try:
+        for rel, data in store.items():
+            writer.check_relative(rel)
+            folder.mkdir(exist_ok=True)
+            writer.write_file(root / rel, data)
+    except OSError as exc:
+        raise writer.WriteError(f"writing {folder} failed: {exc.strerror or exc}") from exc
+    changes = writer.commit(root, output, files, root / LOCK_FILE, lock)
+    try:
+        for rel, path in existing(root).items():
+            if rel not in store:
+                os.unlink(path)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    except OSError as exc:
+        raise writer.WriteError(
+            f"removing unused snapshots from {folder} failed: {exc.strerror or exc}; "
+            "the output and fleet.lock are written"
+        ) from exc
+    return changes
+
+
+def compare(root: Path, store: dict[str, bytes], changes: writer.Changes) -> None:
+    """Add the store's missing, stale and extra files to ``changes`` (paths from ``root``)."""
+    found = existing(root)
+    for rel, data in store.items():
+        path = found.pop(rel, None)
+        if path is None:
+            changes.added.append(rel)
+        elif writer.read_regular(path) != data:
+            changes.changed.append(rel)
+        else:
+            changes.unchanged += 1
+    changes.removed.extend(sorted(found))

@@ -1,0 +1,24 @@
+"""Staged rollouts: KubeFleet's External strategy, ClusterStagedUpdateStrategy and
+ClusterStagedUpdateRun, compiled offline (``stage.rollout`` is the pipeline stage)."""
+
+from fleetc.stages.rollout.stage import (
+    Action,
+    ActionResult,
+    Advance,
+    Approve,
+    PlacementRollout,
+    RolledOut,
+    RunView,
+    rollout,
+)
+
+__all__ = [
+    "Action",
+    "ActionResult",
+    "Advance",
+    "Approve",
+    "PlacementRollout",
+    "RolledOut",
+    "RunView",
+    "rollout",
+]
