@@ -30,9 +30,11 @@ FUZZ = settings(
 
 
 def _repository(root: Path) -> dict[str, bytes]:
-    """The input files of one example repository (templates and fleet.lock included)."""
+    """The input files of one example repository (templates, fleet.lock and the snapshot store
+    of staged rollouts included)."""
     found = [root / "fleet.yaml", root / "fleet.lock", *root.glob("clusters/*.yaml")]
-    found += [*root.glob("hub/*.yaml"), *root.glob("hub/*.yaml.j2")]
+    found += [*root.glob("hub/**/*.yaml"), *root.glob("hub/**/*.yaml.j2")]
+    found += root.glob("fleet.snapshots/*.yaml")
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(found) if p.is_file()}
 
 

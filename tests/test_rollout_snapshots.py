@@ -8,7 +8,10 @@ import json
 
 import pytest
 import stagedfleet as sf
+import yaml
 from conftest import FleetDir, run
+from fleetc.core import yamlout
+from fleetc.stages.rollout import snapshot
 from gitrepo import GitFleet
 
 T0 = "2026-12-01T09:00:00Z"
@@ -203,3 +206,43 @@ def test_templates_cannot_be_staged_yet(cli, staged):
     )
     result = run(cli, "render", "-f", str(staged.root))
     assert result.exit_code == 1 and "staged rollouts do not carry templates yet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (
+            lambda spec: spec["overrides"][0].update(resourceSelectors=[{"kind": 3}]),
+            "override 0 is malformed",
+        ),
+        (lambda spec: spec["objects"][0].update(object={"kind": "x"}), "object 0 is malformed"),
+        (
+            lambda spec: spec["objects"].append(
+                {
+                    "source": "hub/x.yaml",
+                    "object": {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "s", "namespace": "web"},
+                        "stringData": {"password": "hunter2"},
+                    },
+                }
+            ),
+            "holds stringData in clear text",
+        ),
+    ],
+)
+def test_a_forged_snapshot_with_a_matching_id_is_still_checked(cli, staged, mutate, words):
+    sf.write_hub(staged, image="1.5.0")
+    sf.render(cli, staged)
+    lock = (staged.root / "fleet.lock").read_text()
+    (old,) = [p for p in (staged.root / "fleet.snapshots").iterdir() if "1.4.0" in p.read_text()]
+    doc = yaml.safe_load(old.read_text())
+    mutate(doc["spec"])
+    new_id = snapshot.digest(doc["spec"])
+    doc["metadata"]["name"] = new_id
+    old.unlink()
+    (staged.root / "fleet.snapshots" / f"{new_id}.yaml").write_text(yamlout.dump(doc))
+    (staged.root / "fleet.lock").write_text(lock.replace(old.stem, new_id))
+    result = run(cli, "check", "-f", str(staged.root))
+    assert result.exit_code == 1 and words in result.output, result.output

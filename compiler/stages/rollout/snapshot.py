@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import yamlout
+from fleetc.core import kube, schema, secrets, yamlout
 from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.model import FLEET_API_VERSION, Fleet, HubObject, ObjectKey, split_api_version
+from fleetc.core.model import FLEET_API_VERSION, Fleet, HubObject
 from fleetc.core.placed import ClusterObjects, RenderedObject
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
@@ -114,7 +114,8 @@ def read(doc: Document, diags: Diagnostics) -> Content | None:
     """A stored snapshot, if it is well formed and its content still has its id."""
     data = doc.data
     spec = data.get("spec") if isinstance(data, dict) else None
-    name = (data.get("metadata") or {}).get("name") if isinstance(data, dict) else None
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
     hint = "restore it from git history, or render from a commit where it was written"
     if (
         not isinstance(spec, dict)
@@ -132,28 +133,37 @@ def read(doc: Document, diags: Diagnostics) -> Content | None:
             hint=hint,
         )
         return None
+    # The store is an input like any other: objects pass the hub's identity and Secret
+    # checks, overrides the fleet.yaml override schema.
+    problems = Diagnostics()
     objects: list[HubObject] = []
-    for item in spec["objects"]:
+    for index, item in enumerate(spec["objects"]):
         body = item.get("object") if isinstance(item, dict) else None
         source = item.get("source") if isinstance(item, dict) else None
-        metadata = body.get("metadata") if isinstance(body, dict) else None
-        if not isinstance(metadata, dict) or not isinstance(source, str):
-            diags.error(f"{doc.file}: an object is malformed", doc.pos(), hint=hint)
+        obj = (
+            kube.hub_object(Document(body, doc.file), problems) if isinstance(source, str) else None
+        )
+        if obj is None:
+            diags.error(
+                f"{doc.file}: object {index} is malformed",
+                doc.pos(("spec", "objects", index)),
+                hint=hint,
+            )
             return None
-        api_version = str(body.get("apiVersion", ""))
-        key = ObjectKey(
-            split_api_version(api_version)[0],
-            str(body.get("kind", "")),
-            str(metadata.get("namespace") or ""),
-            str(metadata.get("name", "")),
+        obj = HubObject(
+            Document(body, source), (), key=obj.key, api_version=obj.api_version, body=body
         )
-        objects.append(
-            HubObject(Document(body, source), (), key=key, api_version=api_version, body=body)
-        )
+        secrets.check_object(obj, problems)
+        objects.append(obj)
+    shape = schema.validator("overrides", "/$defs/namedOverride")
     overrides: list[Override] = []
     for index, item in enumerate(spec["overrides"]):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            diags.error(f"{doc.file}: an override is malformed", doc.pos(), hint=hint)
+        if not shape.is_valid(item):
+            diags.error(
+                f"{doc.file}: override {index} is malformed",
+                doc.pos(("spec", "overrides", index)),
+                hint=hint,
+            )
             return None
         ov_spec = {k: v for k, v in item.items() if k not in ("name", "kind", "namespace")}
         overrides.append(
@@ -161,11 +171,14 @@ def read(doc: Document, diags: Diagnostics) -> Content | None:
                 doc,
                 ("spec", "overrides", index),
                 item["name"],
-                str(item.get("kind")),
-                str(item.get("namespace", "")),
+                item["kind"],
+                item.get("namespace", ""),
                 ov_spec,
             )
         )
+    if problems.has_errors:
+        diags.extend(problems.errors)
+        return None
     return Content(spec["placement"], tuple(objects), tuple(overrides))
 
 

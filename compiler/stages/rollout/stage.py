@@ -263,9 +263,7 @@ class _Work:
             given = snapshot.objects_for(self.fleet, contents[number], members, self.diags)
             self.definitions.update(given.definitions)
             for cluster, objects in given.clusters.items():
-                self.delivered.setdefault(cluster, {}).update(
-                    {key: obj for key, obj in objects.items()}
-                )
+                self.deliver(cluster, objects)
         self.records[name] = record
         self.views[name] = PlacementRollout(
             name,
@@ -277,6 +275,25 @@ class _Work:
             tuple(runs),
             _reasons(record, selected, runs),
         )
+
+    def deliver(self, cluster: str, objects: dict[ObjectKey, RenderedObject]) -> None:
+        """Add one staged placement's objects for ``cluster`` to those of the others."""
+        found = self.delivered.setdefault(cluster, {})
+        for key, obj in objects.items():
+            other = found.get(key)
+            if other is None:
+                found[key] = obj
+            elif other.body == obj.body:
+                found[key] = dataclasses.replace(
+                    other, placements=(*other.placements, *obj.placements)
+                )
+            else:
+                self.diags.error(
+                    f"{key} reaches cluster {cluster!r} from the snapshots of staged placements "
+                    f"{other.placements[0]!r} and {obj.placements[0]!r}, in different versions",
+                    self.fleet.pos(),
+                    hint="an object may reach a cluster only once",
+                )
 
     def _record(
         self, name: str, content: snapshot.Content, selected: tuple[str, ...]
@@ -312,10 +329,12 @@ class _Work:
         rel = snapshot.store_file(content_id)
         doc = self.stored.get(rel)
         if doc is None:
+            lock = self.previous_lock.doc
+            entry = (lock_section.SECTION, placement, "snapshots", number)
             self.diags.error(
                 f"snapshot {number} of placement {placement!r} ({rel}) is missing: fleet.lock "
                 "says clusters or runs still use it",
-                Position(rel),
+                lock.pos(entry) if lock is not None else Position(rel),
                 hint="restore it from git history (it is committed beside fleet.lock)",
             )
             return None
