@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fleetc.stages.rollout.engine import TIME_FORMAT, format_time
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class BadTime(ValueError):
@@ -25,4 +25,4 @@ def now(given: str | None = None) -> str:
         raise BadTime(f"{given!r} is not a time such as 2026-03-01T09:30:00Z") from exc
     if moment.tzinfo is None:
         raise BadTime(f"{given!r} has no time zone: add Z for UTC")
-    return format_time(moment.replace(microsecond=0))
+    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)

@@ -13,24 +13,56 @@ binding to become Available, fleetc for the pull request that carries the batch 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from fleetc.stages.rollout.inputs import RUN_STATE, STOP
 from fleetc.stages.rollout.lock_section import FAILED, SUCCEEDED, RunRecord, StageProgress
 from fleetc.stages.rollout.plan import Plan
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 APPROVAL = "approval"
 WAIT = "wait"
+_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
 
 
-def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+# Time arithmetic without the datetime module (nothing below the shell may reach the clock):
+# days since 1970-01-01 from a proleptic Gregorian date and back (H. Hinnant's algorithms).
+def _days(year: int, month: int, day: int) -> int:
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+def _date(days: int) -> tuple[int, int, int]:
+    days += 719468
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def parse_time(text: str) -> int:
+    """``2026-01-02T15:04:05Z`` as seconds since the Unix epoch."""
+    match = _TIME.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a UTC time such as 2026-01-02T15:04:05Z")
+    year, month, day, hour, minute, second = map(int, match.groups())
+    return _days(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+
+
+def format_time(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    year, month, day = _date(days)
+    hour, rest = divmod(rest, 3600)
+    minute, second = divmod(rest, 60)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def request_name(run: str, stage: str, before: bool) -> str:
@@ -84,7 +116,8 @@ def _progress(run: RunRecord, index: int, plan: Plan) -> StageProgress:
 
 
 def _after(moment: str, seconds: float) -> str:
-    return format_time(parse_time(moment) + timedelta(seconds=seconds))
+    """``seconds`` after ``moment``, rounded up to the second (a wait is never cut short)."""
+    return format_time(parse_time(moment) + -int(-seconds // 1))
 
 
 def advance(plan: Plan, run: RunRecord, now: str) -> Step:
