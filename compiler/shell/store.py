@@ -14,15 +14,15 @@ from pathlib import Path
 
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
-from fleetc.shell import writer
+from fleetc.shell import output_tree, writer
+from fleetc.shell.sources import FileSource
 
 
-def existing(root: Path) -> dict[str, str]:
-    """Store files as path relative to ``root`` -> file system path."""
-    return {
-        f"{SNAPSHOT_STORE}/{rel}": path
-        for rel, path in writer.existing_files(root / SNAPSHOT_STORE).items()
-    }
+def existing(root: Path) -> dict[str, bytes | None]:
+    """Store files (path relative to ``root``) -> their bytes (None: not a regular file; links
+    are never followed)."""
+    tree = output_tree.walk(FileSource(root), SNAPSHOT_STORE)
+    return {tree.path(rel): data for rel, data in tree.read_all().items()}
 
 
 def commit(
@@ -41,9 +41,9 @@ def commit(
         raise writer.WriteError(f"writing {folder} failed: {exc.strerror or exc}") from exc
     changes = writer.commit(root, output, files, root / LOCK_FILE, lock)
     try:
-        for rel, path in existing(root).items():
+        for rel in existing(root):
             if rel not in store:
-                os.unlink(path)
+                os.unlink(root / rel)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     except OSError as exc:
@@ -58,10 +58,9 @@ def compare(root: Path, store: dict[str, bytes], changes: writer.Changes) -> Non
     """Add the store's missing, stale and extra files to ``changes`` (paths from ``root``)."""
     found = existing(root)
     for rel, data in store.items():
-        path = found.pop(rel, None)
-        if path is None:
+        if rel not in found:
             changes.added.append(rel)
-        elif writer.read_regular(path) != data:
+        elif found.pop(rel) != data:
             changes.changed.append(rel)
         else:
             changes.unchanged += 1
