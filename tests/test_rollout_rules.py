@@ -344,3 +344,65 @@ def test_render_and_check_never_advance(cli, staged):
         assert run(cli, "check", "-f", str(staged.root)).exit_code == 0
     assert set(sf.images(staged).values()) == {"1.4.0"}
     assert "progress:" not in (staged.root / "fleet.lock").read_text()
+
+
+def test_a_run_name_of_64_characters_is_refused(staged):
+    name = "r" * 64
+    text = sf.RUN.replace("NAME", name).replace("STATE", "Run")
+    staged.write("hub/rollout/long.yaml", text)
+    _error_at(staged, "hub/rollout/long.yaml", _line(text, name), "shorter than 64 characters")
+
+
+def test_approval_requests_exist_only_once_the_run_reaches_them(cli, staged):
+    sf.write_run(staged)
+    sf.render(cli, staged)
+    args = (
+        "rollout",
+        "approve",
+        "web-v2",
+        "--stage",
+        "rest",
+        "--before",
+        "--now",
+        "2026-12-01T09:00:00Z",
+    )
+    result = sf.fleetc(cli, staged, *args, code=1)
+    assert "ClusterApprovalRequest web-v2-before-rest does not exist yet" in result.output
+    result = sf.fleetc(cli, staged, "rollout", "approve", "web-v2", "--stage", "rest", code=1)
+    assert "has no Approval in its afterStageTasks" in result.output
+    result = sf.fleetc(cli, staged, "rollout", "approve", "web-v2", "--stage", "nope", code=1)
+    assert "has no stage 'nope'" in result.output
+
+
+def test_advance_needs_one_run_in_progress_or_a_name(cli, staged):
+    result = sf.fleetc(cli, staged, "rollout", "advance", code=1)
+    assert "no ClusterStagedUpdateRun is in progress" in result.output
+    sf.write_run(staged, "web-a")
+    sf.write_run(staged, "web-b")
+    sf.render(cli, staged)
+    result = sf.fleetc(cli, staged, "rollout", "advance", code=1)
+    assert "several runs are in progress (web-a, web-b): name one" in result.output
+    result = sf.fleetc(cli, staged, "rollout", "advance", "web-b", "--now", "2026-12-01T09:00:00Z")
+    assert "web-b: stage canary: moved canary-1" in result.output
+
+
+def test_now_must_be_a_time_with_a_zone(cli, staged):
+    result = run(cli, "rollout", "advance", "-f", str(staged.root), "--now", "tomorrow")
+    assert result.exit_code == 2 and "is not a time" in result.output
+    result = run(cli, "rollout", "advance", "-f", str(staged.root), "--now", "2026-12-01T09:00:00")
+    assert result.exit_code == 2 and "no time zone" in result.output
+
+
+def test_approval_request_documents_are_ignored_with_a_warning(staged):
+    staged.write(
+        "hub/rollout/approval.yaml",
+        "apiVersion: placement.kubernetes-fleet.io/v1\nkind: ClusterApprovalRequest\n"
+        "metadata:\n  name: web-v2-before-rest\nspec:\n  parentStageRollout: web-v2\n"
+        "  targetStage: rest\n",
+    )
+    warnings = staged.compile().diagnostics.warnings
+    assert any(
+        "ClusterApprovalRequest 'web-v2-before-rest' is ignored" in w.message
+        and "fleetc rollout approve" in w.hint
+        for w in warnings
+    )

@@ -34,18 +34,26 @@ def _store(fleet: FleetDir) -> list[str]:
 
 
 def test_switching_to_external_changes_no_byte_and_records_snapshot_0(cli, tmp_path):
-    fleet = FleetDir(tmp_path)
+    fleet = GitFleet(tmp_path)
     for name, labels in sf.CLUSTERS.items():
         fleet.cluster(name, labels)
     sf.write_hub(fleet)
     fleet.write("hub/rollout/strategy.yaml", sf.STRATEGY)
     fleet.write("fleet.yaml", sf.FLEET.replace("STRATEGY", "RollingUpdate"))
     sf.render(cli, fleet)
+    fleet.commit("rolling")
     before = fleet.files()
     fleet.write("fleet.yaml", sf.FLEET.replace("STRATEGY", "External"))
     sf.render(cli, fleet)
     assert fleet.files() == before
     assert "latest: 0" in _lock(fleet) and len(_store(fleet)) == 1
+    diff = json.loads(
+        run(cli, "diff", "-f", str(fleet.root), "--base", "HEAD", "--format", "json").output
+    )
+    assert diff["clusters"] == []
+    assert diff["rollouts"] == [
+        "web: now staged (strategy External): 10 cluster(s) keep what they run, as snapshot 0"
+    ]
 
 
 def test_a_new_external_placement_reaches_no_cluster_before_a_run(cli, tmp_path):

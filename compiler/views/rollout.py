@@ -200,6 +200,13 @@ def moves(base: Compilation, head: Compilation) -> list[str]:
     lines: list[str] = []
     for name, after in head.rollout.placements.items():
         before = base.rollout.placements.get(name)
+        if before is None and after.clusters:
+            # Newly External: its clusters keep what they were given; nothing rolls out.
+            lines.append(
+                f"{name}: now staged (strategy External): {len(after.clusters)} cluster(s) keep "
+                f"what they run, as snapshot {after.newest}"
+            )
+            continue
         old = before.clusters if before else {}
         stage_of = _stage_finder(after)
         grouped: dict[str, list[str]] = {}
