@@ -1,7 +1,7 @@
 """Staged rollouts: KubeFleet's External strategy, ClusterStagedUpdateStrategy and
 ClusterStagedUpdateRun, compiled offline (``stage.rollout`` is the pipeline stage)."""
 
-from fleetc.stages.rollout.stage import (
+from fleetc.stages.rollout.results import (
     Action,
     ActionResult,
     Advance,
@@ -9,8 +9,8 @@ from fleetc.stages.rollout.stage import (
     PlacementRollout,
     RolledOut,
     RunView,
-    rollout,
 )
+from fleetc.stages.rollout.stage import rollout
 
 __all__ = [
     "Action",

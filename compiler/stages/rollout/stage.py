@@ -13,20 +13,35 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
 from fleetc.core.lock import Lock
 from fleetc.core.model import Fleet, HubObject, ObjectKey, Placement
-from fleetc.core.placed import ClusterObjects, RenderedObject
+from fleetc.core.placed import RenderedObject
 from fleetc.core.yamlsource import Document
 from fleetc.stages import override
 from fleetc.stages.override import Overridden
-from fleetc.stages.rollout import engine, inputs, lock_section, plan, rules, snapshot
+from fleetc.stages.rollout import (
+    engine,
+    inputs,
+    lock_section,
+    merge,
+    plan,
+    reasons,
+    rules,
+    snapshot,
+)
 from fleetc.stages.rollout.inputs import INITIALIZE, RUN_STATE, STOP, Run, StagedInputs
 from fleetc.stages.rollout.lock_section import FAILED, PlacementRecord, RunRecord
 from fleetc.stages.rollout.plan import Plan
+from fleetc.stages.rollout.results import (
+    Action,
+    ActionResult,
+    Approve,
+    PlacementRollout,
+    RolledOut,
+    RunView,
+)
 from fleetc.stages.schedule import Outcome
 
 SCHEDULER_SECTION = "placements"
@@ -38,78 +53,6 @@ STAGES_CHANGED = (
 POLICY_CHANGED = (
     "the policy snapshot index used in the updateRun is outdated, please create a new updateRun"
 )
-
-
-@dataclass(frozen=True)
-class Advance:
-    """``fleetc rollout advance [RUN]``: move RUN (or the one run in progress) one step."""
-
-    run: str | None
-    now: str
-
-
-@dataclass(frozen=True)
-class Approve:
-    """``fleetc rollout approve RUN --stage S [--before]``."""
-
-    run: str
-    stage: str
-    before: bool
-    now: str
-
-
-Action = Advance | Approve
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    run: str | None
-    step: engine.Step | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class RunView:
-    """One ClusterStagedUpdateRun as the views show it."""
-
-    name: str
-    placement: str
-    strategy: str
-    state: str
-    record: RunRecord
-    plan: Plan | None
-    pos: Position
-
-
-@dataclass(frozen=True)
-class PlacementRollout:
-    placement: str
-    newest: int
-    # True when this render numbered the newest snapshot (its content changed).
-    recorded: bool
-    snapshots: dict[int, str]
-    # cluster -> the snapshot it runs.
-    clusters: dict[str, int]
-    selected: tuple[str, ...]
-    runs: tuple[RunView, ...]
-    # cluster -> why it runs what it runs (for explain).
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RolledOut:
-    clusters: ClusterObjects
-    placements: dict[str, PlacementRollout] = field(default_factory=dict)
-    lock_section: dict[str, Any] = field(default_factory=dict)
-    # Snapshot store files (relative to the fleet's root) -> bytes.
-    store: dict[str, bytes] = field(default_factory=dict)
-    # Override label -> where it is defined, for overrides only a stored snapshot still holds.
-    definitions: dict[str, Position] = field(default_factory=dict)
-    action: ActionResult | None = None
-
-    def cluster_snapshot(self, placement: str, cluster: str) -> int | None:
-        found = self.placements.get(placement)
-        return None if found is None else found.clusters.get(cluster)
 
 
 def rollout(
@@ -148,7 +91,7 @@ def rollout(
         work.placement(placement, content)
     if action is not None and work.action is None:
         work.action = ActionResult(None, error=_no_run(action))
-    clusters = _merge(fleet, overridden.clusters, work.delivered, diags)
+    clusters = merge.merge(fleet, overridden.clusters, work.delivered, diags)
     section = lock_section.dump(work.records)
     return RolledOut(
         clusters,
@@ -273,7 +216,7 @@ class _Work:
             dict(record.clusters),
             selected,
             tuple(runs),
-            _reasons(record, selected, runs),
+            reasons.explain(record, selected, runs),
         )
 
     def deliver(self, cluster: str, objects: dict[ObjectKey, RenderedObject]) -> None:
@@ -506,88 +449,3 @@ class _Work:
         for cluster in step.deleted:
             record.clusters.pop(cluster, None)
         return ActionResult(run.name, step)
-
-
-def _reasons(
-    record: PlacementRecord, selected: tuple[str, ...], runs: list[RunView]
-) -> dict[str, str]:
-    """Why each cluster that is selected or holds a snapshot runs what it runs."""
-    reasons: dict[str, str] = {}
-    newest = record.latest
-    for cluster in sorted(set(selected) | set(record.clusters)):
-        number = record.clusters.get(cluster)
-        by = _rolled_by(cluster, number, runs)
-        if number is None:
-            text = f"no snapshot yet: waiting for an update run to roll out snapshot {newest}"
-        elif cluster not in selected:
-            text = (
-                f"runs snapshot {number} until an update run's delete stage removes it "
-                "(no longer selected)"
-            )
-        elif number == newest:
-            text = f"runs snapshot {number}, the newest"
-        else:
-            text = f"runs snapshot {number}; snapshot {newest} is newer and not rolled out here yet"
-        if number is not None and by:
-            text += f" ({by})"
-        elif number is not None and number != newest and cluster in selected:
-            text += " (given before any run in hub/)"
-        reasons[cluster] = text
-    return reasons
-
-
-def _rolled_by(cluster: str, number: int | None, runs: list[RunView]) -> str:
-    for view in runs:
-        if view.plan is None or view.record.snapshot != number:
-            continue
-        for index, stage in enumerate(view.plan.stages):
-            if cluster not in stage.clusters or index >= len(view.record.progress):
-                continue
-            batch = stage.clusters.index(cluster) // stage.concurrency
-            times = view.record.progress[index].batches
-            if batch < len(times):
-                return f"rolled out by run {view.name}, stage {stage.name}, at {times[batch]}"
-    return ""
-
-
-def _merge(
-    fleet: Fleet,
-    clusters: ClusterObjects,
-    delivered: dict[str, dict[ObjectKey, RenderedObject]],
-    diags: Diagnostics,
-) -> ClusterObjects:
-    """The clusters' objects with each External placement's current objects replaced by those
-    of the snapshot the cluster runs."""
-    external = {p.name for p in fleet.placements if rules.is_external(p)}
-    order = {p.name: i for i, p in enumerate(fleet.placements)}
-    merged: ClusterObjects = {}
-    for name, objects in clusters.items():
-        given = delivered.get(name, {})
-        if not given and not any(set(o.placements) & external for o in objects.values()):
-            merged[name] = objects
-            continue
-        result: dict[ObjectKey, RenderedObject] = {}
-        for key, obj in objects.items():
-            keep = tuple(p for p in obj.placements if p not in external)
-            if len(keep) == len(obj.placements):
-                result[key] = obj
-            elif keep:
-                result[key] = dataclasses.replace(obj, placements=keep)
-        for key, obj in given.items():
-            other = result.get(key)
-            if other is None:
-                result[key] = obj
-            elif other.body == obj.body:
-                names = sorted({*other.placements, *obj.placements}, key=order.__getitem__)
-                result[key] = dataclasses.replace(other, placements=tuple(names))
-            else:
-                diags.error(
-                    f"{key} reaches cluster {name!r} from placements {', '.join(other.placements)} "
-                    f"and, as a different version, from the snapshot of {obj.placements[0]!r} "
-                    "the cluster runs",
-                    fleet.pos(),
-                    hint="an object may reach a cluster only once: roll the staged placement "
-                    "forward, or select the object in one placement only",
-                )
-        merged[name] = result
-    return merged
