@@ -3,6 +3,7 @@ scheduled CI job's advance step moves the run in progress."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +54,13 @@ def test_example_is_mid_rollout_canary_first(cli):
     assert image("eastus-1").endswith(":1.4.0") and image("westus-2").endswith(":1.4.0")
     status = run(cli, "rollout", "status", "-f", str(EXAMPLE), "--now", "2026-12-01T09:30:00Z")
     assert "blocked: stage canary: TimedWait until 2026-12-01T10:00:00Z" in status.output
+    data = run(
+        cli, "rollout", "status", "-f", str(EXAMPLE), "--format", "json",
+        "--now", "2026-12-01T10:00:00Z",
+    )  # fmt: skip
+    (item,) = json.loads(data.output)
+    assert [s["reason"] for s in item["stages"]] == ["StageUpdatingStarted", None, None, None]
+    assert item["next"]["moves"] == ["eastus-2", "eastus-4"]  # rollout-order 1 and 2
 
 
 @pytest.fixture

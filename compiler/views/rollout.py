@@ -15,7 +15,9 @@ def runs(comp: Compilation) -> list[RunView]:
     return [run for p in comp.rollout.placements.values() for run in p.runs]
 
 
-def _stage_item(view: RunView, rollout: PlacementRollout, index: int) -> dict[str, Any]:
+def _stage_item(
+    view: RunView, rollout: PlacementRollout, index: int, now: str | None
+) -> dict[str, Any]:
     assert view.plan is not None
     stage = view.plan.stages[index]
     progress = view.record.progress[index] if index < len(view.record.progress) else None
@@ -50,7 +52,27 @@ def _stage_item(view: RunView, rollout: PlacementRollout, index: int) -> dict[st
         item["tasks"] = tasks
     item["batches"] = list(progress.batches) if progress else []
     item["completed"] = progress.completed if progress else None
+    item["reason"] = _stage_reason(view, index, now)
     return item
+
+
+def _stage_reason(view: RunView, index: int, now: str | None) -> str | None:
+    """The stage's Progressing/Succeeded reason in KubeFleet's words (None: not reached)."""
+    assert view.plan is not None
+    stage, record = view.plan.stages[index], view.record
+    progress = record.progress[index] if index < len(record.progress) else None
+    if progress is not None and progress.completed:
+        return "StageUpdatingSucceeded" if stage.clusters else "StageUpdatingSkippedNoClusters"
+    if index != engine.current(view.plan, record):
+        return None
+    if record.result == "Failed":
+        return "StageUpdatingFailed"
+    if view.state == "Stop":
+        return "StageUpdatingStopped"
+    step = engine.next_step(view.plan, record, now)
+    if step.blocker is not None and not step.changed_clusters:
+        return "StageUpdatingWaiting"
+    return "StageUpdatingStarted" if progress is not None and progress.batches else None
 
 
 def run_item(comp: Compilation, view: RunView, now: str | None = None) -> dict[str, Any]:
@@ -72,7 +94,7 @@ def run_item(comp: Compilation, view: RunView, now: str | None = None) -> dict[s
         "next": None,
     }
     if view.plan is not None:
-        item["stages"] = [_stage_item(view, rollout, i) for i in range(len(view.plan.stages))]
+        item["stages"] = [_stage_item(view, rollout, i, now) for i in range(len(view.plan.stages))]
         if not record.finished:
             step = engine.next_step(view.plan, record, now)
             blocker = step.blocker if not step.changed_clusters else None
@@ -107,9 +129,10 @@ def status_text(items: list[dict[str, Any]]) -> str:
             lines.append(f"  {c['type']}={c['status']} {c['reason']}: {c['message']}".rstrip(": "))
         for stage in item["stages"]:
             done = f", completed {stage['completed']}" if stage["completed"] else ""
+            reason = f": {stage['reason']}" if stage["reason"] else ""
             lines.append(
                 f"  stage {stage['name']} (maxConcurrency {stage['maxConcurrency']}, "
-                f"{len(stage['clusters'])} cluster(s){done})"
+                f"{len(stage['clusters'])} cluster(s){done}){reason}"
             )
             for task in stage.get("tasks", []):
                 if task["type"] == "TimedWait":
