@@ -288,8 +288,8 @@ def test_a_run_aborts_when_its_stages_change(cli, staged):
 # -- the placement's strategy ---------------------------------------------------------------
 
 
-def test_rolling_update_settings_warn_and_point_to_staged_runs(fleet_dir):
-    text = """
+def _rolling(fleet_dir, settings: str):
+    head = """
     apiVersion: fleetc.io/v1alpha1
     kind: Fleet
     metadata: {name: f}
@@ -300,22 +300,31 @@ def test_rolling_update_settings_warn_and_point_to_staged_runs(fleet_dir):
             - {group: "", version: v1, kind: Namespace, name: app}
           strategy:
             type: RollingUpdate
-            rollingUpdate:
-              maxUnavailable: 1  # HERE1
-              maxSurge: 25%
-              unavailablePeriodSeconds: 30  # HERE2
+            rollingUpdate:  # HERE
     """
+    text = textwrap.dedent(head).lstrip("\n") + textwrap.indent(settings, " " * 10)
     fleet_dir.write("fleet.yaml", text)
     fleet_dir.write("hub/app.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n")
     fleet_dir.cluster("c1")
-    result = fleet_dir.compile()
-    warnings = result.diagnostics.warnings
-    assert [(w.position.line, w.path) for w in warnings] == [
-        (_line(text, "HERE1"), "app.strategy.rollingUpdate.maxUnavailable"),
-        (_line(text, "HERE2"), "app.strategy.rollingUpdate.unavailablePeriodSeconds"),
-    ]
-    assert "every selected cluster gets a change when rendered/ merges" in warnings[0].message
-    assert "ClusterStagedUpdateRun" in warnings[0].hint
+    return text, [w for w in fleet_dir.compile().diagnostics.warnings if "strategy" in w.path]
+
+
+def test_rolling_update_settings_warn_and_point_to_staged_runs(fleet_dir):
+    text, warnings = _rolling(
+        fleet_dir, "maxUnavailable: 1\nmaxSurge: 25%\nunavailablePeriodSeconds: 30\n"
+    )
+    (warning,) = warnings
+    assert warning.position.line == _line(text, "HERE")
+    assert "(maxUnavailable, unavailablePeriodSeconds) has no effect" in warning.message
+    assert "every selected cluster gets a change when rendered/ merges" in warning.message
+    assert "ClusterStagedUpdateRun" in warning.hint
+
+
+def test_rolling_update_defaults_spelled_out_are_quiet(fleet_dir):
+    _text, warnings = _rolling(
+        fleet_dir, "maxUnavailable: 25%\nmaxSurge: 25%\nunavailablePeriodSeconds: 60\n"
+    )
+    assert warnings == []
 
 
 def test_external_cannot_go_back_to_rolling_update(cli, staged):

@@ -68,8 +68,6 @@ def rollout(
 ) -> RolledOut:
     staged = inputs.collect(fleet, diags)
     previous = lock_section.read(previous_lock, diags)
-    rules.warn_rolling_update(fleet, diags)
-    rules.check_external_kept(fleet, previous, diags)
     external = [p for p in fleet.placements if rules.is_external(p)]
     _check_run_references(fleet, staged, previous, diags)
     if not external:

@@ -14,6 +14,9 @@ from typing import Any
 from fleetc.core.diagnostics import Diagnostics, field_path
 from fleetc.core.model import Placement
 
+# KubeFleet's RollingUpdate defaults (pkg/utils/defaulter): 25%, 25%, 60 seconds.
+ROLLING_DEFAULTS = {"maxUnavailable": "25%", "maxSurge": "25%", "unavailablePeriodSeconds": 60}
+
 FLUX_APPLIES = "Flux's kustomize-controller always applies server-side with forced ownership"
 
 # (field, value) -> why Flux cannot honour it. A value of None matches any value.
@@ -110,13 +113,20 @@ def check(placement: Placement, diags: Diagnostics) -> bool:
                 "type",
             )
     rolling = strategy.get("rollingUpdate")
-    if isinstance(rolling, dict) and rolling:
+    # Spelling out a default changes nothing; any other value is a promise fleetc cannot keep.
+    changed = [
+        key
+        for key, default in ROLLING_DEFAULTS.items()
+        if isinstance(rolling, dict) and key in rolling and rolling[key] != default
+    ]
+    if changed and strategy.get("type") != "External":
         checker.warning(
-            f"placement {name!r}: strategy.rollingUpdate has no effect: every selected "
-            "cluster's files are rendered at once and each cluster's Flux reconciles them on "
-            "its own, so there is no fleet-wide rollout to pace",
+            f"placement {name!r}: strategy.rollingUpdate ({', '.join(changed)}) has no effect: "
+            "every selected cluster gets a change when rendered/ merges (each cluster's Flux "
+            "reconciles its files on its own), so there is no fleet-wide rollout to pace",
             "rollingUpdate",
-            hint="stage a rollout with strategy.type External and a staged update run",
+            hint="stage a rollout with strategy.type External and a ClusterStagedUpdateRun "
+            "(README: Staged rollouts)",
         )
     return checker.ok
 
