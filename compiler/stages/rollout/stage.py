@@ -43,8 +43,8 @@ from fleetc.stages.rollout.results import (
     RunView,
 )
 from fleetc.stages.schedule import Outcome
+from fleetc.stages.schedule import lock_section as schedule_lock
 
-SCHEDULER_SECTION = "placements"
 _BAD_TRANSITIONS = {(INITIALIZE, STOP), (RUN_STATE, INITIALIZE), (STOP, INITIALIZE)}
 STAGES_CHANGED = (
     "the stages of the updateRun are outdated: a cluster joined, left or changed stage, or the "
@@ -259,12 +259,10 @@ class _Work:
         return record, True
 
     def _picked_before(self, name: str) -> list[str]:
-        section = self.previous_lock.section(SCHEDULER_SECTION)
-        entry = section.get(name) if isinstance(section, dict) else None
-        items = entry.get("clusters") if isinstance(entry, dict) else None
-        if not isinstance(items, list):
-            return []
-        return [i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
+        """The clusters the scheduler's fleet.lock section remembers for ``name`` (its own
+        reader reports a malformed entry)."""
+        remembered = schedule_lock.read(self.previous_lock, Diagnostics()).get(name)
+        return [pick.cluster for pick in remembered.picks] if remembered is not None else []
 
     def _stored(self, placement: str, number: int, content_id: str) -> snapshot.Content | None:
         rel = snapshot.store_file(content_id)
