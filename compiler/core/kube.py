@@ -56,7 +56,7 @@ HANDLED_CONTROL_KINDS = frozenset(
         "ClusterResourcePlacementDisruptionBudget",
     }
 )  # fmt: skip
-# Staged rollouts: handled by the staged-update work (issue 17), not here.
+# Staged rollouts: read by the rollout stage (stages/rollout).
 STAGED_KINDS = frozenset(
     {
         "ClusterStagedUpdateRun", "StagedUpdateRun", "ClusterStagedUpdateStrategy",

@@ -117,6 +117,16 @@ def collect(fleet: Fleet, diags: Diagnostics) -> StagedInputs:
                 else "fleetc compiles ClusterResourcePlacements: use the Cluster* kinds"
             )
             diags.warning(f"{kind} {doc.key.name!r} is ignored", doc.pos("kind"), "kind", hint)
+    named = {run.strategy for run in runs.values()}
+    for name, strategy in sorted(strategies.items()):
+        if name not in named:
+            diags.warning(
+                f"{STRATEGY} {name!r} is named by no {RUN}: it has no effect",
+                strategy.pos("metadata", "name"),
+                "metadata.name",
+                hint=f"a {RUN} with stagedRolloutStrategyName: {name} rolls a placement out "
+                "with it",
+            )
     return StagedInputs(dict(sorted(strategies.items())), dict(sorted(runs.items())))
 
 
