@@ -17,6 +17,7 @@ from typing import Any
 from fleetc.core import yamlout
 from fleetc.core.diagnostics import suggest
 from fleetc.core.model import ObjectKey
+from fleetc.core.placed import RenderedObject
 from fleetc.pipeline import Compilation
 from fleetc.stages import emit as layout
 from fleetc.views import diff, rollout
@@ -69,8 +70,7 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         return f"{message} ({suggest(str(key), [str(k) for k in placed], 'rendered there')})"
     where = {**comp.rollout.definitions, **comp.overridden.definitions}
     original = obj.original if obj.original is not None else obj.body
-    hub = comp.fleet.objects.get(key)
-    source = str(hub.pos()) if hub is not None and hub.body is original else obj.source
+    source = source_of(comp, obj)
     # Secret values never reach the terminal (or a CI log): only whether an override changed one.
     shown_original, shown_body = diff.redact_pair(original, obj.body)
     assert shown_original is not None and shown_body is not None
@@ -85,6 +85,14 @@ def trace(comp: Compilation, cluster: str, key: ObjectKey) -> Trace | str:
         final_manifest=_text(layout.annotated(shown_body, obj.provenance)),
         snapshots=tuple(rollout.object_snapshots(comp, cluster, obj.placements)),
     )
+
+
+def source_of(comp: Compilation, obj: RenderedObject) -> str:
+    """Where ``obj`` comes from: its hub document's file:line when it is that document's
+    object, else the source the stage that made it recorded."""
+    original = obj.original if obj.original is not None else obj.body
+    hub = comp.fleet.objects.get(obj.key)
+    return str(hub.pos()) if hub is not None and hub.body is original else obj.source
 
 
 def _deleted_by(comp: Compilation, cluster: str, key: ObjectKey) -> str | None:
