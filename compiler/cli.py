@@ -48,6 +48,8 @@ loader = _Lazy("fleetc.shell.load")
 diff_format = _Lazy("fleetc.views.diff_format")
 status = _Lazy("fleetc.views.status")
 provenance = _Lazy("fleetc.views.explain")
+html_report = _Lazy("fleetc.shell.html_report")
+report_view = _Lazy("fleetc.views.report")
 rollout_view = _Lazy("fleetc.views.rollout")
 store = _Lazy("fleetc.shell.store")
 clock = _Lazy("fleetc.shell.clock")
@@ -286,6 +288,7 @@ def main() -> None:
                                one object's source, overrides and final manifest
       fleetc diff              what a change does to each cluster, and why
       fleetc status            every placement's Scheduled condition
+      fleetc report            the fleet as one self-contained HTML page
       fleetc rollout status    staged update runs: stages, clusters, blockers
       fleetc rollout advance   move a staged run one step (writes like render)
 
@@ -737,6 +740,63 @@ def diff(
     reporter.print_timings()
     if exit_code and (compared.diff.changed or diags.has_errors):
         raise SystemExit(report.EXIT_ERRORS)
+
+
+@main.command(name="report")
+@_diagnostics_options
+@_fleet_option
+@click.option(
+    "--base",
+    default=None,
+    metavar="REF",
+    help="Highlight the change from this commit, as 'fleetc diff --base REF' counts it.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("fleetc-report.html"),
+    show_default=True,
+    help="The HTML file to write.",
+)
+@_reschedule_option
+def report_command(path: Path, base: str | None, out: Path, reschedule: tuple[str, ...]) -> None:
+    """Write the fleet as one self-contained HTML page (no network at view time).
+
+    \b
+    The page shows: the placement matrix (clusters x placements, every cell
+    the scheduler's verdict with explain's reason text; grouped, sorted and
+    filtered by label or placement), each cluster's labels, taints,
+    properties and rendered objects, the multi-cluster services, and the
+    MetalLB address space per site. With --base, the change from REF is
+    highlighted, with diff's numbers. Same inputs, same bytes.
+    """
+    options = pipeline.Options(reschedule=frozenset(reschedule))
+    found = None
+    if base is None:
+        result = _compiled_or_exit(path, reschedule)
+    else:
+        try:
+            compared = gitloop.compare_with(loader.find_fleet_file(path), base, options)
+        except gitsource.GitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(report.EXIT_ERRORS) from exc
+        if compared.diff is None:
+            for label, result in (("base", compared.base), ("working tree", compared.head)):
+                if not result.ok:
+                    click.echo(f"the {label} does not compile:", err=True)
+                    _show(result.diagnostics)
+            raise SystemExit(report.EXIT_ERRORS)
+        result, found = compared.head, compared.diff
+        _show(result.diagnostics)
+    assert result.compilation is not None
+    page = html_report.page(report_view.build(result.compilation, found))
+    try:
+        html_report.write(out, page)
+    except writer.WriteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    _say(f"wrote {out} ({len(page)} bytes)")
 
 
 # -- staged rollouts -------------------------------------------------------------------------
