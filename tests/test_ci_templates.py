@@ -98,6 +98,27 @@ def test_workflow_steps_post_the_diff_and_gate_on_stale_output(pull_request, tmp
     assert valid.returncode == 0, valid.stderr
 
 
+def test_workflow_uploads_the_html_report_and_links_it_from_the_diff(pull_request, tmp_path):
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    (job,) = workflow["jobs"].values()
+    by_name = {step.get("name"): step for step in job["steps"]}
+    summary = tmp_path / "summary.md"
+    env = _env(FLEET=".", BASE_REF="main", GITHUB_STEP_SUMMARY=str(summary))
+    made = _shell(by_name["HTML report of the change"]["run"], pull_request, env)
+    assert made.returncode == 0, made.stderr
+    page = (pull_request / "fleetc-report.html").read_text()
+    assert '"clustersAffected":1' in page  # the change, as diff counts it: c4 added
+    upload = by_name["Upload the HTML report"]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "fleetc-report.html"
+    link = by_name["Link the HTML report from the diff (job summary)"]
+    assert link["env"]["REPORT_URL"] == "${{ steps.upload-report.outputs.artifact-url }}"
+    url = "https://github.com/o/r/actions/runs/1/artifacts/2"
+    linked = _shell(link["run"], pull_request, {**env, "REPORT_URL": url})
+    assert linked.returncode == 0, linked.stderr
+    assert f"[HTML report of this change]({url})" in summary.read_text()
+
+
 def test_workflow_passes_crd_folders(pull_request):
     steps, _env_block = _steps()
     (step,) = [s for s in steps if "validate" in s["run"]]
