@@ -80,12 +80,6 @@ def test_cells_are_the_verdicts_of_status(cli, fleet_dir):
             assert text.replace(data["reasonCluster"], f'"{d["cluster"]}"') == d["reason"]
 
 
-def test_a_new_cell_state_is_one_entry():
-    codes = [s.code for s in report_view.CELL_STATES]
-    assert len(codes) == len(set(codes)) and all(len(c) == 1 for c in codes)
-    assert {"selected", "notPicked", "filtered"} <= {s.key for s in report_view.CELL_STATES}
-
-
 def test_address_space_per_site(cli, tmp_path):
     comp = FleetDir(EXAMPLES / "baremetal-sites").compile().compilation
     sites = {s["site"]: s for s in report_view.build(comp)["sites"]}
@@ -327,11 +321,36 @@ def test_a_thousand_clusters_by_a_hundred_placements_draws_only_what_is_visible(
     )
 
 
+@needs_browser
+def test_a_new_cell_state_is_one_entry_and_no_page_change(monkeypatch, fleet_dir, tmp_path, driver):
+    """What issues 14 (evictions) and 17 (staged rollouts) need: a state in CELL_STATES and a
+    line in cell_state; the page draws its symbol, label and legend from the data."""
+    evicted = report_view.CellState("e", "evicted", "evicted by a disruption", "!")
+    monkeypatch.setattr(report_view, "CELL_STATES", (*report_view.CELL_STATES, evicted))
+    verdict = report_view.cell_state
+    monkeypatch.setattr(
+        report_view,
+        "cell_state",
+        lambda d: evicted if d.cluster == "cluster-01" else verdict(d),
+    )
+    _pick_n_fleet(fleet_dir)
+    page = tmp_path / "r.html"
+    page.write_bytes(html_report.page(report_view.build(fleet_dir.compile().compilation)))
+    browser.open_page(driver, page)
+    cell = browser.matrix(driver)["cluster-01", "app"]
+    assert (cell["state"], cell["text"], cell["label"]) == (
+        "evicted",
+        "!",
+        "cluster-01 \u00d7 app: evicted by a disruption",
+    )
+    assert "evicted by a disruption" in driver.find_element("id", "legend").text
+
+
 def _synthetic(clusters: int, placements: int) -> dict:
     """The view's data shape at fleet scale, without compiling a fleet that large."""
     names = [f"c{i:05d}" for i in range(clusters)]
     states = [
-        {"code": s.code, "key": s.key, "label": s.label, "symbol": s.symbol}
+        {"code": s.code, "key": s.key, "label": s.label, "symbol": s.symbol, "selected": s.selected}
         for s in report_view.CELL_STATES
     ]
     return {

@@ -42,13 +42,15 @@ class CellState:
     key: str  # the verdict as explain names it (or the state's own name)
     label: str  # words for the legend and screen readers
     symbol: str  # the text alternative to the colour, shown in the cell
+    # Whether the cluster runs the placement's resources (counted in the row and column totals).
+    selected: bool = False
 
 
 # The order is the legend's. Cells of a placement that lists no decision for a cluster are
 # NOT_LISTED (an invalid policy is not scheduled).
 CELL_STATES: tuple[CellState, ...] = (
-    CellState("s", "selected", "selected", "\u2713"),
-    CellState("k", "keptByLock", "selected, kept by fleet.lock", "\u25c6"),
+    CellState("s", "selected", "selected", "\u2713", selected=True),
+    CellState("k", "keptByLock", "selected, kept by fleet.lock", "\u25c6", selected=True),
     CellState("n", "notPicked", "not picked (did not score high enough)", "\u25cb"),
     CellState("f", "filtered", "filtered out", "\u2715"),
     CellState("-", "notListed", "not scheduled", ""),
@@ -98,7 +100,13 @@ def build(comp: Compilation, change: fleetdiff.FleetDiff | None = None) -> dict[
         "version": VERSION,
         "fleet": comp.fleet.name,
         "states": [
-            {"code": s.code, "key": s.key, "label": s.label, "symbol": s.symbol}
+            {
+                "code": s.code,
+                "key": s.key,
+                "label": s.label,
+                "symbol": s.symbol,
+                "selected": s.selected,
+            }
             for s in CELL_STATES
         ],
         "labelKeys": sorted({k for c in comp.fleet.clusters.values() for k in c.labels}),

@@ -109,7 +109,7 @@
 
   const selectedCount = (ci) => {
     let n = 0;
-    for (const p of visibleCols) { const c = placements[p].cells[ci]; if (c === "s" || c === "k") n++; }
+    for (const p of visibleCols) { const c = placements[p].cells[ci]; if (STATE[c].selected) n++; }
     return n;
   };
   const stateOrder = {};
@@ -199,7 +199,7 @@
         onclick: () => { sortPlacement = sortPlacement === pi ? -1 : pi; rebuild(); },
       }));
       let n = 0;
-      for (const ci of rows) { const c = p.cells[ci]; if (c === "s" || c === "k") n++; }
+      for (const ci of rows) { const c = p.cells[ci]; if (STATE[c].selected) n++; }
       counts.append(el("span", { class: "colcount", "data-placement": p.name, text: String(n),
         title: n + " selected clusters of " + p.name }));
     }
@@ -317,7 +317,7 @@
     const props = Object.entries(c.properties);
     v.append(el("h4", { text: "Properties" }), props.length ? table(["property", "value"],
       props.map(([k, x]) => el("tr", {}, td(k), td(x)))) : el("p", { class: "muted", text: "none" }));
-    const sel = placements.filter((p) => { const s = p.cells[Number(pick.value)]; return s === "s" || s === "k"; });
+    const sel = placements.filter((p) => { const s = p.cells[Number(pick.value)]; return STATE[s].selected; });
     v.append(el("h4", { text: "Placements selecting it" }),
       el("p", { text: sel.length ? sel.map((p) => p.name).join(", ") : "none" }));
     v.append(el("h4", { text: "Objects (" + c.objects.length + ")" }),
