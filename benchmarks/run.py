@@ -3,15 +3,16 @@
     python benchmarks/run.py [--sizes 100,1000,5000,10000] [--json benchmarks/results.json]
 
 For each size it generates a fleet (benchmarks/fleetgen.py) in a temporary git repository and
-measures wall time, CPU time (user + system) and peak memory (max RSS of the fleetc process)
-of: a full render into an empty folder without cache or lock; a re-render with nothing
-changed, first after that render (no cache yet) and then with the cache; ``fleetc check`` with
-the cache and in a fresh clone (no cache, as in CI); ``fleetc diff`` of a one-label change; a
-re-render after one cluster's label changed (twice: the second finds the shadow tree warm) and
-after one hub file changed. With kubectl on PATH it also times the status quo for the smallest
-size: ``kubectl kustomize`` over one overlay per cluster. Each figure is one run of a fresh
-process, so it includes interpreter start-up. The machine's load average is recorded: on a
-shared machine, compare CPU times.
+measures wall time, CPU time (user + system) and peak memory (max RSS of the fleetc process) of:
+a full render into an empty folder without cache or lock; a re-render with nothing changed,
+first after that render (no cache yet) and then with the cache; ``fleetc check`` with the cache
+and in a fresh clone (no cache, as in CI); ``fleetc diff`` of a one-label change; a re-render
+after one cluster's label changed (twice: the second finds the shadow tree warm) and after one
+hub file changed; and ``fleetc report --base`` of the one-label change (the HTML page of the
+fleet with the change highlighted; its size is recorded too). With kubectl on PATH it also times
+the status quo for the smallest size: ``kubectl kustomize`` over one overlay per cluster. Each
+figure is one run of a fresh process, so it includes interpreter start-up. The machine's load
+average is recorded: on a shared machine, compare CPU times.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def bench_size(clusters: int, workdir: Path) -> dict[str, object]:
     results["check_fresh_clone"] = measure([*FLEETC, "check"], clone)
     relabel_one_cluster(root)
     results["diff_one_label"] = measure([*FLEETC, "diff", "--base", "HEAD"], root)
+    report = workdir / f"report-{clusters}.html"
+    results["report_one_label"] = measure(
+        [*FLEETC, "report", "--base", "HEAD", "--out", str(report)], root
+    )
+    results["report_bytes"] = report.stat().st_size
     results["rerender_one_label"] = measure([*FLEETC, "render"], root)
     relabel_one_cluster(root, "c00001")
     results["rerender_one_label_again"] = measure([*FLEETC, "render"], root)
@@ -152,6 +158,7 @@ COLUMNS = [
     "rerender_one_label_again",
     "rerender_one_hub_file",
     "diff_one_label",
+    "report_one_label",
 ]
 
 
@@ -191,6 +198,8 @@ def main() -> None:
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(table(rows))
+    for row in rows:
+        print(f"report of {row['clusters']} clusters: {row['report_bytes'] / 1e6:.2f} MB")
     if kustomize:
         count, seconds = kustomize["clusters"], kustomize["seconds"]
         print(f"\nkubectl kustomize over {count} overlays: {seconds:.2f} s")
