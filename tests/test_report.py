@@ -17,7 +17,7 @@ from conftest import REPO, FleetDir, run
 from fleetc.shell import html_report
 from fleetc.views import report as report_view
 from gitrepo import demo_fleet
-from ninefleet import labels, nine_cluster_fleet, pick_n, preferred
+from ninefleet import CLUSTERS, labels, nine_cluster_fleet, pick_n, preferred, render, write_cluster
 
 EXAMPLES = REPO / "examples"
 
@@ -38,6 +38,26 @@ def _status(cli, folder: Path) -> dict:
 def _pick_n_fleet(fleet_dir: FleetDir) -> FleetDir:
     """The nine-cluster fleet with a PickN of 3 that prefers the east: every verdict occurs."""
     return nine_cluster_fleet(fleet_dir, pick_n(3, affinity=preferred((50, labels(region="east")))))
+
+
+def _evicted_fleet(fleet_dir: FleetDir) -> FleetDir:
+    """cluster-01 kept only by fleet.lock (its env changed), then evicted: not picked again."""
+    prod = {"matchLabels": {"env": "prod"}}
+    terms = {"clusterSelectorTerms": [{"labelSelector": prod}]}
+    policy = {
+        "affinity": {"clusterAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}}
+    }
+    render(nine_cluster_fleet(fleet_dir, policy))
+    write_cluster(fleet_dir, "cluster-01", {**CLUSTERS["cluster-01"], "env": "staging"})
+    render(fleet_dir)
+    fleet_dir.write(
+        "hub/evictions.yaml",
+        "apiVersion: placement.kubernetes-fleet.io/v1beta1\n"
+        "kind: ClusterResourcePlacementEviction\n"
+        "metadata:\n  name: move-01\n"
+        "spec:\n  placementName: app\n  clusterName: cluster-01\n",
+    )
+    return fleet_dir
 
 
 # -- without a browser ----------------------------------------------------------------------
@@ -75,9 +95,21 @@ def test_cells_are_the_verdicts_of_status(cli, fleet_dir):
         for d in item["decisions"]:
             i = names.index(d["cluster"])
             assert column["cells"][i] == codes[d["verdict"]]
-            filter_name, text = data["reasons"][column["reasons"][i]]
+            filter_name, text, _evicted_by = data["reasons"][column["reasons"][i]]
             assert filter_name == d["filter"]
             assert text.replace(data["reasonCluster"], f'"{d["cluster"]}"') == d["reason"]
+
+
+def test_an_evicted_cluster_not_picked_again_is_an_evicted_cell(fleet_dir):
+    comp = _evicted_fleet(fleet_dir).compile().compilation
+    data = report_view.build(comp)
+    (column,) = data["placements"]
+    names = [c["name"] for c in data["clusters"]]
+    codes = {s["key"]: s["code"] for s in data["states"]}
+    assert column["cells"][names.index("cluster-01")] == codes["evicted"]
+    assert data["reasons"][column["reasons"][names.index("cluster-01")]][2] == "move-01"
+    # The other clusters keep their verdicts.
+    assert column["cells"][names.index("cluster-02")] == codes["selected"]
 
 
 def test_address_space_per_site(cli, tmp_path):
@@ -161,6 +193,18 @@ def test_pick_n_cells_show_selected_not_picked_and_filtered(cli, fleet_dir, tmp_
         "return [...document.querySelectorAll('.colcount')].map((c) => c.textContent)"
     )
     assert counts == ["3"]
+
+
+@needs_browser
+def test_evicted_cell_says_so_and_names_the_eviction(cli, fleet_dir, tmp_path, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    _evicted_fleet(fleet_dir)
+    browser.open_page(driver, _report(cli, fleet_dir.root, tmp_path / "r.html"))
+    cell = browser.matrix(driver)["cluster-01", "app"]
+    assert cell["label"] == "cluster-01 \u00d7 app: evicted (its binding deleted)"
+    driver.find_element("id", "matrix").send_keys(Keys.ENTER)
+    assert "evicted by move-01" in driver.find_element("id", "detail").text
 
 
 @needs_browser

@@ -6,7 +6,8 @@ Everything is read from what the stages recorded (``Compilation``), the section 
 is re-derived. The dict is built for size at fleet scale (1,000 clusters x 100 placements):
 
 - cells are one character per cluster per placement (``CELL_STATES`` codes),
-- reason texts are kept once, with the cluster's quoted name replaced by ``REASON_CLUSTER``
+- reasons (the rejecting filter, the text, the eviction that deleted the binding) are kept
+  once, their texts with the cluster's quoted name replaced by ``REASON_CLUSTER``
   (the page puts it back, so the text is exactly ``explain``'s),
 - objects that many clusters receive alike are kept once and referred to by index.
 
@@ -51,6 +52,7 @@ class CellState:
 CELL_STATES: tuple[CellState, ...] = (
     CellState("s", "selected", "selected", "\u2713", selected=True),
     CellState("k", "keptByLock", "selected, kept by fleet.lock", "\u25c6", selected=True),
+    CellState("e", "evicted", "evicted (its binding deleted)", "\u23cf"),
     CellState("n", "notPicked", "not picked (did not score high enough)", "\u25cb"),
     CellState("f", "filtered", "filtered out", "\u2715"),
     CellState("-", "notListed", "not scheduled", ""),
@@ -60,7 +62,10 @@ NOT_LISTED = _BY_KEY["notListed"]
 
 
 def cell_state(decision: Decision) -> CellState:
-    """The state of the cell for ``decision``: its verdict, as ``explain`` names it."""
+    """The state of the cell for ``decision``: its verdict, as ``explain`` names it, or evicted
+    when an eviction deleted the binding and the scheduler did not pick the cluster again."""
+    if decision.evicted_by and not decision.selected:
+        return _BY_KEY["evicted"]
     return _BY_KEY[decision.verdict]
 
 
@@ -135,9 +140,10 @@ def _placement(
         text = d.reason
         if REASON_CLUSTER not in text:
             text = text.replace(f'"{d.cluster}"', REASON_CLUSTER)
-        why[i] = reasons.add((d.filtered_by, text))
+        why[i] = reasons.add((d.filtered_by, text, d.evicted_by))
     return {
         "name": item["name"],
+        "kind": item.get("kind", "ClusterResourcePlacement"),
         "type": item["placementType"],
         "scheduled": item["scheduled"],
         "cells": "".join(codes),

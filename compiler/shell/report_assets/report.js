@@ -194,7 +194,7 @@
       const p = placements[pi];
       names.append(el("button", {
         type: "button", class: "colhead", role: "columnheader", "data-placement": p.name,
-        title: p.name + " (" + p.type + "): " + p.scheduled.reason + ". Sort clusters by this placement.",
+        title: p.kind + " " + p.name + " (" + p.type + "): " + p.scheduled.reason + ". Sort clusters by this placement.",
         "aria-sort": sortPlacement === pi ? "descending" : "none", text: p.name,
         onclick: () => { sortPlacement = sortPlacement === pi ? -1 : pi; rebuild(); },
       }));
@@ -254,6 +254,7 @@
     box.append(el("p", {}, el("strong", { text: c.name }), " \u00d7 ", el("strong", { text: p.name }),
       ": " + st.label + (r >= 0 && D.reasons[r][0] ? " by " + D.reasons[r][0] : "")));
     box.append(el("p", { id: "detail-reason", text: reasonText(pi, ci) || "no decision recorded" }));
+    if (r >= 0 && D.reasons[r][2]) box.append(el("p", { text: "evicted by " + D.reasons[r][2] }));
     if (m) {
       const why = change.placements.find((x) => x.placement === p.name && x.cluster === c.name);
       box.append(el("p", { class: m === "gained" ? "gain" : "lose", text: "The change: " + m }),
