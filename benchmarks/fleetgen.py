@@ -206,6 +206,8 @@ SERVICES = "  services:\n    items:\n" + "".join(
 # An ingress /30 per production cluster from its site's range, and ten BGP addresses for apps.
 LOAD_BALANCERS = """\
   loadBalancers:
+    # MetalLB itself is installed outside the synthetic fleet (nothing renders its Kustomization).
+    installProvided: true
     items:
       - name: ingress
         clusters:
