@@ -16,6 +16,7 @@ from browser import needs_browser
 from conftest import REPO, FleetDir, run
 from fleetc.shell import html_report
 from fleetc.views import report as report_view
+from fleetc.views import status as status_view
 from gitrepo import demo_fleet
 from ninefleet import CLUSTERS, labels, nine_cluster_fleet, pick_n, preferred, render, write_cluster
 
@@ -25,7 +26,8 @@ EXAMPLES = REPO / "examples"
 def _report(cli, folder: Path, out: Path, *args: str) -> Path:
     result = run(cli, "report", "-f", str(folder), "--out", str(out), *args)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"wrote {out} (")
+    # Warnings (on stderr) come first.
+    assert result.output.splitlines()[-1].startswith(f"wrote {out} (")
     return out
 
 
@@ -40,8 +42,8 @@ def _pick_n_fleet(fleet_dir: FleetDir) -> FleetDir:
     return nine_cluster_fleet(fleet_dir, pick_n(3, affinity=preferred((50, labels(region="east")))))
 
 
-def _evicted_fleet(fleet_dir: FleetDir) -> FleetDir:
-    """cluster-01 kept only by fleet.lock (its env changed), then evicted: not picked again."""
+def _kept_fleet(fleet_dir: FleetDir) -> FleetDir:
+    """cluster-01 kept only by fleet.lock: its env changed after a render picked it."""
     prod = {"matchLabels": {"env": "prod"}}
     terms = {"clusterSelectorTerms": [{"labelSelector": prod}]}
     policy = {
@@ -50,6 +52,12 @@ def _evicted_fleet(fleet_dir: FleetDir) -> FleetDir:
     render(nine_cluster_fleet(fleet_dir, policy))
     write_cluster(fleet_dir, "cluster-01", {**CLUSTERS["cluster-01"], "env": "staging"})
     render(fleet_dir)
+    return fleet_dir
+
+
+def _evicted_fleet(fleet_dir: FleetDir) -> FleetDir:
+    """The kept cluster-01, then evicted: not picked again."""
+    _kept_fleet(fleet_dir)
     fleet_dir.write(
         "hub/evictions.yaml",
         "apiVersion: placement.kubernetes-fleet.io/v1beta1\n"
@@ -95,7 +103,7 @@ def test_cells_are_the_verdicts_of_status(cli, fleet_dir):
         for d in item["decisions"]:
             i = names.index(d["cluster"])
             assert column["cells"][i] == codes[d["verdict"]]
-            filter_name, text, _evicted_by = data["reasons"][column["reasons"][i]]
+            filter_name, text, _evicted_by, _kept = data["reasons"][column["reasons"][i]]
             assert filter_name == d["filter"]
             assert text.replace(data["reasonCluster"], f'"{d["cluster"]}"') == d["reason"]
 
@@ -110,6 +118,20 @@ def test_an_evicted_cluster_not_picked_again_is_an_evicted_cell(fleet_dir):
     assert data["reasons"][column["reasons"][names.index("cluster-01")]][2] == "move-01"
     # The other clusters keep their verdicts.
     assert column["cells"][names.index("cluster-02")] == codes["selected"]
+
+
+def test_a_cluster_kept_only_by_fleet_lock_is_a_kept_cell(fleet_dir):
+    comp = _kept_fleet(fleet_dir).compile().compilation
+    data = report_view.build(comp)
+    (column,) = data["placements"]
+    names = [c["name"] for c in data["clusters"]]
+    codes = {s["key"]: s["code"] for s in data["states"]}
+    assert column["cells"][names.index("cluster-01")] == codes["keptByLock"]
+    assert column["cells"][names.index("cluster-02")] == codes["selected"]
+    (item,) = status_view.status(comp)["placements"]
+    [decision] = [d for d in item["decisions"] if d["cluster"] == "cluster-01"]
+    kept = data["reasons"][column["reasons"][names.index("cluster-01")]][3]
+    assert kept.replace(data["reasonCluster"], '"cluster-01"') == decision["keptByLock"]
 
 
 def test_address_space_per_site(cli, tmp_path):
@@ -205,6 +227,20 @@ def test_evicted_cell_says_so_and_names_the_eviction(cli, fleet_dir, tmp_path, d
     assert cell["label"] == "cluster-01 \u00d7 app: evicted (its binding deleted)"
     driver.find_element("id", "matrix").send_keys(Keys.ENTER)
     assert "evicted by move-01" in driver.find_element("id", "detail").text
+
+
+@needs_browser
+def test_kept_cell_counts_as_selected_and_says_why(cli, fleet_dir, tmp_path, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    _kept_fleet(fleet_dir)
+    browser.open_page(driver, _report(cli, fleet_dir.root, tmp_path / "r.html"))
+    cell = browser.matrix(driver)["cluster-01", "app"]
+    assert cell["label"] == "cluster-01 \u00d7 app: selected, kept by fleet.lock"
+    selected = sum(1 for v in browser.matrix(driver).values() if v["state"] != "filtered")
+    assert driver.find_element("css selector", ".colcount").text == str(selected)
+    driver.find_element("id", "matrix").send_keys(Keys.ENTER)
+    assert "fleet.lock remembers it" in driver.find_element("id", "detail-kept").text
 
 
 @needs_browser

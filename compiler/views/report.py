@@ -1,14 +1,15 @@
 """The data of ``fleetc report``: placements, clusters, services, address space and a change,
-as one JSON-ready dict the HTML page (``fleetc.shell.report``) draws. Pure.
+as one JSON-ready dict the HTML page (``fleetc.shell.html_report``) draws. Pure.
 
 Everything is read from what the stages recorded (``Compilation``), the section statuses
 ``fleetc status`` prints and, with a base, the ``diff.FleetDiff`` ``fleetc diff`` prints; nothing
 is re-derived. The dict is built for size at fleet scale (1,000 clusters x 100 placements):
 
 - cells are one character per cluster per placement (``CELL_STATES`` codes),
-- reasons (the rejecting filter, the text, the eviction that deleted the binding) are kept
-  once, their texts with the cluster's quoted name replaced by ``REASON_CLUSTER``
-  (the page puts it back, so the text is exactly ``explain``'s),
+- reasons (the rejecting filter, the text, the eviction that deleted the binding, why a
+  cluster kept by fleet.lock would be filtered now) are kept once, their texts with the
+  cluster's quoted name replaced by ``REASON_CLUSTER`` (the page puts it back, so the text is
+  exactly ``explain``'s),
 - objects that many clusters receive alike are kept once and referred to by index.
 
 A new cell state (evicted, snapshot, ...) is one ``CellState`` entry in ``CELL_STATES`` and one
@@ -62,10 +63,13 @@ NOT_LISTED = _BY_KEY["notListed"]
 
 
 def cell_state(decision: Decision) -> CellState:
-    """The state of the cell for ``decision``: its verdict, as ``explain`` names it, or evicted
-    when an eviction deleted the binding and the scheduler did not pick the cluster again."""
+    """The state of the cell for ``decision``: its verdict, as ``explain`` names it; evicted
+    when an eviction deleted the binding and the scheduler did not pick the cluster again; kept
+    by fleet.lock when the cluster is selected only because fleet.lock remembers it."""
     if decision.evicted_by and not decision.selected:
         return _BY_KEY["evicted"]
+    if decision.selected and decision.kept_by_lock:
+        return _BY_KEY["keptByLock"]
     return _BY_KEY[decision.verdict]
 
 
@@ -140,7 +144,10 @@ def _placement(
         text = d.reason
         if REASON_CLUSTER not in text:
             text = text.replace(f'"{d.cluster}"', REASON_CLUSTER)
-        why[i] = reasons.add((d.filtered_by, text, d.evicted_by))
+        kept = d.kept_by_lock
+        if kept and REASON_CLUSTER not in kept:
+            kept = kept.replace(f'"{d.cluster}"', REASON_CLUSTER)
+        why[i] = reasons.add((d.filtered_by, text, d.evicted_by, kept))
     return {
         "name": item["name"],
         "kind": item.get("kind", "ClusterResourcePlacement"),

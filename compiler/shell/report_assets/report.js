@@ -252,9 +252,13 @@
     const box = $("detail");
     box.textContent = "";
     box.append(el("p", {}, el("strong", { text: c.name }), " \u00d7 ", el("strong", { text: p.name }),
-      ": " + st.label + (r >= 0 && D.reasons[r][0] ? " by " + D.reasons[r][0] : "")));
+      ": " + st.label + (r >= 0 && D.reasons[r][0] && !st.selected ? " by " + D.reasons[r][0] : "")));
     box.append(el("p", { id: "detail-reason", text: reasonText(pi, ci) || "no decision recorded" }));
     if (r >= 0 && D.reasons[r][2]) box.append(el("p", { text: "evicted by " + D.reasons[r][2] }));
+    if (r >= 0 && D.reasons[r][3]) {
+      box.append(el("p", { id: "detail-kept", text: "kept only because fleet.lock remembers it; it no longer passes: " +
+        D.reasons[r][3].split(D.reasonCluster).join('"' + c.name + '"') }));
+    }
     if (m) {
       const why = change.placements.find((x) => x.placement === p.name && x.cluster === c.name);
       box.append(el("p", { class: m === "gained" ? "gain" : "lose", text: "The change: " + m }),
