@@ -103,7 +103,7 @@ def test_cells_are_the_verdicts_of_status(cli, fleet_dir):
         for d in item["decisions"]:
             i = names.index(d["cluster"])
             assert column["cells"][i] == codes[d["verdict"]]
-            filter_name, text, _evicted_by, _kept = data["reasons"][column["reasons"][i]]
+            filter_name, text, _evicted_by, _kept, _runs = data["reasons"][column["reasons"][i]]
             assert filter_name == d["filter"]
             assert text.replace(data["reasonCluster"], f'"{d["cluster"]}"') == d["reason"]
 
@@ -132,6 +132,23 @@ def test_a_cluster_kept_only_by_fleet_lock_is_a_kept_cell(fleet_dir):
     [decision] = [d for d in item["decisions"] if d["cluster"] == "cluster-01"]
     kept = data["reasons"][column["reasons"][names.index("cluster-01")]][3]
     assert kept.replace(data["reasonCluster"], '"cluster-01"') == decision["keptByLock"]
+
+
+def test_a_staged_rollout_shows_the_snapshot_each_cluster_runs():
+    comp = FleetDir(EXAMPLES / "staged-rollout").compile().compilation
+    data = report_view.build(comp)
+    names = [c["name"] for c in data["clusters"]]
+    codes = {s["key"]: s["code"] for s in data["states"]}
+    (web,) = [p for p in data["placements"] if p["name"] == "web"]
+    rolled = comp.rollout.placements["web"]
+    assert web["rollout"]["newest"] == rolled.newest
+    for cluster, snapshot in rolled.clusters.items():
+        i = names.index(cluster)
+        assert web["rollout"]["snapshots"][i] == snapshot
+        assert data["reasons"][web["reasons"][i]][4] == rolled.reasons[cluster]
+        older = snapshot < rolled.newest
+        assert web["cells"][i] == codes["olderSnapshot" if older else "selected"]
+    assert codes["olderSnapshot"] in web["cells"] and codes["selected"] in web["cells"]
 
 
 def test_address_space_per_site(cli, tmp_path):
@@ -241,6 +258,16 @@ def test_kept_cell_counts_as_selected_and_says_why(cli, fleet_dir, tmp_path, dri
     assert driver.find_element("css selector", ".colcount").text == str(selected)
     driver.find_element("id", "matrix").send_keys(Keys.ENTER)
     assert "fleet.lock remembers it" in driver.find_element("id", "detail-kept").text
+
+
+@needs_browser
+def test_rollout_cells_name_their_snapshot(cli, tmp_path, driver):
+    browser.open_page(driver, _report(cli, EXAMPLES / "staged-rollout", tmp_path / "r.html"))
+    cells = browser.matrix(driver)
+    assert cells["canary-1", "web"]["label"] == "canary-1 \u00d7 web: selected, snapshot 1"
+    assert cells["eastus-1", "web"]["label"] == (
+        "eastus-1 \u00d7 web: selected, runs an older snapshot, snapshot 0"
+    )
 
 
 @needs_browser
@@ -405,13 +432,13 @@ def test_a_thousand_clusters_by_a_hundred_placements_draws_only_what_is_visible(
 def test_a_new_cell_state_is_one_entry_and_no_page_change(monkeypatch, fleet_dir, tmp_path, driver):
     """What issues 14 (evictions) and 17 (staged rollouts) need: a state in CELL_STATES and a
     line in cell_state; the page draws its symbol, label and legend from the data."""
-    evicted = report_view.CellState("e", "evicted", "evicted by a disruption", "!")
+    evicted = report_view.CellState("x", "drained", "evicted by a disruption", "!")
     monkeypatch.setattr(report_view, "CELL_STATES", (*report_view.CELL_STATES, evicted))
     verdict = report_view.cell_state
     monkeypatch.setattr(
         report_view,
         "cell_state",
-        lambda d: evicted if d.cluster == "cluster-01" else verdict(d),
+        lambda d, *rollout: evicted if d.cluster == "cluster-01" else verdict(d, *rollout),
     )
     _pick_n_fleet(fleet_dir)
     page = tmp_path / "r.html"
@@ -419,7 +446,7 @@ def test_a_new_cell_state_is_one_entry_and_no_page_change(monkeypatch, fleet_dir
     browser.open_page(driver, page)
     cell = browser.matrix(driver)["cluster-01", "app"]
     assert (cell["state"], cell["text"], cell["label"]) == (
-        "evicted",
+        "drained",
         "!",
         "cluster-01 \u00d7 app: evicted by a disruption",
     )

@@ -7,7 +7,8 @@ is re-derived. The dict is built for size at fleet scale (1,000 clusters x 100 p
 
 - cells are one character per cluster per placement (``CELL_STATES`` codes),
 - reasons (the rejecting filter, the text, the eviction that deleted the binding, why a
-  cluster kept by fleet.lock would be filtered now) are kept once, their texts with the
+  cluster kept by fleet.lock would be filtered now, which snapshot a staged rollout runs there
+  and why) are kept once, their texts with the
   cluster's quoted name replaced by ``REASON_CLUSTER`` (the page puts it back, so the text is
   exactly ``explain``'s),
 - objects that many clusters receive alike are kept once and referred to by index.
@@ -26,6 +27,7 @@ from fleetc.core.output_layout import object_path
 from fleetc.pipeline import Compilation
 from fleetc.sections.metallb import config as metallb_config
 from fleetc.sections.metallb import ipam
+from fleetc.stages.rollout.results import PlacementRollout
 from fleetc.stages.schedule import Decision
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format, status
@@ -53,6 +55,8 @@ class CellState:
 CELL_STATES: tuple[CellState, ...] = (
     CellState("s", "selected", "selected", "\u2713", selected=True),
     CellState("k", "keptByLock", "selected, kept by fleet.lock", "\u25c6", selected=True),
+    # A staged rollout (External placement) whose newest snapshot has not reached the cluster.
+    CellState("o", "olderSnapshot", "selected, runs an older snapshot", "\u25d0", selected=True),
     CellState("e", "evicted", "evicted (its binding deleted)", "\u23cf"),
     CellState("n", "notPicked", "not picked (did not score high enough)", "\u25cb"),
     CellState("f", "filtered", "filtered out", "\u2715"),
@@ -62,14 +66,17 @@ _BY_KEY = {state.key: state for state in CELL_STATES}
 NOT_LISTED = _BY_KEY["notListed"]
 
 
-def cell_state(decision: Decision) -> CellState:
+def cell_state(decision: Decision, snapshot: int | None = None, newest: int = 0) -> CellState:
     """The state of the cell for ``decision``: its verdict, as ``explain`` names it; evicted
     when an eviction deleted the binding and the scheduler did not pick the cluster again; kept
-    by fleet.lock when the cluster is selected only because fleet.lock remembers it."""
+    by fleet.lock when the cluster is selected only because fleet.lock remembers it; older snapshot
+    when a staged rollout has not brought the placement's newest snapshot to the cluster yet."""
     if decision.evicted_by and not decision.selected:
         return _BY_KEY["evicted"]
     if decision.selected and decision.kept_by_lock:
         return _BY_KEY["keptByLock"]
+    if decision.selected and snapshot is not None and snapshot < newest:
+        return _BY_KEY["olderSnapshot"]
     return _BY_KEY[decision.verdict]
 
 
@@ -97,6 +104,7 @@ def build(comp: Compilation, change: fleetdiff.FleetDiff | None = None) -> dict[
         _placement(
             status.placement_item(p, comp.outcomes[p.name]),
             comp.outcomes[p.name].decisions,
+            comp.rollout.placements.get(p.name),
             row,
             reasons,
         )
@@ -131,23 +139,33 @@ def build(comp: Compilation, change: fleetdiff.FleetDiff | None = None) -> dict[
 
 
 def _placement(
-    item: dict[str, Any], decisions: list[Decision], row: dict[str, int], reasons: _Table
+    item: dict[str, Any],
+    decisions: list[Decision],
+    rolled: PlacementRollout | None,
+    row: dict[str, int],
+    reasons: _Table,
 ) -> dict[str, Any]:
-    """One column: a state code and a reason per cluster (in row order)."""
+    """One column: a state code and a reason per cluster (in row order); for a staged rollout
+    also the snapshot each cluster runs (-1: none) and why, as the rollout stage recorded it."""
     codes = [NOT_LISTED.code] * len(row)
     why = [-1] * len(row)
+    runs = [-1] * len(row)
     for d in decisions:
         i = row.get(d.cluster)
         if i is None:
             continue
-        codes[i] = cell_state(d).code
+        snapshot = rolled.clusters.get(d.cluster) if rolled is not None else None
+        codes[i] = cell_state(d, snapshot, rolled.newest if rolled is not None else 0).code
+        if snapshot is not None:
+            runs[i] = snapshot
         text = d.reason
         if REASON_CLUSTER not in text:
             text = text.replace(f'"{d.cluster}"', REASON_CLUSTER)
         kept = d.kept_by_lock
         if kept and REASON_CLUSTER not in kept:
             kept = kept.replace(f'"{d.cluster}"', REASON_CLUSTER)
-        why[i] = reasons.add((d.filtered_by, text, d.evicted_by, kept))
+        runs_why = rolled.reasons.get(d.cluster, "") if rolled is not None else ""
+        why[i] = reasons.add((d.filtered_by, text, d.evicted_by, kept, runs_why))
     return {
         "name": item["name"],
         "kind": item.get("kind", "ClusterResourcePlacement"),
@@ -155,6 +173,7 @@ def _placement(
         "scheduled": item["scheduled"],
         "cells": "".join(codes),
         "reasons": why,
+        "rollout": {"newest": rolled.newest, "snapshots": runs} if rolled is not None else None,
     }
 
 

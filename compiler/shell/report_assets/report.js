@@ -80,7 +80,8 @@
     const p = placements[pi];
     const st = STATE[p.cells[ci]];
     const m = (moved[p.name] || {})[clusters[ci].name];
-    return clusters[ci].name + " \u00d7 " + p.name + ": " + st.label + (m ? " (" + m + ")" : "");
+    const snap = p.rollout && p.rollout.snapshots[ci] >= 0 ? ", snapshot " + p.rollout.snapshots[ci] : "";
+    return clusters[ci].name + " \u00d7 " + p.name + ": " + st.label + snap + (m ? " (" + m + ")" : "");
   };
 
   // -- legend and controls ----------------------------------------------------------------
@@ -255,6 +256,10 @@
       ": " + st.label + (r >= 0 && D.reasons[r][0] && !st.selected ? " by " + D.reasons[r][0] : "")));
     box.append(el("p", { id: "detail-reason", text: reasonText(pi, ci) || "no decision recorded" }));
     if (r >= 0 && D.reasons[r][2]) box.append(el("p", { text: "evicted by " + D.reasons[r][2] }));
+    if (p.rollout && p.rollout.snapshots[ci] >= 0) {
+      box.append(el("p", { id: "detail-snapshot", text: "snapshot " + p.rollout.snapshots[ci] +
+        " of " + p.rollout.newest + ": " + D.reasons[r][4] }));
+    }
     if (r >= 0 && D.reasons[r][3]) {
       box.append(el("p", { id: "detail-kept", text: "kept only because fleet.lock remembers it; it no longer passes: " +
         D.reasons[r][3].split(D.reasonCluster).join('"' + c.name + '"') }));
