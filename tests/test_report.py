@@ -17,6 +17,7 @@ from conftest import REPO, FleetDir, run
 from fleetc.shell import html_report
 from fleetc.views import report as report_view
 from fleetc.views import status as status_view
+from fleetc.views.status import readable
 from gitrepo import demo_fleet
 from ninefleet import CLUSTERS, labels, nine_cluster_fleet, pick_n, preferred, render, write_cluster
 
@@ -105,7 +106,8 @@ def test_cells_are_the_verdicts_of_status(cli, fleet_dir):
             assert column["cells"][i] == codes[d["verdict"]]
             filter_name, text, _evicted_by, _kept, _runs = data["reasons"][column["reasons"][i]]
             assert filter_name == d["filter"]
-            assert text.replace(data["reasonCluster"], f'"{d["cluster"]}"') == d["reason"]
+            shown = text.replace(data["reasonCluster"], f'"{d["cluster"]}"')
+            assert shown == readable(d["reason"])  # as explain prints it
 
 
 def test_an_evicted_cluster_not_picked_again_is_an_evicted_cell(fleet_dir):
@@ -131,7 +133,7 @@ def test_a_cluster_kept_only_by_fleet_lock_is_a_kept_cell(fleet_dir):
     (item,) = status_view.status(comp)["placements"]
     [decision] = [d for d in item["decisions"] if d["cluster"] == "cluster-01"]
     kept = data["reasons"][column["reasons"][names.index("cluster-01")]][3]
-    assert kept.replace(data["reasonCluster"], '"cluster-01"') == decision["keptByLock"]
+    assert kept.replace(data["reasonCluster"], '"cluster-01"') == readable(decision["keptByLock"])
 
 
 def test_a_staged_rollout_shows_the_snapshot_each_cluster_runs():
@@ -200,7 +202,7 @@ def test_root_example_cells_say_what_explain_says(cli, tmp_path, driver):
     expected = {}
     for item in _status(cli, REPO)["placements"]:
         for d in item["decisions"]:
-            expected[d["cluster"], item["name"]] = (d["verdict"], d["reason"])
+            expected[d["cluster"], item["name"]] = (d["verdict"], readable(d["reason"]))
     assert {k: (v["state"], v["title"]) for k, v in cells.items()} == expected
     # Colour is never the only signal: every cell has a symbol and a label in words.
     assert cells["aks-member-5", "platform-baseline"]["label"] == (
@@ -225,7 +227,9 @@ def test_pick_n_cells_show_selected_not_picked_and_filtered(cli, fleet_dir, tmp_
     browser.open_page(driver, _report(cli, fleet_dir.root, tmp_path / "r.html"))
     cells = browser.matrix(driver)
     (item,) = _status(cli, fleet_dir.root)["placements"]
-    expected = {(d["cluster"], "app"): (d["verdict"], d["reason"]) for d in item["decisions"]}
+    expected = {
+        (d["cluster"], "app"): (d["verdict"], readable(d["reason"])) for d in item["decisions"]
+    }
     assert {k: (v["state"], v["title"]) for k, v in cells.items()} == expected
     assert {v["state"] for v in cells.values()} == {"selected", "notPicked", "filtered"}
     counts = driver.execute_script(

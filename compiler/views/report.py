@@ -158,10 +158,10 @@ def _placement(
         codes[i] = cell_state(d, snapshot, rolled.newest if rolled is not None else 0).code
         if snapshot is not None:
             runs[i] = snapshot
-        text = d.reason
+        text = status.readable(d.reason)  # as explain prints it
         if REASON_CLUSTER not in text:
             text = text.replace(f'"{d.cluster}"', REASON_CLUSTER)
-        kept = d.kept_by_lock
+        kept = status.readable(d.kept_by_lock)
         if kept and REASON_CLUSTER not in kept:
             kept = kept.replace(f'"{d.cluster}"', REASON_CLUSTER)
         runs_why = rolled.reasons.get(d.cluster, "") if rolled is not None else ""
