@@ -251,3 +251,17 @@ def test_diff_warns_when_a_change_leaves_a_cluster_kept_only_by_fleet_lock(cli, 
         "matches (ClusterUnschedulable, cluster does not match with any of the required cluster "
         "affinity terms); 'fleetc render --reschedule app' would drop it"
     ]
+
+
+def test_lints_read_malformed_workloads_without_crashing(cli, fleet_dir):
+    """The compile's lints run before the hub manifests are schema-checked (in the shell):
+    odd shapes must not crash them, and validate then reports the shapes."""
+    make(fleet_dir)
+    text = (fleet_dir.root / "hub/app.yaml").read_text()
+    text = text.replace("      containers:\n", "      containers: true\n      x:\n", 1)
+    text = text.replace("    - {port: 80, targetPort: http}", "    7")
+    fleet_dir.write("hub/app.yaml", text)
+    assert fleet_dir.compile().compilation is not None
+    result = run(cli, "validate", "-f", str(fleet_dir.root))
+    assert result.exit_code == 1
+    assert "spec.template.spec.containers: expected array, got True" in result.output

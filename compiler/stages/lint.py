@@ -260,15 +260,21 @@ def _labels(template: dict[str, Any]) -> dict[str, Any]:
     return labels if isinstance(labels, dict) else {}
 
 
+def _items(node: Any, key: str) -> list[Any]:
+    """``node[key]`` when it is a list (hub manifests are not schema-checked here)."""
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def _port_names(template: dict[str, Any]) -> set[str]:
-    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
-    names = set()
-    for group in ("containers", "initContainers"):
-        for container in spec.get(group) or []:
-            for port in (container or {}).get("ports") or [] if isinstance(container, dict) else []:
-                if isinstance(port, dict) and isinstance(port.get("name"), str):
-                    names.add(port["name"])
-    return names
+    spec = template.get("spec")
+    return {
+        port["name"]
+        for group in ("containers", "initContainers")
+        for container in _items(spec, group)
+        for port in _items(container, "ports")
+        if isinstance(port, dict) and isinstance(port.get("name"), str)
+    }
 
 
 def _services(given: LintInput, linter: lints.Linter) -> None:
@@ -293,7 +299,7 @@ def _services(given: LintInput, linter: lints.Linter) -> None:
                 lonely.setdefault(key, []).append(cluster)
                 continue
             names = set().union(*(_port_names(t) for t in pods))
-            for port in obj.body["spec"].get("ports") or []:
+            for port in _items(obj.body["spec"], "ports"):
                 target = port.get("targetPort") if isinstance(port, dict) else None
                 if isinstance(target, str) and target not in names:
                     unnamed.setdefault((key, target), []).append(cluster)
