@@ -13,6 +13,7 @@ on that identity. A cluster a placement picks then receives its own render.
 from __future__ import annotations
 
 import dataclasses
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_TEMPLATE_CHARS_PER_RUN = 2 * 1024 * 1024
 # Characters all templates may write in one run, over every cluster (as much as the inputs).
 MAX_OUTPUT_PER_RUN = yamlsource.MAX_TOTAL_BYTES
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class RunBudget:
 
     yaml: yamlsource.Budget = field(default_factory=yamlsource.Budget)
     characters: int = 0
+    steps: int = 0  # sandbox work units (sandbox.MAX_STEPS_PER_RUN)
 
 
 @dataclass
@@ -80,7 +83,7 @@ class Template:
             return Render([], [self.syntax_error])
         if budget.characters > MAX_OUTPUT_PER_RUN:
             return Render([], [self._over_budget()])
-        text, error = self._text(cluster, values)
+        text, error = self._text(cluster, values, budget)
         if error is not None:
             return Render([], [error])
         budget.characters += len(text)
@@ -119,9 +122,11 @@ class Template:
             hint="render less per cluster, or move shared content out of templates",
         )
 
-    def _text(self, cluster: Cluster, values: dict[str, Any]) -> tuple[str, Diagnostic | None]:
+    def _text(
+        self, cluster: Cluster, values: dict[str, Any], budget: RunBudget
+    ) -> tuple[str, Diagnostic | None]:
         context = {"cluster": cluster_context(cluster), "values": values}
-        self.env.start()
+        self.env.start(budget.steps)
         try:
             return "".join(self.compiled.generate(context)), None
         except Exception as exc:  # any failure of untrusted template code is a diagnostic
@@ -131,8 +136,12 @@ class Template:
                 message = "recursion is too deep (a macro calling itself?)"
             else:
                 message = str(exc) if isinstance(exc, TemplateError) else f"{exc!r}"
+            # Python's own messages may quote an object's repr: never show a memory address.
+            message = _ADDRESS.sub("", message)
             text = f"{kind} for cluster {cluster.name!r}: {message}"
             return "", _diagnostic(text, Position(self.file, line))
+        finally:
+            budget.steps += self.env.steps
 
 
 def cluster_context(cluster: Cluster) -> dict[str, Any]:
