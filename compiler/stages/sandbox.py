@@ -170,10 +170,8 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
 
     def measure(self, value: Any, what: str, *, strict: bool = False) -> int:
         """The expanded size of ``value`` (charged as work); over ``MAX_STRING`` is an error."""
-        if isinstance(value, str):  # the common case, in O(1)
-            size = len(value)
-        else:
-            size = _size(value, MAX_STRING, strict=strict)
+        # A string (the common case) in O(1).
+        size = len(value) if isinstance(value, str) else _size(value, MAX_STRING, strict=strict)
         self.charge(1 + size)
         if size > MAX_STRING:
             raise _too_big(what, MAX_STRING)
@@ -199,7 +197,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
 
     # -- access policy ---------------------------------------------------------------------
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Every call (functions, macros, methods) is work; its result is measured."""
         __self.charge(1)
         result = super().call(__context, __obj, *args, **kwargs)
