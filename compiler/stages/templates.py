@@ -22,6 +22,8 @@ from fleetc.core import kube, secrets, yamlsource
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from fleetc.core.inputs import SourceText
 from fleetc.core.model import Cluster, Fleet, HubObject, ObjectKey
+from fleetc.core.yamlsource import Document
+from fleetc.stages import envelopes
 from fleetc.stages.sandbox import TemplateSandbox
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
@@ -91,7 +93,12 @@ class Template:
             return Render([], [self._over_budget()])
         scratch = Diagnostics()
         docs = yamlsource.parse(text, self.file, scratch, budget.yaml)
-        objects = [obj for doc in docs if (obj := kube.hub_object(doc, scratch)) is not None]
+        objects = [
+            obj
+            for listed in docs
+            for doc in kube.unwrap_lists([listed], scratch)
+            if (obj := kube.hub_object(doc, scratch)) is not None
+        ]
         errors = [
             _diagnostic(
                 f"template output for cluster {cluster.name!r} is not valid Kubernetes YAML: "
@@ -253,7 +260,21 @@ def _identity(file: str, renders: dict[str, Render], diags: Diagnostics) -> list
 
 
 def _signature(objects: list[HubObject]) -> list[tuple[Any, ...]]:
-    return [(o.key, o.api_version, sorted(o.labels.items())) for o in objects]
+    """The identities of a render's objects, and of the objects its envelopes wrap (an
+    envelope delivers those, so they must not depend on the cluster either)."""
+    return [(o.key, o.api_version, sorted(o.labels.items()), _wrapped(o)) for o in objects]
+
+
+def _wrapped(obj: HubObject) -> tuple[Any, ...]:
+    data = obj.body.get("data") if envelopes.is_envelope(obj.key) else None
+    if not isinstance(data, dict):
+        return ()
+    scratch = Diagnostics()  # the envelopes stage reports problems with entries
+    return tuple(
+        (entry, kube.identity(doc.data))
+        for entry in sorted(data)
+        for doc in kube.unwrap_lists([Document(data[entry], obj.source)], scratch)
+    )
 
 
 def _clash(obj: HubObject, fleet: Fleet, origin: dict[ObjectKey, str]) -> str:
