@@ -113,28 +113,36 @@ def test_nested_lists_are_refused(fleet_dir):
 
 
 def test_an_override_cannot_move_a_list_item(fleet_dir):
-    """The same patch on a plain object is refused; on a List it used to move an item."""
-    overrides = """\
-  overrides:
-    - name: move
-      kind: ResourceOverride
-      namespace: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: List, name: bundle}
-      policy:
-        overrideRules:
-          - jsonPatchOverrides:
-              - {op: replace, path: /items/2/metadata/namespace, value: kube-system}
-              - {op: replace, path: /items/2/metadata/name, value: coredns}
-"""
-    result = make_fleet(fleet_dir, HOSTILE, fleet=FLEET + overrides)
+    """The same patch on a plain object is refused; on a placed List it used to move an item
+    onto kube-system/coredns."""
+    fleet = FLEET + (
+        '        - {group: "", version: v1, kind: List, name: bundle}\n'
+        "  overrides:\n"
+        "    - name: move\n"
+        "      kind: ClusterResourceOverride\n"
+        "      clusterResourceSelectors:\n"
+        '        - {group: "", version: v1, kind: List, name: bundle}\n'
+        "      policy:\n"
+        "        overrideRules:\n"
+        "          - clusterSelector: {clusterSelectorTerms: []}\n"
+        "            jsonPatchOverrides:\n"
+        "              - {op: replace, path: /items/0/metadata/namespace, value: kube-system}\n"
+        "              - {op: replace, path: /items/0/metadata/name, value: coredns}\n"
+    )
+    item = (
+        "---\napiVersion: v1\nkind: List\nmetadata: {name: bundle}\nitems:\n"
+        "  - apiVersion: v1\n    kind: ConfigMap\n"
+        "    metadata: {name: settings, namespace: app}\n    data: {colour: blue}\n"
+    )
+    result = make_fleet(fleet_dir, item, fleet=fleet)
     for placed in result.compilation.clusters.values():
         assert COREDNS not in placed
-        assert placed.get(SETTINGS) is None or placed[SETTINGS].body["metadata"] == {
-            "name": "settings",
-            "namespace": "app",
-        }
-    assert not any("kube-system" in path for path in result.files)
+        assert not any(key.kind == "List" for key in placed)
+    assert not any(b"kube-system" in data for data in result.files.values())
+    assert result.compilation.clusters["east-1"][SETTINGS].body["metadata"] == {
+        "name": "settings",
+        "namespace": "app",
+    }
 
 
 ENVELOPE = """\
