@@ -109,6 +109,7 @@ def test_status_and_explain_text_escape_terminal_controls():
         "verdict": "filtered",
         "filter": ANSI,
         "reason": ANSI,
+        "keptByLock": None,
     }
     item = {
         "name": f"app{ANSI}",
@@ -129,3 +130,11 @@ def test_check_lists_planted_file_names_without_escape_sequences(cli, fleet_dir:
     assert result.exit_code != 0
     assert "\x1b" not in result.output and "\x1b" not in (result.stderr or "")
     assert "extra:   evil\\x1b[2J" in result.stderr
+
+
+def test_github_annotations_escape_terminal_controls():
+    from fleetc.core import diagnostics_format
+
+    diag = Diagnostic(Severity.ERROR, f"kind {ANSI} is unknown", Position(f"hub/{ANSI}.yaml", 1))
+    out = diagnostics_format.render("github", [diag], diagnostics_format.Where())
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
