@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, suggest
+from fleetc.core.escape import one_line
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.shell import terminal as report
@@ -556,12 +557,13 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
     if changes.clean:
         _say(f"{output} is up to date ({changes.unchanged} file(s))")
         return
+    # File names under rendered/ can come from a pull request: no raw control characters.
     for rel in changes.added:
-        click.echo(f"missing: {rel}", err=True)
+        click.echo(f"missing: {one_line(rel)}", err=True)
     for rel in changes.changed:
-        click.echo(f"stale:   {rel}", err=True)
+        click.echo(f"stale:   {one_line(rel)}", err=True)
     for rel in changes.removed:
-        click.echo(f"extra:   {rel}", err=True)
+        click.echo(f"extra:   {one_line(rel)}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
 

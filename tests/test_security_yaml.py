@@ -254,3 +254,60 @@ def test_the_number_of_input_files_has_a_limit(memory_fleet, monkeypatch):
     write_fleet(memory_fleet, clusters=("c1", "c2", "c3", "c4"))
     result = memory_fleet.compile()
     assert any(d.message == "more than 3 input files" for d in result.diagnostics.errors)
+
+
+# -- expanded bytes (issue 13, finding 3) ---------------------------------------------------
+
+
+def scalar_bomb(aliases: int, size: int = 1024 * 1024) -> str:
+    """A ConfigMap whose one large scalar is aliased ``aliases`` times: few nodes, but
+    ``aliases * size`` characters once expanded."""
+    refs = "\n".join(f"  k{i}: *big" for i in range(aliases))
+    return (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, namespace: app}\n"
+        f"data:\n  big: &big {'x' * size}\n{refs}\n"
+    )
+
+
+@pytest.mark.parametrize("aliases", [1500, 4000])
+def test_an_alias_to_a_large_scalar_counts_its_characters_each_time(aliases):
+    with no_hang():
+        docs, errors = parse(scalar_bomb(aliases))
+    assert docs == []
+    assert len(errors) == 1 and errors[0].startswith("f.yaml:")
+    assert (
+        f"document expands to more than {yamlsource.MAX_EXPANDED_CHARS_PER_DOCUMENT} characters"
+        in errors[0]
+    )
+
+
+def test_a_scalar_alias_bomb_in_the_hub_is_a_diagnostic_for_validate_and_render(
+    fleet_dir: FleetDir,
+):
+    write_fleet(fleet_dir, clusters=("c1", "c2"), hub=NAMESPACE + "---\n" + scalar_bomb(1500))
+    with no_hang():
+        result = fleet_dir.compile()
+    assert not result.ok
+    assert any("characters (aliases are expanded" in m for m in messages(result)), messages(result)
+
+
+def test_characters_reached_through_aliases_share_one_budget_per_run(monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_ALIAS_CHARS_PER_RUN", 10_000)
+    budget = yamlsource.Budget()
+    diags = Diagnostics()
+    for index in range(4):
+        yamlsource.parse(scalar_bomb(4, size=1000), f"f{index}.yaml", diags, budget)
+    assert [d.position.file for d in diags] == ["f2.yaml", "f3.yaml"]
+    assert "aliases expand to more than 10000 characters in this run" in diags.items[0].message
+
+
+def test_aliased_keys_count_too(monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_EXPANDED_CHARS_PER_DOCUMENT", 10_000)
+    text = f"a: &k {'x' * 3000}\nb: {{*k : 1}}\nc: {{*k : 1}}\nd: {{*k : 1}}\n"
+    docs, errors = parse(text)
+    assert docs == [] and "more than 10000 characters" in errors[0]
+
+
+def test_small_scalar_aliases_are_expanded():
+    docs, errors = parse(scalar_bomb(3, size=100))
+    assert errors == [] and docs[0].data["data"]["k2"] == "x" * 100

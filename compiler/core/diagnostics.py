@@ -7,6 +7,8 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from fleetc.core.escape import printable
+
 
 class Severity(str, enum.Enum):
     ERROR = "error"
@@ -49,7 +51,7 @@ class Diagnostic:
             text += f" [at {self.path}]"
         if self.hint:
             text += f"\n  hint: {self.hint}"
-        return text
+        return printable(text)  # names in messages may come from a pull request
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetc.core.diagnostics import Diagnostic, Position, Severity
+from fleetc.core.escape import printable
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -129,6 +130,7 @@ def sarif(
 
 
 def _escape_data(value: str) -> str:
+    value = printable(value)  # no raw ANSI or other control characters in the job log
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

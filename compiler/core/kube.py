@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
@@ -68,8 +69,14 @@ CONTROLLER_KINDS = CONTROL_KINDS - HANDLED_CONTROL_KINDS - STAGED_KINDS
 
 
 def is_list(data: object) -> bool:
-    """A kubectl ``List`` (``kubectl get ... -o yaml`` prints several objects as one)."""
-    return isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List"
+    """A kubectl ``List`` (``kubectl get ... -o yaml`` prints several objects as one), or any
+    ``...List`` kind with ``items`` (``ConfigMapList``, a ``List`` of another apiVersion):
+    kubectl and kustomize apply the items, never the List itself."""
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        return False
+    if data.get("apiVersion") == "v1" and data["kind"] == "List":
+        return True
+    return data["kind"].endswith("List") and "items" in data
 
 
 def unwrap_lists(docs: list[Document], diags: Diagnostics) -> list[Document]:
@@ -77,7 +84,9 @@ def unwrap_lists(docs: list[Document], diags: Diagnostics) -> list[Document]:
 
     An item becomes a document of its own that keeps its position in the List's file, so
     every later rule (placement, overrides, Secret checks) sees it as an ordinary manifest and
-    reports at the item's own line. The one place Lists are unwrapped.
+    reports at the item's own line. The one function that unwraps Lists: the model stage
+    (hub/ and clusters/), envelopes (an entry) and templates (their output) all call it, and
+    a List inside a List is refused wherever it appears.
     """
     out: list[Document] = []
     for doc in docs:
@@ -110,6 +119,22 @@ def unwrap_lists(docs: list[Document], diags: Diagnostics) -> list[Document]:
             else:
                 out.append(doc.sub_document(where))
     return out
+
+
+def identity(data: Any) -> tuple[Any, ...]:
+    """What placements select on, read from raw data: apiVersion, kind, namespace, name and
+    labels (for comparing manifests before they are checked)."""
+    if not isinstance(data, dict):
+        return (repr(type(data)),)
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+    return (
+        str(data.get("apiVersion")),
+        str(data.get("kind")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name")),
+        tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+    )
 
 
 def hub_object(doc: Document, diags: Diagnostics) -> HubObject | None:

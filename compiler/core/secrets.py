@@ -123,16 +123,18 @@ def allows_plain(body: dict[str, Any]) -> bool:
 
 
 def _secrets(
-    kind: str, body: dict[str, Any]
+    kind: str, body: dict[str, Any], at: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
-    """The object itself if it is a Secret, and the Secrets among a List's ``items``."""
+    """The object itself if it is a Secret, and the Secrets among a List's ``items``, in Lists
+    inside Lists too (the stages refuse those; this guards what they did not read, such as a
+    rendered tree of a base commit)."""
     if is_secret(body):
-        yield (), body
+        yield at, body
     items = body.get("items")
     if kind.endswith("List") and isinstance(items, list):
         for index, item in enumerate(items):
-            if is_secret(item):
-                yield ("items", index), item
+            if isinstance(item, dict):
+                yield from _secrets(str(item.get("kind", "")), item, (*at, "items", index))
 
 
 def _name(body: dict[str, Any]) -> str:

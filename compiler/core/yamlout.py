@@ -7,6 +7,7 @@ literal blocks. libyaml's emitter is used when present, with identical output ei
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -22,9 +23,50 @@ class _Dumper(_Dumper):  # type: ignore[misc,valid-type]
         return True
 
 
+# Plain scalars that some reader of the output takes for something other than a string. The
+# emitter already quotes what its own (YAML 1.1) resolver would read otherwise; these are the
+# rest: YAML 1.1 words PyYAML leaves out (y, n), YAML 1.2 numbers (0o17, 1e3, .inf), and Go's
+# number syntax (strconv.ParseInt base 0 and ParseFloat, as in go-yaml, which sigs.k8s.io/yaml
+# and kustomize use): 08, 1_000, 0x1F, 1234e5, inf, nan, +1. Quoting is always safe, so the
+# test is deliberately broad: anything shaped like a number in any of them.
+_WORDS = frozenset(
+    {"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "", "=", "<<"}
+)
+_SPECIAL_FLOATS = frozenset({"inf", "infinity", "nan", ".inf", ".nan"})
+_NUMBER_START = re.compile(r"[-+]?\.?[0-9_]")
+_NUMBER_SHAPES = re.compile(
+    r"""[-+]?(?:
+        [0-9]+                                      # decimal, or a leading-zero octal / 08
+      | 0x[0-9a-f]+ | 0o[0-7]+ | 0b[01]+             # Go and YAML 1.2 prefixes
+      | 0x[0-9a-f]*\.?[0-9a-f]*p[-+]?[0-9]+          # Go hexadecimal floats
+      | [0-9]+(?::[0-5]?[0-9])+(?:\.[0-9]*)?         # YAML 1.1 sexagesimal
+    )""",
+    re.VERBOSE,
+)
+
+
+def needs_quotes(value: str) -> bool:
+    """Whether a YAML 1.1, YAML 1.2 or Go reader could read plain ``value`` as a non-string."""
+    lowered = value.lower()
+    if lowered in _WORDS or lowered.lstrip("+-") in _SPECIAL_FLOATS:
+        return True
+    if not _NUMBER_START.match(lowered):
+        return False
+    digits = lowered.replace("_", "")
+    if digits.lstrip("+-") in ("", ".") or _NUMBER_SHAPES.fullmatch(digits):
+        return True  # YAML 1.2 readers take '_' and '-_' for (broken) numbers too
+    try:
+        float(digits)  # 1e3, .5, 5., 1234e5 (Python's syntax covers Go's and YAML's)
+    except ValueError:
+        return False
+    return True
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value and _literal_safe(value):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if needs_quotes(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 

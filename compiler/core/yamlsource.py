@@ -30,6 +30,13 @@ MAX_DEPTH = 64
 # Nodes reached through aliases, over a whole run: bounds the work an alias bomb can cause in
 # many small files (nodes written out are already bounded by the input size limits).
 MAX_ALIAS_NODES_PER_RUN = 1_000_000
+# Characters of text a document stands for once aliases are expanded (keys and scalars, an
+# aliased scalar counted each time it is used): a 1 MiB scalar aliased 1,500 times is 1.5 GiB
+# of output although it is a few nodes. Without aliases a document is at most MAX_FILE_BYTES.
+MAX_EXPANDED_CHARS_PER_DOCUMENT = 16 * 1024 * 1024
+# Characters reached through aliases over a whole run (many files, or a template's output on
+# every cluster, each under the per-document limit).
+MAX_ALIAS_CHARS_PER_RUN = 64 * 1024 * 1024
 # Python refuses to parse longer integers (CVE-2020-10735); so does fleetc, with a diagnostic.
 MAX_INT_DIGITS = 4000
 
@@ -78,6 +85,7 @@ class Budget:
     """Work shared by every file of one run (pass the same one to each ``parse``)."""
 
     alias_nodes: int = 0
+    alias_chars: int = 0
 
 
 class _Limit(Exception):
@@ -91,9 +99,39 @@ class _Limit(Exception):
 class _Converter:
     def __init__(self, budget: Budget) -> None:
         self.count = 0
+        self.chars = 0
         self.budget = budget
         self.seen: set[int] = set()
         self.positions: dict[Path, tuple[int, int]] = {}
+
+    def _count(self, node: Node) -> None:
+        """Charge ``node`` to the budgets: its characters, and a node reached again (through
+        an alias) to the run's alias budgets."""
+        chars = len(node.value) if isinstance(node, ScalarNode) else 0
+        self.chars += chars
+        if self.chars > MAX_EXPANDED_CHARS_PER_DOCUMENT:
+            raise _Limit(
+                f"document expands to more than {MAX_EXPANDED_CHARS_PER_DOCUMENT} characters "
+                "(aliases are expanded; is this an alias bomb?)",
+                node,
+            )
+        if id(node) in self.seen:
+            self.budget.alias_nodes += 1
+            self.budget.alias_chars += chars
+            if self.budget.alias_nodes > MAX_ALIAS_NODES_PER_RUN:
+                raise _Limit(
+                    f"aliases expand to more than {MAX_ALIAS_NODES_PER_RUN} nodes in this run "
+                    "(is this an alias bomb?)",
+                    node,
+                )
+            if self.budget.alias_chars > MAX_ALIAS_CHARS_PER_RUN:
+                raise _Limit(
+                    f"aliases expand to more than {MAX_ALIAS_CHARS_PER_RUN} characters in this "
+                    "run (is this an alias bomb?)",
+                    node,
+                )
+        else:
+            self.seen.add(id(node))
 
     def convert(self, node: Node, path: Path, depth: int) -> Any:
         self.count += 1
@@ -103,16 +141,7 @@ class _Converter:
                 "(aliases are expanded; is this an alias bomb?)",
                 node,
             )
-        if id(node) in self.seen:
-            self.budget.alias_nodes += 1
-            if self.budget.alias_nodes > MAX_ALIAS_NODES_PER_RUN:
-                raise _Limit(
-                    f"aliases expand to more than {MAX_ALIAS_NODES_PER_RUN} nodes in this run "
-                    "(is this an alias bomb?)",
-                    node,
-                )
-        else:
-            self.seen.add(id(node))
+        self._count(node)
         if depth > MAX_DEPTH:
             raise _Limit(f"document is nested deeper than {MAX_DEPTH} levels", node)
         if node.tag and node.tag not in _STANDARD_TAGS and node.tag not in _STRING_TAGS:
@@ -127,6 +156,7 @@ class _Converter:
                 if key_node.tag == _CORE + "merge":
                     raise _Limit("YAML merge keys ('<<') are not supported", key_node)
                 _check_escapes(key_node)
+                self._count(key_node)
                 key = str(key_node.value)
                 if key_node.tag == _CORE + "null":
                     raise _Limit("mapping keys must not be null", key_node)

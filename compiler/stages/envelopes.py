@@ -108,11 +108,31 @@ def unwrap(fleet: Fleet, envelope: HubObject, diags: Diagnostics) -> list[HubObj
                 envelope.pos(*at),
             )
             continue
-        obj = kube.hub_object(_entry_document(envelope, at), diags)
-        if obj is not None and _check(fleet, envelope, entry, obj, diags):
-            secrets.check_object(obj, diags)
-            objects.append(_in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj)
-    return objects
+        for doc in kube.unwrap_lists([_entry_document(envelope, at)], diags):
+            obj = kube.hub_object(doc, diags)
+            if obj is not None and _check(fleet, envelope, entry, obj, diags):
+                secrets.check_object(obj, diags)
+                objects.append(
+                    _in_namespace(obj, namespace) if kind == NAMESPACED_ENVELOPE else obj
+                )
+    return _unique(envelope, objects, diags)
+
+
+def _unique(envelope: HubObject, objects: list[HubObject], diags: Diagnostics) -> list[HubObject]:
+    """An envelope delivers each object once: two entries (or List items) with one identity
+    would be two files fighting over one object."""
+    seen: dict[ObjectKey, HubObject] = {}
+    for obj in objects:
+        if obj.key in seen:
+            diags.error(
+                f"{envelope.key.kind} {envelope.key.name!r} wraps {obj.key} twice "
+                f"(first at {seen[obj.key].pos('metadata', 'name')})",
+                obj.pos("metadata", "name"),
+                hint="an object may reach a cluster only once",
+            )
+            continue
+        seen[obj.key] = obj
+    return list(seen.values())
 
 
 def _entry_document(envelope: HubObject, at: tuple[str, str]) -> Document:

@@ -4,21 +4,33 @@ On top of Jinja2's sandbox (no Python internals, no mutation of the context): ``
 no loader, so ``include``, ``import`` and ``extends`` are refused; no ``namespace``, ``lipsum`` or
 ``str.format``; a short list of filters and methods; and limits on work — a bounded ``range``, a
 loop-iteration budget, size checks on ``+ * ** ~`` and on the filters that grow text, and a cap on
-all text a render writes (output, macro bodies and ``set`` blocks). Limits raise
+all text a render writes (output, macro bodies and ``set`` blocks). Sizes are expanded sizes:
+a list holding the same 1 MB string twice counts 2 MB, however it was built, and every filter's
+input and result is measured (``tojson`` streams, stopping at the limit). All work (loop
+iterations, calls, and the characters each one produces) is charged to a step budget per render
+and per run; steps are counted, not timed, so the result is deterministic. Limits raise
 ``SecurityError``, which the caller turns into a diagnostic.
+
+Templates write data only: text, numbers, booleans, lists and mappings of them. Writing or
+stringifying anything else (a function, ``cycler()``, ``range``, ``loop``) is an error, so no
+memory address or internal class name reaches the output; so is an undefined value anywhere,
+inside a list or mapping too (``StrictUndefined`` throughout).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import StrictUndefined, Undefined, nodes
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler
+from markupsafe import Markup
 
 MAX_RANGE = 10_000  # items of one range() (Jinja's own MAX_RANGE is 100,000)
 MAX_ITERATIONS = 100_000  # loop iterations of one render, all loops together
@@ -27,6 +39,11 @@ MAX_STRING = 1_000_000  # characters (or items) of one string or list built by a
 MAX_EXPONENT = 128
 MAX_INT_BITS = 4096
 MAX_INDENT = 100
+# Work units: one per loop iteration, operator, filter and method call, plus the characters (or
+# items) of every value one of them produces or has to inspect. Counted, not timed: the same
+# template fails the same way on every machine.
+MAX_STEPS = 10_000_000  # one render (one template, one cluster)
+MAX_STEPS_PER_RUN = 100_000_000  # every render of one run (all templates, all clusters)
 
 SAFE_FILTERS = frozenset(
     {
@@ -58,13 +75,65 @@ def _too_big(what: str, limit: int) -> SecurityError:
     return SecurityError(f"{what} exceeds the template limit of {limit}")
 
 
-def _size(value: Any) -> int:
-    """Characters (or items) a value stands for, one level deep, for growth checks."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, (list, tuple)):
-        return sum(len(v) if isinstance(v, str) else 1 for v in value)
-    return 1
+class _StrictUndefined(StrictUndefined):
+    """``StrictUndefined`` whose ``repr`` fails too: ``str([x])`` uses ``repr(x)``, so an
+    undefined value inside a list or mapping would otherwise render as ``[Undefined]``."""
+
+    __slots__ = ()
+    __repr__ = StrictUndefined._fail_with_undefined_error  # type: ignore[assignment]
+
+
+_SCALARS = (str, int, float, bool, type(None))
+NOT_DATA = (
+    "templates write data only (text, numbers, booleans, lists and mappings), not {what}; "
+    "call a function or method with parentheses, or turn a sequence into a list with '| list'"
+)
+
+
+def _not_data(value: Any) -> SecurityError:
+    what = "a function or method" if callable(value) else "an object"
+    return SecurityError(NOT_DATA.format(what=what))
+
+
+def _size(value: Any, limit: int = MAX_STRING, *, strict: bool = False) -> int:
+    """The expanded size of ``value``: characters of its text, items of its lists, and each
+    shared part counted every time it occurs. The walk stops once ``limit`` is passed (it
+    returns a size above ``limit``), so it costs at most ``limit`` steps.
+
+    ``strict``: the value is about to become text, so it must be data throughout (an undefined
+    value or an object is an error). Otherwise parts that are not data count as 1."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) or 1
+        elif isinstance(item, Undefined):
+            total += 1
+            if strict:
+                item._fail_with_undefined_error()
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            total += 1
+        elif isinstance(item, int):
+            total += 1 + item.bit_length() // 3
+        elif isinstance(item, (list, tuple)):
+            total += 1
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 1
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif strict:
+            raise _not_data(item)
+        else:
+            total += 1
+        if total > limit:
+            return total
+    return total
+
+
+def _is_iterator(value: Any) -> bool:
+    return isinstance(value, Iterator)
 
 
 class TemplateSandbox(ImmutableSandboxedEnvironment):
@@ -73,20 +142,68 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, loader=None, autoescape=False)
+        super().__init__(undefined=_StrictUndefined, loader=None, autoescape=False)
         for name in ("namespace", "lipsum"):
             self.globals.pop(name, None)
         self.globals["range"] = self.bounded_range
-        self.filters = {k: v for k, v in self.filters.items() if k in SAFE_FILTERS}
-        self.filters.update(join=_join, replace=_replace, indent=_indent)
+        filters = {k: v for k, v in self.filters.items() if k in SAFE_FILTERS}
+        filters.update(join=_join, replace=_replace, indent=_indent, tojson=_tojson)
+        self.filters = {name: self._guard_filter(name, f) for name, f in filters.items()}
         self.iterations = 0
         self.written = 0
+        self.steps = 0
+        self.run_steps = 0
 
-    def start(self) -> None:
+    def start(self, run_steps: int = 0) -> None:
+        """Reset the per-render budgets; ``run_steps`` is what earlier renders of the run used."""
         self.iterations = 0
         self.written = 0
+        self.steps = 0
+        self.run_steps = run_steps
+
+    def charge(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > MAX_STEPS:
+            raise _too_big("the work of one render (steps)", MAX_STEPS)
+        if self.run_steps + self.steps > MAX_STEPS_PER_RUN:
+            raise _too_big("the work of all templates in this run (steps)", MAX_STEPS_PER_RUN)
+
+    def measure(self, value: Any, what: str, *, strict: bool = False) -> int:
+        """The expanded size of ``value`` (charged as work); over ``MAX_STRING`` is an error."""
+        # A string (the common case) in O(1).
+        size = len(value) if isinstance(value, str) else _size(value, MAX_STRING, strict=strict)
+        self.charge(1 + size)
+        if size > MAX_STRING:
+            raise _too_big(what, MAX_STRING)
+        return size
+
+    def _guard_filter(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        """``func`` with its inputs measured before and its result after it runs. Filters that
+        turn their input into text require it to be data, with nothing undefined."""
+        skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+        strict = name in _TEXT_FILTERS
+
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            for arg in (*args[skip:], *kwargs.values()):
+                if not _is_iterator(arg):
+                    self.measure(arg, f"the input of filter {name!r}", strict=strict)
+            result = func(*args, **kwargs)
+            if not _is_iterator(result):
+                self.measure(result, f"the result of filter {name!r}")
+            return result
+
+        return guarded
 
     # -- access policy ---------------------------------------------------------------------
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every call (functions, macros, methods) is work; its result is measured."""
+        __self.charge(1)
+        result = super().call(__context, __obj, *args, **kwargs)
+        if not _is_iterator(result):
+            __self.measure(result, "the result of a call")
+        return result
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
@@ -118,22 +235,36 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             self.iterations += 1
             if self.iterations > MAX_ITERATIONS:
                 raise _too_big("the number of loop iterations", MAX_ITERATIONS)
+            self.charge(1)
             yield item
 
     def bounded_write(self, value: Any) -> str:
-        text = str(value)
+        text = self.text(value, "the text written (output, macros and blocks)")
         self.written += len(text)
         if self.written > MAX_WRITTEN:
             raise _too_big("the text written (output, macros and blocks)", MAX_WRITTEN)
         return text
 
     def bounded_concat(self, values: list[Any]) -> str:
-        pieces = [str(v) for v in values]
-        if sum(map(len, pieces)) > MAX_STRING:
-            raise _too_big("a string built with ~", MAX_STRING)
+        total = 0
+        pieces = []
+        for value in values:
+            pieces.append(self.text(value, "a string built with ~"))
+            total += len(pieces[-1])
+            if total > MAX_STRING:
+                raise _too_big("a string built with ~", MAX_STRING)
         return "".join(pieces)
 
+    def text(self, value: Any, what: str) -> str:
+        """``value`` as text, once it is known to be data of a bounded size."""
+        if isinstance(value, str):
+            self.charge(1 + len(value))
+            return value
+        self.measure(value, what, strict=True)
+        return str(value)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        self.charge(1)
         if operator == "%" and isinstance(left, str):
             raise SecurityError("'%' string formatting is not allowed in templates; use ~")
         if operator == "**":
@@ -149,6 +280,8 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             if grows > MAX_STRING:
                 raise _too_big("a concatenated string or list", MAX_STRING)
         result = super().call_binop(context, operator, left, right)
+        if isinstance(result, (str, list, tuple)):
+            self.charge(len(result))
         if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
             raise _too_big("an integer's size in bits", MAX_INT_BITS)
         return result
@@ -172,11 +305,44 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         return call
 
 
+# Filters that turn their input into text: it must be data throughout, nothing undefined.
+_TEXT_FILTERS = frozenset(
+    {
+        "capitalize", "e", "escape", "indent", "join", "lower", "replace", "string", "title",
+        "tojson", "trim", "truncate", "upper", "urlencode", "wordcount",
+    }
+)  # fmt: skip
+
+
+@jinja_filters.pass_eval_context
+def _tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Markup:
+    """Jinja's ``tojson`` (sorted keys, HTML-safe), streamed: it stops once the text passes
+    the limit instead of building it first, and the indent is bounded like ``indent``'s."""
+    if indent is not None and (not isinstance(indent, int) or abs(indent) > MAX_INDENT):
+        raise _too_big("a tojson indent", MAX_INDENT)
+    _size(value, MAX_STRING, strict=True)  # data only (the caller measured the size)
+    encoder = json.JSONEncoder(sort_keys=True, indent=indent, check_circular=False)
+    pieces: list[str] = []
+    total = 0
+    for piece in encoder.iterencode(value):
+        pieces.append(piece)
+        total += len(piece)
+        if total > MAX_STRING:
+            raise _too_big("the text of tojson", MAX_STRING)
+    text = "".join(pieces)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
 @jinja_filters.pass_eval_context
 def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
     items = list(value)
-    if attribute is None and sum(len(str(v)) for v in items) + len(d) * len(items) > MAX_STRING:
-        raise _too_big("a joined string", MAX_STRING)
+    size = len(str(d)) * len(items)
+    for item in items:
+        size += _size(item, MAX_STRING, strict=attribute is None)
+        if size > MAX_STRING:
+            raise _too_big("a joined string", MAX_STRING)
     return str(jinja_filters.do_join(eval_ctx, items, d, attribute))
 
 
@@ -194,4 +360,6 @@ def _indent(s: str, width: int | str = 4, first: bool = False, blank: bool = Fal
     pad = width if isinstance(width, int) else len(str(width))
     if pad > MAX_INDENT:
         raise _too_big("an indent width", MAX_INDENT)
+    if len(text) + pad * (text.count("\n") + 1) > MAX_STRING:
+        raise _too_big("an indented string", MAX_STRING)
     return jinja_filters.do_indent(text, width, first, blank)

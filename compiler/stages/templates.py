@@ -13,6 +13,7 @@ on that identity. A cluster a placement picks then receives its own render.
 from __future__ import annotations
 
 import dataclasses
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ from fleetc.core import kube, secrets, yamlsource
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from fleetc.core.inputs import SourceText
 from fleetc.core.model import Cluster, Fleet, HubObject, ObjectKey
+from fleetc.core.yamlsource import Document
+from fleetc.stages import envelopes
 from fleetc.stages.sandbox import TemplateSandbox
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
@@ -30,6 +33,7 @@ MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_TEMPLATE_CHARS_PER_RUN = 2 * 1024 * 1024
 # Characters all templates may write in one run, over every cluster (as much as the inputs).
 MAX_OUTPUT_PER_RUN = yamlsource.MAX_TOTAL_BYTES
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass
@@ -39,6 +43,7 @@ class RunBudget:
 
     yaml: yamlsource.Budget = field(default_factory=yamlsource.Budget)
     characters: int = 0
+    steps: int = 0  # sandbox work units (sandbox.MAX_STEPS_PER_RUN)
 
 
 @dataclass
@@ -80,7 +85,7 @@ class Template:
             return Render([], [self.syntax_error])
         if budget.characters > MAX_OUTPUT_PER_RUN:
             return Render([], [self._over_budget()])
-        text, error = self._text(cluster, values)
+        text, error = self._text(cluster, values, budget)
         if error is not None:
             return Render([], [error])
         budget.characters += len(text)
@@ -88,7 +93,12 @@ class Template:
             return Render([], [self._over_budget()])
         scratch = Diagnostics()
         docs = yamlsource.parse(text, self.file, scratch, budget.yaml)
-        objects = [obj for doc in docs if (obj := kube.hub_object(doc, scratch)) is not None]
+        objects = [
+            obj
+            for listed in docs
+            for doc in kube.unwrap_lists([listed], scratch)
+            if (obj := kube.hub_object(doc, scratch)) is not None
+        ]
         errors = [
             _diagnostic(
                 f"template output for cluster {cluster.name!r} is not valid Kubernetes YAML: "
@@ -119,9 +129,11 @@ class Template:
             hint="render less per cluster, or move shared content out of templates",
         )
 
-    def _text(self, cluster: Cluster, values: dict[str, Any]) -> tuple[str, Diagnostic | None]:
+    def _text(
+        self, cluster: Cluster, values: dict[str, Any], budget: RunBudget
+    ) -> tuple[str, Diagnostic | None]:
         context = {"cluster": cluster_context(cluster), "values": values}
-        self.env.start()
+        self.env.start(budget.steps)
         try:
             return "".join(self.compiled.generate(context)), None
         except Exception as exc:  # any failure of untrusted template code is a diagnostic
@@ -131,8 +143,12 @@ class Template:
                 message = "recursion is too deep (a macro calling itself?)"
             else:
                 message = str(exc) if isinstance(exc, TemplateError) else f"{exc!r}"
+            # Python's own messages may quote an object's repr: never show a memory address.
+            message = _ADDRESS.sub("", message)
             text = f"{kind} for cluster {cluster.name!r}: {message}"
             return "", _diagnostic(text, Position(self.file, line))
+        finally:
+            budget.steps += self.env.steps
 
 
 def cluster_context(cluster: Cluster) -> dict[str, Any]:
@@ -244,7 +260,21 @@ def _identity(file: str, renders: dict[str, Render], diags: Diagnostics) -> list
 
 
 def _signature(objects: list[HubObject]) -> list[tuple[Any, ...]]:
-    return [(o.key, o.api_version, sorted(o.labels.items())) for o in objects]
+    """The identities of a render's objects, and of the objects its envelopes wrap (an
+    envelope delivers those, so they must not depend on the cluster either)."""
+    return [(o.key, o.api_version, sorted(o.labels.items()), _wrapped(o)) for o in objects]
+
+
+def _wrapped(obj: HubObject) -> tuple[Any, ...]:
+    data = obj.body.get("data") if envelopes.is_envelope(obj.key) else None
+    if not isinstance(data, dict):
+        return ()
+    scratch = Diagnostics()  # the envelopes stage reports problems with entries
+    return tuple(
+        (entry, kube.identity(doc.data))
+        for entry in sorted(data)
+        for doc in kube.unwrap_lists([Document(data[entry], obj.source)], scratch)
+    )
 
 
 def _clash(obj: HubObject, fleet: Fleet, origin: dict[ObjectKey, str]) -> str:

@@ -221,7 +221,7 @@ def redact_pair(
 
 def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: str):
     """``body`` with its Secret values replaced: ``marker`` where ``other`` differs."""
-    if _is_list(body) and any(_is_secret(item) for item in body["items"]):
+    if _is_list(body):  # Lists inside Lists too
         theirs = other["items"] if _is_list(other) else []
         items = [
             _redact(item, theirs[i] if i < len(theirs) else None, marker)

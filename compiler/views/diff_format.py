@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fleetc.core.escape import html_text, md_code, md_text, printable
 from fleetc.views.diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
 from fleetc.views.transitions import NOT_CHECKED
 
@@ -76,18 +77,24 @@ def text(diff: FleetDiff) -> str:
         for change in cluster.objects:
             lines.append("")
             lines += change.diff.rstrip("\n").splitlines()
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
     """Markdown for a PR comment or job summary. Once the text passes ``budget`` characters,
     further clusters list their object changes without the YAML diffs (GitHub caps a job
     summary at 1 MiB and a comment at 65,536 characters)."""
-    out = [f"## fleetc diff `{diff.base}` → `{diff.head}`", "", f"**{headline(diff)}**", ""]
+    out = [
+        f"## fleetc diff {md_code(diff.base)} → {md_code(diff.head)}",
+        "",
+        f"**{md_text(headline(diff))}**",
+        "",
+    ]
     if diff.clusters:
         out += ["| cluster | status | added | removed | changed |", "|---|---|---|---|---|"]
         out += [
-            f"| `{c.name}` | {c.status} | {c.count(ADDED)} | {c.count(REMOVED)} | "
+            f"| {md_code(c.name, table=True)} | {md_text(c.status)} | {c.count(ADDED)} | "
+            f"{c.count(REMOVED)} | "
             f"{c.count(CHANGED)} |"
             for c in diff.clusters
         ]
@@ -96,7 +103,10 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
         out += ["### Placement changes", ""]
         for change in diff.placements:
             why = "; ".join(change.reasons)
-            out.append(f"- `{change.placement}` {change.change} `{change.cluster}`: {_md(why)}")
+            out.append(
+                f"- {md_code(change.placement)} {md_text(change.change)} "
+                f"{md_code(change.cluster)}: {md_text(why)}"
+            )
         out.append("")
     sections = (
         ("Placement specs", diff.policies),
@@ -106,21 +116,25 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
     )
     for title, items in sections:
         if items:
-            out += [f"### {title}", "", *(f"- {_md(item)}" for item in items), ""]
+            out += [f"### {title}", "", *(f"- {md_text(item)}" for item in items), ""]
     if diff.transitions:
         out += ["### Will it apply?", ""]
         for f in diff.transitions:
             mark = "⚠️ not checked" if f.severity == NOT_CHECKED else "❌"
             out.append(
-                f"- {mark} `{f.cluster}` `{f.key}` `{f.field_text}`: {_md(f.message)} "
-                f"(hint: {_md(f.hint)})"
+                f"- {mark} {md_code(f.cluster)} {md_code(str(f.key))} {md_code(f.field_text)}: "
+                f"{md_text(f.message)} (hint: {md_text(f.hint)})"
             )
         out.append("")
     size = sum(len(line) + 1 for line in out)
     omitted = 0
     for cluster in diff.clusters:
-        block = [f"<details><summary><code>{_cluster_title(cluster)}</code></summary>", ""]
-        block += [f"- {_SIGN[o.change]} `{o.key}` (`{o.path}`)" for o in cluster.objects]
+        title = html_text(_cluster_title(cluster))
+        block = [f"<details><summary><code>{title}</code></summary>", ""]
+        block += [
+            f"- {_SIGN[o.change]} {md_code(str(o.key))} ({md_code(o.path)})"
+            for o in cluster.objects
+        ]
         body = "".join(o.diff for o in cluster.objects)
         if body and size + len(body) <= budget:
             fence = _fence(body)
@@ -135,11 +149,7 @@ def markdown(diff: FleetDiff, budget: int = MARKDOWN_BUDGET) -> str:
             f"_YAML diffs of {omitted} cluster(s) omitted to keep this short: "
             "run `fleetc diff` locally for all of them._"
         )
-    return "\n".join(out)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return printable("\n".join(out))
 
 
 def _fence(body: str) -> str:

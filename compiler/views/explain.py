@@ -16,6 +16,7 @@ from typing import Any
 
 from fleetc.core import yamlout
 from fleetc.core.diagnostics import suggest
+from fleetc.core.escape import printable
 from fleetc.core.model import ObjectKey
 from fleetc.core.placed import RenderedObject
 from fleetc.pipeline import Compilation
@@ -123,4 +124,4 @@ def format_trace(t: Trace) -> str:
         diff = difflib.unified_diff(hub, final, "hub", t.cluster, lineterm="", n=2)
         lines += ["", "# overrides applied (diff)", *diff]
     lines += ["", f"# final manifest on {t.cluster}", t.final_manifest.rstrip("\n")]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetc.core.escape import printable
 from fleetc.pipeline import Compilation
 from fleetc.stages.rollout import PlacementRollout, RunView, engine
 from fleetc.stages.rollout.plan import DELETE_STAGE
@@ -157,7 +158,7 @@ def status_text(items: list[dict[str, Any]]) -> str:
                 lines.append(f"  next advance {verb} ({nxt['stage']}): {', '.join(what)}")
     if not lines:
         lines.append("no ClusterStagedUpdateRun in hub/")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def status_section(comp: Compilation) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from fleetc.core.escape import printable
 from fleetc.core.model import Placement
 from fleetc.stages.schedule import Decision, Outcome
 from fleetc.views import rollout
@@ -140,7 +141,7 @@ def status_text(report: dict[str, Any]) -> str:
         for pool in cluster["pools"]:
             addresses = ", ".join(pool["addresses"])
             lines.append(f"pool {cluster['cluster']}/{pool['name']}: {addresses}")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def _names(names: list[str]) -> str:
@@ -169,4 +170,4 @@ def explain_text(item: dict[str, Any]) -> str:
         lines += ["", f"staged (strategy External): newest snapshot {staged['newest']}"]
         width = max((len(c["cluster"]) for c in staged["clusters"]), default=0)
         lines += [f"  {c['cluster']:<{width}}  {c['reason']}" for c in staged["clusters"]]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
