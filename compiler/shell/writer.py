@@ -22,15 +22,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from fleetc.shell import output_tree
 from fleetc.shell.sources import FileSource, read_regular
 from fleetc.stages.emit import FLUX_SYSTEM
 
 STAGING_PREFIX = ".fleetc-staging-"
-# The render's mutual-exclusion lock (flock), in the fleet's root: one render at a time.
+# The render's mutual-exclusion lock (flock): one render at a time.
 # Not fleet.lock (``core.lock.LOCK_FILE``), the scheduling memory that renders write.
 RENDER_LOCK = ".fleetc-lock"
+# Where the render lock and the journal live: inside the repository's git directory, so they
+# never show in `git status`; outside git, the fleet's own folder.
+SCRATCH_DIR = "fleetc"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -97,10 +101,86 @@ def check_relative(rel: str) -> None:
         raise WriteError(f"refusing to write {rel!r}: it is not a plain path inside the output")
 
 
+def _git_location(root: Path) -> tuple[Path, Path] | None:
+    """(git directory, top of the working tree) of the repository holding ``root``: ``.git``,
+    or the folder a worktree's ``.git`` file names; None outside git."""
+    start = Path(os.path.abspath(root))
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_symlink():
+            return None
+        if dot_git.is_dir():
+            return dot_git, folder
+        if dot_git.is_file():
+            text = (read_regular(dot_git) or b"").decode("utf-8", "replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            target = Path(text[len("gitdir:") :].strip())
+            target = target if target.is_absolute() else folder / target
+            return (target, folder) if target.is_dir() else None
+    return None
+
+
+def git_dir(root: Path) -> Path | None:
+    found = _git_location(root)
+    return None if found is None else found[0]
+
+
+def scratch_dir(root: Path) -> Path:
+    """The folder of the render lock and the journal of the fleet at ``root``:
+    ``<git dir>/fleetc/<fleet folder relative to the top, or root>`` (created by
+    ``repository_lock``), else ``root`` when the fleet is not in a git repository."""
+    found = _git_location(root)
+    if found is None:
+        return root
+    gitdir, top = found
+    rel = os.path.relpath(os.path.abspath(root), top)
+    name = "root" if rel == "." else quote(rel.replace(os.sep, "/"), safe="")
+    return gitdir / SCRATCH_DIR / name
+
+
+EXCLUDE_PATTERN = STAGING_PREFIX + "*"
+
+
+def ignore_staging(root: Path) -> None:
+    """Make git ignore the staging trees a render keeps beside the output (and a killed render
+    may leave until the next command): one line in the repository's ``info/exclude``, the
+    local ignore file git reads from its own directory. Best effort: never fails a render."""
+    found = git_dir(root)
+    if found is None:
+        return
+    common = found
+    pointer = read_regular(found / "commondir")
+    if pointer:
+        named = Path(pointer.decode("utf-8", "replace").strip())
+        common = named if named.is_absolute() else found / named
+    exclude = common / "info" / "exclude"
+    try:
+        text = (read_regular(exclude) or b"").decode("utf-8", "replace")
+        if any(line.strip() == EXCLUDE_PATTERN for line in text.splitlines()):
+            return
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with open(exclude, "a", encoding="utf-8") as handle:
+            sep = "" if not text or text.endswith("\n") else "\n"
+            handle.write(f"{sep}# fleetc: staging files of a running render\n{EXCLUDE_PATTERN}\n")
+    except OSError:
+        return
+
+
+def _journal_file(root: Path) -> Path:
+    return scratch_dir(root) / JOURNAL
+
+
 @contextmanager
 def repository_lock(root: Path) -> Iterator[None]:
     """One render at a time per repository; a second one is refused, not interleaved."""
-    path = root / RENDER_LOCK
+    folder = scratch_dir(root)
+    path = folder / RENDER_LOCK
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create {folder}: {exc.strerror}") from exc
+    ignore_staging(root)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
@@ -149,10 +229,12 @@ def commit(
     for rel in files:
         check_relative(rel)
     try:
-        if (root / JOURNAL).exists():
+        if _journal_file(root).exists():
             _recover_locked(root)
         _remove_leftovers(output.parent)
         _remove_leftovers(root)
+        if scratch_dir(root) != root:
+            _remove_leftovers(scratch_dir(root))
     except OSError as exc:
         raise WriteError(
             f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
@@ -193,7 +275,7 @@ def commit(
                 f"writing {lock_path} failed: {exc.strerror or exc}; "
                 "the previous output and lock are intact"
             ) from exc
-        (root / JOURNAL).unlink()
+        _journal_file(root).unlink()
     shutil.rmtree(staging, ignore_errors=True)
     return changes
 
@@ -203,7 +285,7 @@ def recover(root: Path) -> str | None:
 
     Runs before any command reads the repository. Without a journal there is nothing to do.
     """
-    journal_file = root / JOURNAL
+    journal_file = _journal_file(root)
     if not journal_file.exists() and not journal_file.is_symlink():
         return None
     try:
@@ -216,7 +298,7 @@ def recover(root: Path) -> str | None:
 def _recover_locked(root: Path) -> str | None:
     journal = Journal.load(root)
     if journal is None:
-        (root / JOURNAL).unlink(missing_ok=True)
+        _journal_file(root).unlink(missing_ok=True)
         return None
     output = journal.path(root, "output")
     staging = journal.path(root, "staging")
@@ -229,7 +311,7 @@ def _recover_locked(root: Path) -> str | None:
             os.replace(lock_temp, journal.path(root, "lock"))
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(backup, ignore_errors=True)
-        (root / JOURNAL).unlink()
+        _journal_file(root).unlink()
         return f"completed an interrupted render of {output}"
     _undo_staging(root, staging, journal)
     return f"rolled back an interrupted render of {output}; it is unchanged"
@@ -266,7 +348,7 @@ class Journal:
     @classmethod
     def load(cls, root: Path) -> Journal | None:
         """The journal, or None if it is unreadable or names anything fleetc did not create."""
-        data = read_regular(root / JOURNAL)
+        data = read_regular(_journal_file(root))
         try:
             fields = json.loads(data or b"")
             journal = cls(**fields)
@@ -293,16 +375,17 @@ class Journal:
 
     def save(self, root: Path) -> None:
         """Written whole or not at all (temp file and rename)."""
-        temp = root / f"{STAGING_PREFIX}journal-{os.getpid()}"
+        target = _journal_file(root)
+        temp = target.with_name(f"{STAGING_PREFIX}journal-{os.getpid()}")
         temp.write_text(json.dumps(dataclasses.asdict(self), sort_keys=True), encoding="utf-8")
-        os.replace(temp, root / JOURNAL)
+        os.replace(temp, target)
 
 
 def _undo_staging(root: Path, staging: Path, journal: Journal | None) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     if journal is not None:
         journal.path(root, "lock_temp").unlink(missing_ok=True)
-        (root / JOURNAL).unlink(missing_ok=True)
+        _journal_file(root).unlink(missing_ok=True)
 
 
 def _remove_leftovers(folder: Path) -> None:
