@@ -1,5 +1,9 @@
 """fleetc: an offline GitOps compiler for Kubernetes fleets."""
 
+# The one place the version is written: pyproject.toml reads it (``dynamic``), ``fleetc
+# --version`` prints it, CHANGELOG.md has a section for it, and releases are tagged v<it>.
+__version__ = "0.2.0"
+
 from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from fleetc.core.inputs import Inputs
 from fleetc.pipeline import Options, Result, compile_fleet
@@ -13,6 +17,7 @@ __all__ = [
     "Position",
     "Result",
     "Severity",
+    "__version__",
     "compile_fleet",
     "load",
 ]

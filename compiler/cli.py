@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, suggest
+from fleetc import __version__
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
@@ -166,7 +167,7 @@ def _finish(result: Result, strict: bool) -> int:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="fleetc")
+@click.version_option(__version__, prog_name="fleetc")
 def main() -> None:
     """fleetc compiles a Kubernetes fleet offline.
 
