@@ -14,6 +14,7 @@ from pathlib import Path
 
 import git
 from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import FLEET_FILE
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.reporter import SILENT, Reporter
@@ -57,9 +58,15 @@ def compare_with(
         prefix = gitsource.fleet_prefix(repo, root)
         ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
         commit = gitsource.resolve_commit(repo, ref)
-    base_compiled = compile_loaded(
-        lambda diags: load_commit(commit, prefix, root, diags), options, reporter
-    )
+        empty = not gitsource.GitSource(commit, prefix).is_file(FLEET_FILE)
+    try:
+        base_compiled = compile_loaded(
+            lambda diags: load_commit(commit, prefix, root, diags), options, reporter
+        )
+    except (ValueError, git.GitCommandError) as exc:  # objects missing from a partial clone
+        raise gitsource.GitError(
+            f"cannot read commit {commit.hexsha[:12]}: {gitsource.SHALLOW_HINT}"
+        ) from exc
     base, base_inputs = base_compiled.result, base_compiled.inputs
     output = base_inputs.output
     if head is None:
@@ -68,6 +75,8 @@ def compare_with(
     if not (base.ok and head.ok):
         return Compared(None, base, head)
     name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
+    if empty:
+        name += ", without fleet.yaml: an empty fleet"
     assert base.compilation is not None and head.compilation is not None
     with reporter.stage("compare"):
         found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
