@@ -272,7 +272,17 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
     "make_commit",
     is_flag=True,
     help="Commit the output folder and fleet.lock (git); the message names the source "
-    "commit and summarises the changes. Refused when other changes are staged.",
+    "commit and summarises the changes. Refused when other changes are staged, unless "
+    "--include says to commit them too.",
+)
+@click.option(
+    "--include",
+    type=click.Choice(gitloop.INCLUDES),
+    default=gitloop.INCLUDE_OUTPUT,
+    show_default=True,
+    help="With --commit: also commit the staged changes (staged), or every change to a "
+    "tracked file below the fleet's folder (tracked), in the same commit as the output; "
+    "refused when the render reads changes that commit would leave out.",
 )
 @_timings_option
 def render(
@@ -281,6 +291,7 @@ def render(
     reschedule: tuple[str, ...],
     out: Path | None,
     make_commit: bool,
+    include: str,
     timings: bool,
 ) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
@@ -296,6 +307,8 @@ def render(
     render keeps them (KubeFleet's stickiness). --reschedule PLACEMENT
     forgets one placement's selection on purpose.
     """
+    if include != gitloop.INCLUDE_OUTPUT and not make_commit:
+        raise click.UsageError("--include needs --commit")
     options = Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
     root, output, result = _compile(path, options, reporter)
@@ -304,7 +317,7 @@ def render(
     if code != report.EXIT_OK:
         raise SystemExit(code)
     output = out if out is not None else output
-    pending = _prepare_commit(root, output) if make_commit else None
+    pending = _prepare_commit(root, output, include) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
             changes = writer.commit(root, output, result.files, root / LOCK_FILE, result.lock)
@@ -324,10 +337,10 @@ def render(
         _commit(pending, find_fleet_file(path), options, result)
 
 
-def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
-    """Checked before anything is written: refuses when other changes are staged."""
+def _prepare_commit(root: Path, output: Path, include: str) -> gitloop.PendingCommit:
+    """Checked before anything is written: refuses when the commit would not pass check."""
     try:
-        return gitloop.prepare_commit(root, output)
+        return gitloop.prepare_commit(root, output, include)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -554,6 +567,15 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
 @_crds_option
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Also write the diff in every form to DIR (diff.txt, diff.md, diff.json), "
+    "e.g. for a CI artifact: the markdown form is capped in size, these files are not "
+    "(diff.md is the capped markdown).",
+)
 @_timings_option
 def diff(
     path: Path,
@@ -562,6 +584,7 @@ def diff(
     form: str,
     exit_code: bool,
     crd_folders: tuple[Path, ...],
+    save: Path | None,
     timings: bool,
 ) -> None:
     """Show what changes on which cluster, and why, between REF and the working tree.
@@ -571,7 +594,11 @@ def diff(
     (clusters affected, objects added/removed/changed per cluster, clusters
     gaining or losing a placement and the label, inventory or policy change
     behind it), then per-cluster object changes with unified YAML diffs.
-    Secret values are never printed. Exit 0 with or without changes.
+    The markdown form groups clusters with identical changes, folds long
+    lists and stays under 60,000 characters (GitHub's comment limit is
+    65,536), pointing at the full diff past that. A base without fleet.yaml
+    is an empty fleet. Secret values are never printed. Exit 0 with or
+    without changes.
 
     Will it apply? Each changed object is compared with its version in the
     output committed at REF: a change the API server refuses or that recreates
@@ -599,6 +626,18 @@ def diff(
         compared.diff.transitions = apply_safety.check(
             compared.base_output, compared.head.files, list(crd_folders), compared.output, diags
         )
+    if save is not None:
+        try:
+            save.mkdir(parents=True, exist_ok=True)
+            for name, kind in (
+                ("diff.txt", "text"),
+                ("diff.md", "markdown"),
+                ("diff.json", "json"),
+            ):
+                (save / name).write_text(diff_format.FORMATS[kind](compared.diff), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"error: cannot write the diff to {save}: {exc.strerror or exc}", err=True)
+            raise SystemExit(report.EXIT_ERRORS) from exc
     click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
     report.show(diags, as_errors=strict)
     reporter.print_timings()
