@@ -16,8 +16,8 @@ from fleetc.core.reporter import SILENT, Reporter
 from fleetc.pipeline import Options, Result
 from fleetc.shell import apply_safety, gitloop, gitsource, validate_hub, validate_rendered, writer
 from fleetc.shell import terminal as report
-from fleetc.shell.compile import compile_file
-from fleetc.shell.load import find_fleet_file
+from fleetc.shell.compile import compile_file, compile_loaded
+from fleetc.shell.load import find_fleet_file, load
 from fleetc.views import diff_format, status
 from fleetc.views import explain as provenance
 
@@ -284,6 +284,14 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
     "tracked file below the fleet's folder (tracked), in the same commit as the output; "
     "refused when the render reads changes that commit would leave out.",
 )
+@click.option(
+    "--remove-bootstrapped",
+    "remove_bootstrapped",
+    metavar="CLUSTER",
+    multiple=True,
+    help="Allow removing the folder of CLUSTER, gone from the inventory, although it holds "
+    "flux-system/ from 'flux bootstrap' (repeatable). Without it such a render is refused.",
+)
 @_timings_option
 def render(
     path: Path,
@@ -292,6 +300,7 @@ def render(
     out: Path | None,
     make_commit: bool,
     include: str,
+    remove_bootstrapped: tuple[str, ...],
     timings: bool,
 ) -> None:
     """Compile the fleet and write one folder of manifests per cluster.
@@ -301,7 +310,9 @@ def render(
     or a crash leaves the previous output exactly as it was (the next fleetc
     command finishes or rolls back a render that was killed halfway). A second
     render of the same repository is refused while one runs.
-    <cluster>/flux-system/ folders are never touched.
+    <cluster>/flux-system/ folders (flux bootstrap's) are never written; the
+    folder of a cluster removed from the inventory that holds one is deleted
+    only with --remove-bootstrapped CLUSTER.
 
     fleet.lock remembers every placement's selected clusters, so the next
     render keeps them (KubeFleet's stickiness). --reschedule PLACEMENT
@@ -316,6 +327,10 @@ def render(
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
+    comp = result.compilation
+    assert comp is not None
+    if out is None:
+        _refuse_bootstrapped_removal(comp, remove_bootstrapped)
     output = out if out is not None else output
     pending = _prepare_commit(root, output, include) if make_commit else None
     try:
@@ -324,8 +339,6 @@ def render(
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
-    comp = result.compilation
-    assert comp is not None
     objects = sum(len(objs) for objs in comp.clusters.values())
     written = len(changes.added) + len(changes.changed)
     _say(
@@ -335,6 +348,28 @@ def render(
     reporter.print_timings()
     if pending is not None:
         _commit(pending, find_fleet_file(path), options, result)
+
+
+def _refuse_bootstrapped_removal(comp, allowed: tuple[str, ...]) -> None:
+    """A cluster gone from the inventory whose folder holds bootstrap's flux-system/ loses that
+    folder only when the user names it (Flux on that cluster then stops syncing)."""
+    doomed = sorted(comp.flux_system - set(comp.clusters) - set(allowed))
+    if not doomed:
+        return
+    for cluster in doomed:
+        click.echo(
+            f"error: cluster {cluster} is no longer in the inventory, and its folder holds "
+            f"flux-system/ written by 'flux bootstrap': rendering would delete it",
+            err=True,
+        )
+    flags = " ".join(f"--remove-bootstrapped {cluster}" for cluster in doomed)
+    click.echo(
+        f"  hint: if the cluster is being decommissioned, render with {flags} (Flux on it then "
+        "reports the path as missing and stops applying changes; it prunes nothing); see the "
+        "README (Flux)",
+        err=True,
+    )
+    raise SystemExit(report.EXIT_ERRORS)
 
 
 def _prepare_commit(root: Path, output: Path, include: str) -> gitloop.PendingCommit:
@@ -425,7 +460,20 @@ def _check_against(
 def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) -> None:
     """List every stale, missing or extra file and exit 1 when there is one."""
     with reporter.stage("compare"):
-        changes = writer.compare(output, result.files)
+        expected = result.files
+        changes = writer.compare(output, expected)
+        comp = result.compilation
+        if not changes.clean and comp is not None and comp.flux_system:
+            expected, adopted = _before_bootstrap(path, output, result, comp.flux_system)
+            if adopted:
+                changes = writer.compare(output, expected)
+                for cluster in adopted:
+                    click.echo(
+                        f"note: {cluster}/flux-system/ (flux bootstrap) is newer than the "
+                        f"committed output of {cluster}, which stays valid; the next render "
+                        f"lists flux-system in {cluster}/kustomization.yaml",
+                        err=True,
+                    )
         lock_path = root / LOCK_FILE
         if writer.read_bytes(lock_path) != result.lock:
             changes.changed.append(str(lock_path.relative_to(root)))
@@ -441,6 +489,34 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
         click.echo(f"extra:   {rel}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
+
+
+def _before_bootstrap(
+    path: Path, output: Path, result: Result, bootstrapped: frozenset[str]
+) -> tuple[dict[str, bytes], list[str]]:
+    """What ``check`` accepts for clusters where 'flux bootstrap' added ``flux-system/`` after
+    the output was rendered: the output rendered without it (valid for Flux: the root
+    kustomization does not list bootstrap's folder, and fleetc's own sync objects have
+    bootstrap's names). Returns the expected files and the clusters taken that way."""
+    fleet_file = find_fleet_file(path)
+
+    def unbootstrapped(diags):
+        inputs = load(fleet_file, diags)
+        inputs.flux_system = frozenset()
+        return inputs
+
+    before = compile_loaded(unbootstrapped, Options()).result
+    if not before.ok:
+        return result.files, []
+    adopted: list[str] = []
+    for cluster in sorted(bootstrapped):
+        root_file = f"{cluster}/kustomization.yaml"
+        if writer.read_regular(output / root_file) == before.files.get(root_file):
+            adopted.append(cluster)
+    prefixes = tuple(f"{cluster}/" for cluster in adopted)
+    files = {rel: data for rel, data in result.files.items() if not rel.startswith(prefixes)}
+    files.update({rel: data for rel, data in before.files.items() if rel.startswith(prefixes)})
+    return files, adopted
 
 
 def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:

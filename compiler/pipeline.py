@@ -60,6 +60,8 @@ class Compilation:
     clusters: ClusterObjects
     # Bundle name -> the Flux Kustomizations it waits for.
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
+    flux_system: frozenset[str] = frozenset()
 
     def section_status(self) -> dict[str, Any]:
         """Each reporting section's status, by its key in ``fleetc status``."""
@@ -133,6 +135,7 @@ def compile_fleet(
         sections=outputs,
         clusters=clusters,
         bundle_dependencies=dependencies,
+        flux_system=inputs.flux_system,
     )
     if diags.has_errors:
         return Result(diags, compilation)

@@ -76,6 +76,8 @@ class FleetDiff:
     # Clusters the change leaves selected only because fleet.lock remembers them (lint
     # FLEET007), one sentence each.
     kept: list[str] = field(default_factory=list)
+    # What a reviewer must not miss, one sentence each (a bootstrapped cluster removed).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -96,6 +98,14 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
         objects = _object_changes(name, old or {}, new or {}, texts)
         if objects or status != CHANGED:
             result.clusters.append(ClusterDiff(name, status, objects))
+    bootstrapped = base.flux_system | head.flux_system
+    for cluster in result.clusters:
+        if cluster.status == REMOVED and cluster.name in bootstrapped:
+            result.warnings.append(
+                f"cluster {cluster.name} is removed and its folder holds flux-system/ from "
+                f"flux bootstrap: rendering deletes it only with --remove-bootstrapped "
+                f"{cluster.name}, and Flux on {cluster.name} then stops syncing"
+            )
     return result
 
 

@@ -56,6 +56,7 @@ def headline(diff: FleetDiff) -> str:
 
 def summary_lines(diff: FleetDiff) -> list[str]:
     lines = [headline(diff)]
+    lines += [f"warning: {warning}" for warning in diff.warnings]
     lines += [f"  {_cluster_title(c)}" for c in diff.clusters]
     if diff.placements:
         lines.append("placements:")
@@ -105,6 +106,7 @@ def markdown(
     never exceeds ``limit`` characters (GitHub caps a comment at 65,536): what does not fit is
     cut at a group boundary, with a pointer (``note``) to the full diff."""
     out = [f"## fleetc diff `{diff.base}` → `{diff.head}`", "", f"**{headline(diff)}**", ""]
+    out += [f"> [!WARNING]\n> {_md(warning)}\n" for warning in diff.warnings]
     if diff.clusters:
         out += _folded(
             f"Clusters affected ({len(diff.clusters)})",
@@ -381,6 +383,7 @@ def as_json(diff: FleetDiff) -> dict[str, Any]:
             for f in diff.transitions
         ],
         "keptByLock": diff.kept,
+        "warnings": diff.warnings,
         "clusters": [
             {
                 "name": c.name,
