@@ -8,13 +8,22 @@ import os
 from pathlib import Path
 
 import click
+from fleetc import __version__
 from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, suggest
-from fleetc import __version__
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
+from fleetc.core.schema import schema_files
 from fleetc.pipeline import Options, Result
-from fleetc.shell import apply_safety, gitloop, gitsource, validate_hub, validate_rendered, writer
+from fleetc.shell import (
+    apply_safety,
+    gitloop,
+    gitsource,
+    scaffold,
+    validate_hub,
+    validate_rendered,
+    writer,
+)
 from fleetc.shell import terminal as report
 from fleetc.shell.compile import compile_file, compile_loaded
 from fleetc.shell.load import find_fleet_file, load
@@ -186,6 +195,8 @@ def main() -> None:
                                one object's source, overrides and final manifest
       fleetc diff              what a change does to each cluster, and why
       fleetc status            every placement's Scheduled condition
+      fleetc init [DIR]        start a new fleet (scaffold)
+      fleetc schema            write the JSON Schemas for editors
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
 
@@ -719,3 +730,79 @@ def diff(
     reporter.print_timings()
     if exit_code and (compared.diff.changed or diags.has_errors):
         raise SystemExit(report.EXIT_ERRORS)
+
+
+DEFAULT_SCHEMA_DIR = Path(".fleetc/schemas")
+
+
+@main.command(name="schema")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SCHEMA_DIR,
+    show_default=True,
+    help="The folder to write the JSON Schemas into (created if needed).",
+)
+def schema_command(out: Path) -> None:
+    """Write the JSON Schemas of fleet.yaml and the inventory files into a folder.
+
+    Their $id and $ref are relative file names, so editors and standard validators
+    (check-jsonschema, jsonschema) resolve them next to each other, offline. Point
+    the editor at them with a first line such as
+
+    \b
+      # yaml-language-server: $schema=.fleetc/schemas/fleet.schema.json
+      # yaml-language-server: $schema=../.fleetc/schemas/cluster.schema.json
+
+    (relative to the YAML file). Run it again after upgrading fleetc.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = schema_files()
+        for name, data in files.items():
+            writer.write_file(out / name, data)
+    except (OSError, writer.WriteError) as exc:
+        click.echo(f"error: cannot write the schemas to {out}: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    click.echo(f"wrote {len(files)} schema(s) to {out}")
+
+
+@main.command()
+@click.argument(
+    "folder", required=False, default=Path("."), type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option("--name", default=None, help="The fleet's name (default: the folder's name).")
+def init(folder: Path, name: str | None) -> None:
+    """Start a new fleet in FOLDER (default: the current folder).
+
+    \b
+    Writes fleet.yaml, two clusters (clusters/dev-1.yaml, clusters/prod-1.yaml),
+    a hub namespace with an app (hub/web.yaml) and a placement for it, the
+    GitHub Actions workflow (.github/workflows/fleetc.yaml), a pre-commit
+    configuration pinned to this release, .gitignore, and the JSON Schemas in
+    .fleetc/schemas/ for the editor modelines. validate, render and check accept
+    it as it is. Existing files are never overwritten: init refuses instead.
+    """
+    fleet_name = name or _fleet_name(Path(os.path.abspath(folder)).name)
+    files = scaffold.files(fleet_name)
+    taken = scaffold.existing(folder, files)
+    if taken:
+        click.echo(f"error: {folder} already has {', '.join(taken)}; nothing written", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    try:
+        scaffold.write(folder, files)
+    except OSError as exc:
+        click.echo(f"error: cannot write the fleet into {folder}: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    where = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(
+        f"created fleet {fleet_name!r} in {folder} ({len(files)} files); next:\n"
+        f"  {where}git init && fleetc render && git add -A && git commit -m 'New fleet'"
+    )
+
+
+def _fleet_name(folder: str) -> str:
+    """A DNS-1123 label made from a folder name."""
+    cleaned = "".join(ch if ch.isalnum() else "-" for ch in folder.lower())
+    cleaned = "-".join(part for part in cleaned.split("-") if part)[:63].strip("-")
+    return cleaned if cleaned and cleaned.isascii() else "fleet"
