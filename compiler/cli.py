@@ -435,6 +435,10 @@ def check(
     (a Deployment's selector, a Service's clusterIP, ...), a CRD transition rule
     (oldSelf) violated, an object moving namespace, a CRD removed while its
     resources stay. A CEL rule fleetc cannot evaluate is a warning, "not checked".
+
+    A cluster folder that gained flux-system/ from 'flux bootstrap' after it
+    was rendered also passes (with a note): that output stays valid for Flux,
+    and the next render adopts bootstrap's folder.
     """
     reporter = _reporter(timings)
     root, output, result = _compile(path, Options(strict=strict), reporter)
