@@ -18,8 +18,8 @@ def test_a_render_leaves_only_its_output_in_git_status(cli, tmp_path):
     paths = {line[3:] for line in _status(fleet)}
     assert paths
     assert all(p.startswith("rendered/") or p == "fleet.lock" for p in paths), paths
-    assert not (fleet.root / writer.LOCK_FILE).exists()
-    assert (fleet.root / ".git/fleetc/root" / writer.LOCK_FILE).is_file()
+    assert not (fleet.root / writer.RENDER_LOCK).exists()
+    assert (fleet.root / ".git/fleetc/root" / writer.RENDER_LOCK).is_file()
     # A staging tree left by a killed render is ignored until the next render removes it.
     (fleet.root / f"{writer.STAGING_PREFIX}rendered-99999/c1").mkdir(parents=True)
     (fleet.root / f"{writer.STAGING_PREFIX}rendered-99999/c1/x.yaml").write_text("x\n")
@@ -44,7 +44,7 @@ def test_a_worktree_keeps_its_files_in_its_own_git_directory(cli, tmp_path):
     assert run(cli, "render", "-f", str(other)).exit_code == 0
     gitdir = writer.git_dir(other)
     assert gitdir is not None and gitdir.parent.name == "worktrees"
-    assert (gitdir / "fleetc/root" / writer.LOCK_FILE).is_file()
+    assert (gitdir / "fleetc/root" / writer.RENDER_LOCK).is_file()
     status = fleet.repo.git.execute(
         ["git", "-C", str(other), "status", "--porcelain", "--untracked-files=all"]
     )
