@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import click
-from fleetc import __version__
 from fleetc.core import diagnostics_format
 from fleetc.core.diagnostics import Diagnostics, suggest
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
 from fleetc.core.schema import schema_files
+from fleetc.core.version import __version__
 from fleetc.pipeline import Options, Result
 from fleetc.shell import (
     apply_safety,

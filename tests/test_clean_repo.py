@@ -56,7 +56,7 @@ def test_one_version_everywhere(cli):
     assert result.output == f"fleetc, version {__version__}\n"
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject
-    assert 'version = { attr = "fleetc.__version__" }' in pyproject
+    assert 'version = { attr = "fleetc.core.version.__version__" }' in pyproject
     assert '\nversion = "' not in pyproject
     changelog = (REPO / "CHANGELOG.md").read_text()
     assert f"\n## {__version__}" in changelog
