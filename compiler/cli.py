@@ -479,7 +479,7 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
         changes = writer.compare(output, expected)
         comp = result.compilation
         if not changes.clean and comp is not None and comp.flux_system:
-            expected, adopted = _before_bootstrap(path, output, result, comp.flux_system)
+            expected, adopted = _before_bootstrap(root, output, result, comp.flux_system)
             if adopted:
                 changes = writer.compare(output, expected)
                 for cluster in adopted:
