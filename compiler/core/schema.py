@@ -105,6 +105,10 @@ PATTERN_WORDS = {
     "^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$": "a relative path that does not climb out with '..'",
     "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "a duration such as 30s, 5m or 1h30m",
     "^(http|https|ssh)://.*$": "an http://, https:// or ssh:// URL",
+    "^(http|https|ssh|oci)://.*$": "an http://, https:// or ssh:// git URL, or an oci:// URL",
+    "^oci://": "an oci:// URL",
+    "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$": "an OCI tag: letters, digits, '_', '.' and '-', "
+    "at most 128 characters",
     "^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$": (
         "a Kubernetes quantity such as 500m, 2 or 1.5Gi"
     ),
