@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
     from fleetc.core.inputs import Inputs
+    from fleetc.core.version import __version__
     from fleetc.pipeline import Options, Result, compile_fleet
     from fleetc.shell.load import load
 
@@ -21,6 +22,7 @@ _EXPORTS = {
     "Position": "fleetc.core.diagnostics",
     "Result": "fleetc.pipeline",
     "Severity": "fleetc.core.diagnostics",
+    "__version__": "fleetc.core.version",
     "compile_fleet": "fleetc.pipeline",
     "load": "fleetc.shell.load",
 }
@@ -33,6 +35,7 @@ __all__ = [
     "Position",
     "Result",
     "Severity",
+    "__version__",
     "compile_fleet",
     "load",
 ]

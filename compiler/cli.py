@@ -17,6 +17,7 @@ from fleetc.core.diagnostics import Diagnostics, suggest
 from fleetc.core.escape import one_line
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.reporter import SILENT, Reporter
+from fleetc.core.version import __version__
 from fleetc.shell import terminal as report
 from fleetc.shell import writer
 from fleetc.shell.cache import Cache, Hit, RecordingSource
@@ -54,6 +55,12 @@ report_view = _Lazy("fleetc.views.report")
 rollout_view = _Lazy("fleetc.views.rollout")
 store = _Lazy("fleetc.shell.store")
 clock = _Lazy("fleetc.shell.clock")
+scaffold = _Lazy("fleetc.shell.scaffold")
+schema = _Lazy("fleetc.core.schema")
+
+# render --include: gitloop.INCLUDES, named here so that starting the CLI does not import git.
+INCLUDE_OUTPUT = "output"
+INCLUDES = (INCLUDE_OUTPUT, "staged", "tracked")
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 
@@ -270,7 +277,7 @@ def _finish(result: Result, strict: bool) -> int:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="fleetc")
+@click.version_option(__version__, prog_name="fleetc")
 def main() -> None:
     """fleetc compiles a Kubernetes fleet offline.
 
@@ -292,6 +299,8 @@ def main() -> None:
       fleetc report            the fleet as one self-contained HTML page
       fleetc rollout status    staged update runs: stages, clusters, blockers
       fleetc rollout advance   move a staged run one step (writes like render)
+      fleetc init [DIR]        start a new fleet (scaffold)
+      fleetc schema            write the JSON Schemas for editors
 
     Exit codes: 0 success, 1 errors in the inputs (or stale output), 2 usage errors.
 
@@ -378,7 +387,25 @@ def _validate_output(root: Path, output: Path, result: Result, crd_folders: list
     "make_commit",
     is_flag=True,
     help="Commit the output folder and fleet.lock (git); the message names the source "
-    "commit and summarises the changes. Refused when other changes are staged.",
+    "commit and summarises the changes. Refused when other changes are staged, unless "
+    "--include says to commit them too.",
+)
+@click.option(
+    "--include",
+    type=click.Choice(INCLUDES),
+    default=INCLUDE_OUTPUT,
+    show_default=True,
+    help="With --commit: also commit the staged changes (staged), or every change to a "
+    "tracked file below the fleet's folder (tracked), in the same commit as the output; "
+    "refused when the render reads changes that commit would leave out.",
+)
+@click.option(
+    "--remove-bootstrapped",
+    "remove_bootstrapped",
+    metavar="CLUSTER",
+    multiple=True,
+    help="Allow removing the folder of CLUSTER, gone from the inventory, although it holds "
+    "flux-system/ from 'flux bootstrap' (repeatable). Without it such a render is refused.",
 )
 @_timings_option
 @_no_cache_option
@@ -388,6 +415,8 @@ def render(
     reschedule: tuple[str, ...],
     out: Path | None,
     make_commit: bool,
+    include: str,
+    remove_bootstrapped: tuple[str, ...],
     timings: bool,
     no_cache: bool,
 ) -> None:
@@ -398,15 +427,20 @@ def render(
     or a crash leaves the previous output exactly as it was (the next fleetc
     command finishes or rolls back a render that was killed halfway). A second
     render of the same repository is refused while one runs.
-    <cluster>/flux-system/ folders are never touched.
+    <cluster>/flux-system/ folders (flux bootstrap's) are never written; the
+    folder of a cluster removed from the inventory that holds one is deleted
+    only with --remove-bootstrapped CLUSTER.
 
     fleet.lock remembers every placement's selected clusters, so the next
     render keeps them (KubeFleet's stickiness). --reschedule PLACEMENT
     forgets one placement's selection on purpose.
     """
+    if include != INCLUDE_OUTPUT and not make_commit:
+        raise click.UsageError("--include needs --commit")
     options = pipeline.Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
-    cached = _lookup(path, options, out, no_cache or make_commit, reporter)
+    bypass = no_cache or make_commit or bool(remove_bootstrapped)
+    cached = _lookup(path, options, out, bypass, reporter)
     done = _up_to_date(cached, out, reporter)
     if done is not None and cached.hit is not None:
         hit = cached.hit
@@ -422,16 +456,18 @@ def render(
     code = _finish(result, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
+    comp = result.compilation
+    assert comp is not None
+    if out is None:
+        _refuse_bootstrapped_removal(comp, remove_bootstrapped)
     output = out if out is not None else output
-    pending = _prepare_commit(root, output) if make_commit else None
+    pending = _prepare_commit(root, output, include) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
             changes = store.commit(root, output, result.files, result.lock, result.store)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
-    comp = result.compilation
-    assert comp is not None
     objects = sum(len(objs) for objs in comp.clusters.values())
     written = len(changes.added) + len(changes.changed)
     _say(
@@ -444,10 +480,32 @@ def render(
         _commit(pending, loader.find_fleet_file(path), options, result)
 
 
-def _prepare_commit(root: Path, output: Path) -> gitloop.PendingCommit:
-    """Checked before anything is written: refuses when other changes are staged."""
+def _refuse_bootstrapped_removal(comp, allowed: tuple[str, ...]) -> None:
+    """A cluster gone from the inventory whose folder holds bootstrap's flux-system/ loses that
+    folder only when the user names it (Flux on that cluster then stops syncing)."""
+    doomed = sorted(comp.flux_system - set(comp.clusters) - set(allowed))
+    if not doomed:
+        return
+    for cluster in doomed:
+        click.echo(
+            f"error: cluster {cluster} is no longer in the inventory, and its folder holds "
+            f"flux-system/ written by 'flux bootstrap': rendering would delete it",
+            err=True,
+        )
+    flags = " ".join(f"--remove-bootstrapped {cluster}" for cluster in doomed)
+    click.echo(
+        f"  hint: if the cluster is being decommissioned, render with {flags} (Flux on it then "
+        "reports the path as missing and stops applying changes; it prunes nothing); see the "
+        "README (Flux)",
+        err=True,
+    )
+    raise SystemExit(report.EXIT_ERRORS)
+
+
+def _prepare_commit(root: Path, output: Path, include: str) -> gitloop.PendingCommit:
+    """Checked before anything is written: refuses when the commit would not pass check."""
     try:
-        return gitloop.prepare_commit(root, output)
+        return gitloop.prepare_commit(root, output, include)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -502,6 +560,10 @@ def check(
     It writes nothing but the cache in .git/fleetc/: when the inputs, fleet.lock
     and the output are what an earlier render or check saw, it compares from
     there without compiling (not with --against or --crds).
+
+    A cluster folder that gained flux-system/ from 'flux bootstrap' after it
+    was rendered also passes (with a note): that output stays valid for Flux,
+    and the next render adopts bootstrap's folder.
     """
     reporter = _reporter(timings)
     options = pipeline.Options(strict=strict)
@@ -521,8 +583,9 @@ def check(
     safe = True
     if against is not None:
         safe = _check_against(root, output, result, against, list(crd_folders), strict)
-    _report_stale(root, output, result, reporter)  # exits 1 when stale
-    _remember(cached, source, output, result)
+    exact = _report_stale(root, output, result, reporter)  # exits 1 when stale
+    if exact:  # not when the output passed as rendered before 'flux bootstrap'
+        _remember(cached, source, output, result)
     if not safe:
         raise SystemExit(report.EXIT_ERRORS)
 
@@ -545,10 +608,25 @@ def _check_against(
     return not (diags.has_errors or (strict and diags.warnings))
 
 
-def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) -> None:
-    """List every stale, missing or extra file and exit 1 when there is one."""
+def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) -> bool:
+    """List every stale, missing or extra file and exit 1 when there is one. True when the
+    output is exactly the compiled one, False when it passed as rendered before bootstrap."""
+    adopted: list[str] = []
     with reporter.stage("compare"):
-        changes = writer.compare(output, result.files)
+        expected = result.files
+        changes = writer.compare(output, expected)
+        comp = result.compilation
+        if not changes.clean and comp is not None and comp.flux_system:
+            expected, adopted = _before_bootstrap(root, output, result, comp.flux_system)
+            if adopted:
+                changes = writer.compare(output, expected)
+                for cluster in adopted:
+                    click.echo(
+                        f"note: {cluster}/flux-system/ (flux bootstrap) is newer than the "
+                        f"committed output of {cluster}, which stays valid; the next render "
+                        f"lists flux-system in {cluster}/kustomization.yaml",
+                        err=True,
+                    )
         lock_path = root / LOCK_FILE
         if writer.read_bytes(lock_path) != result.lock:
             changes.changed.append(str(lock_path.relative_to(root)))
@@ -556,7 +634,7 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
     reporter.print_timings()
     if changes.clean:
         _say(f"{output} is up to date ({changes.unchanged} file(s))")
-        return
+        return not adopted
     # File names under rendered/ can come from a pull request: no raw control characters.
     for rel in changes.added:
         click.echo(f"missing: {one_line(rel)}", err=True)
@@ -566,6 +644,34 @@ def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) 
         click.echo(f"extra:   {one_line(rel)}", err=True)
     click.echo(f"{output} is out of date: run 'fleetc render'", err=True)
     raise SystemExit(report.EXIT_ERRORS)
+
+
+def _before_bootstrap(
+    path: Path, output: Path, result: Result, bootstrapped: frozenset[str]
+) -> tuple[dict[str, bytes], list[str]]:
+    """What ``check`` accepts for clusters where 'flux bootstrap' added ``flux-system/`` after
+    the output was rendered: the output rendered without it (valid for Flux: the root
+    kustomization does not list bootstrap's folder, and fleetc's own sync objects have
+    bootstrap's names). Returns the expected files and the clusters taken that way."""
+    fleet_file = loader.find_fleet_file(path)
+
+    def unbootstrapped(diags):
+        inputs = loader.load(fleet_file, diags)
+        inputs.flux_system = frozenset()
+        return inputs
+
+    before = compile_shell.compile_loaded(unbootstrapped, pipeline.Options()).result
+    if not before.ok:
+        return result.files, []
+    adopted: list[str] = []
+    for cluster in sorted(bootstrapped):
+        root_file = f"{cluster}/kustomization.yaml"
+        if writer.read_regular(output / root_file) == before.files.get(root_file):
+            adopted.append(cluster)
+    prefixes = tuple(f"{cluster}/" for cluster in adopted)
+    files = {rel: data for rel, data in result.files.items() if not rel.startswith(prefixes)}
+    files.update({rel: data for rel, data in before.files.items() if rel.startswith(prefixes)})
+    return files, adopted
 
 
 def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
@@ -692,6 +798,15 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (as git diff does).")
 @_crds_option
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Also write the diff in every form to DIR (diff.txt, diff.md, diff.json), "
+    "e.g. for a CI artifact: the markdown form is capped in size, these files are not "
+    "(diff.md is the capped markdown).",
+)
 @_timings_option
 def diff(
     path: Path,
@@ -700,6 +815,7 @@ def diff(
     form: str,
     exit_code: bool,
     crd_folders: tuple[Path, ...],
+    save: Path | None,
     timings: bool,
 ) -> None:
     """Show what changes on which cluster, and why, between REF and the working tree.
@@ -709,7 +825,11 @@ def diff(
     (clusters affected, objects added/removed/changed per cluster, clusters
     gaining or losing a placement and the label, inventory or policy change
     behind it), then per-cluster object changes with unified YAML diffs.
-    Secret values are never printed. Exit 0 with or without changes.
+    The markdown form groups clusters with identical changes, folds long
+    lists and stays under 60,000 characters (GitHub's comment limit is
+    65,536), pointing at the full diff past that. A base without fleet.yaml
+    is an empty fleet. Secret values are never printed. Exit 0 with or
+    without changes.
 
     Will it apply? Each changed object is compared with its version in the
     output committed at REF: a change the API server refuses or that recreates
@@ -737,6 +857,18 @@ def diff(
         compared.diff.transitions = apply_safety.check(
             compared.base_output, compared.head.files, list(crd_folders), compared.output, diags
         )
+    if save is not None:
+        try:
+            save.mkdir(parents=True, exist_ok=True)
+            for name, kind in (
+                ("diff.txt", "text"),
+                ("diff.md", "markdown"),
+                ("diff.json", "json"),
+            ):
+                (save / name).write_text(diff_format.FORMATS[kind](compared.diff), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"error: cannot write the diff to {save}: {exc.strerror or exc}", err=True)
+            raise SystemExit(report.EXIT_ERRORS) from exc
     click.echo(diff_format.FORMATS[form](compared.diff), nl=False)
     report.show(diags, as_errors=strict)
     reporter.print_timings()
@@ -929,3 +1061,79 @@ def _act(path: Path, action: Any) -> None:
         click.echo(f"{outcome.run}: {record.result}")
     elif not step.changed_clusters:
         click.echo(f"{outcome.run}: nothing moved")
+
+
+DEFAULT_SCHEMA_DIR = Path(".fleetc/schemas")
+
+
+@main.command(name="schema")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SCHEMA_DIR,
+    show_default=True,
+    help="The folder to write the JSON Schemas into (created if needed).",
+)
+def schema_command(out: Path) -> None:
+    """Write the JSON Schemas of fleet.yaml and the inventory files into a folder.
+
+    Their $id and $ref are relative file names, so editors and standard validators
+    (check-jsonschema, jsonschema) resolve them next to each other, offline. Point
+    the editor at them with a first line such as
+
+    \b
+      # yaml-language-server: $schema=.fleetc/schemas/fleet.schema.json
+      # yaml-language-server: $schema=../.fleetc/schemas/cluster.schema.json
+
+    (relative to the YAML file). Run it again after upgrading fleetc.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = schema.schema_files()
+        for name, data in files.items():
+            writer.write_file(out / name, data)
+    except (OSError, writer.WriteError) as exc:
+        click.echo(f"error: cannot write the schemas to {out}: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    click.echo(f"wrote {len(files)} schema(s) to {out}")
+
+
+@main.command()
+@click.argument(
+    "folder", required=False, default=Path("."), type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option("--name", default=None, help="The fleet's name (default: the folder's name).")
+def init(folder: Path, name: str | None) -> None:
+    """Start a new fleet in FOLDER (default: the current folder).
+
+    \b
+    Writes fleet.yaml, two clusters (clusters/dev-1.yaml, clusters/prod-1.yaml),
+    a hub namespace with an app (hub/web.yaml) and a placement for it, the
+    GitHub Actions workflow (.github/workflows/fleetc.yaml), a pre-commit
+    configuration pinned to this release, .gitignore, and the JSON Schemas in
+    .fleetc/schemas/ for the editor modelines. validate, render and check accept
+    it as it is. Existing files are never overwritten: init refuses instead.
+    """
+    fleet_name = name or _fleet_name(Path(os.path.abspath(folder)).name)
+    files = scaffold.files(fleet_name)
+    taken = scaffold.existing(folder, files)
+    if taken:
+        click.echo(f"error: {folder} already has {', '.join(taken)}; nothing written", err=True)
+        raise SystemExit(report.EXIT_ERRORS)
+    try:
+        scaffold.write(folder, files)
+    except OSError as exc:
+        click.echo(f"error: cannot write the fleet into {folder}: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    where = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(
+        f"created fleet {fleet_name!r} in {folder} ({len(files)} files); next:\n"
+        f"  {where}git init && fleetc render && git add -A && git commit -m 'New fleet'"
+    )
+
+
+def _fleet_name(folder: str) -> str:
+    """A DNS-1123 label made from a folder name."""
+    cleaned = "".join(ch if ch.isalnum() else "-" for ch in folder.lower())
+    cleaned = "-".join(part for part in cleaned.split("-") if part)[:63].strip("-")
+    return cleaned if cleaned and cleaned.isascii() else "fleet"

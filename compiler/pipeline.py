@@ -69,6 +69,8 @@ class Compilation:
     bundle_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Staged rollouts: which snapshot each cluster runs, and the update runs.
     rollout: RolledOut = field(default_factory=lambda: RolledOut({}))
+    # Clusters whose output folder holds a flux-system/ written by 'flux bootstrap'.
+    flux_system: frozenset[str] = frozenset()
 
     def section_status(self) -> dict[str, Any]:
         """Each reporting section's status, by its key in ``fleetc status``."""
@@ -159,6 +161,7 @@ def compile_fleet(
         clusters=clusters,
         bundle_dependencies=dependencies,
         rollout=rolled,
+        flux_system=inputs.flux_system,
     )
     if diags.has_errors:
         return Result(diags, compilation)

@@ -199,8 +199,14 @@ def test_setuptools_packages_list_every_folder():
         ".".join(("fleetc", *path.parent.relative_to(SOURCE).parts))
         for path in SOURCE.rglob("*.py")
     }
-    assert setuptools["package-dir"] == {"fleetc": "compiler", "fleetc.schemas": "schemas"}
-    assert sorted(setuptools["packages"]) == sorted(folders | {"fleetc.schemas"})
+    # Two data packages live outside compiler/: the JSON Schemas and the CI workflow template
+    # (which `fleetc init` copies).
+    assert setuptools["package-dir"] == {
+        "fleetc": "compiler",
+        "fleetc.schemas": "schemas",
+        "fleetc.ci": "ci/github-actions",
+    }
+    assert sorted(setuptools["packages"]) == sorted(folders | {"fleetc.schemas", "fleetc.ci"})
     for package in folders:
         folder = SOURCE.joinpath(*package.split(".")[1:])
         assert (folder / "__init__.py").is_file(), f"{package} has no __init__.py"

@@ -255,8 +255,13 @@ def test_extra_files_are_found_and_flux_system_folders_ignored(tmp_path, cli, no
     flux = fleet.root / "rendered" / "c0" / "flux-system"
     flux.mkdir()
     (flux / "gotk-sync.yaml").write_text("bootstrap\n")
-    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 1  # kustomization lists it
+    # The committed output stays valid for Flux after bootstrap (issue 16): check passes with a
+    # note, and the next render lists flux-system in the cluster's kustomization.
+    result = run(cli, "check", "-f", str(fleet.root))
+    assert result.exit_code == 0 and "note: c0/flux-system/ (flux bootstrap)" in result.output
+    before = (fleet.root / "rendered" / "c0" / "kustomization.yaml").read_bytes()
     assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert (fleet.root / "rendered" / "c0" / "kustomization.yaml").read_bytes() != before
     assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
     assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
     (fleet.root / "rendered" / "c1" / "_cluster" / "extra.yaml").write_text("x\n")

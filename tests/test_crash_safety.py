@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import git
 import pytest
 from conftest import REPO, FleetDir, run
 from fleetc.core.diagnostics import Diagnostics
@@ -387,3 +388,32 @@ def test_two_renders_started_at_once_do_not_interleave(tmp_path):
     assert snapshot(root / "rendered") == expected.files
     assert (root / "fleet.lock").read_bytes() == expected.lock
     assert leftovers(root) == [] and not (root / writer.JOURNAL).exists()
+
+
+def test_in_a_git_repository_the_journal_lives_in_git_and_recovery_still_completes(
+    tmp_path, monkeypatch, cli
+):
+    root = tmp_path / "repo"
+    make_fleet(root, clusters=2, configmaps=1)
+    git.Repo.init(root)
+    assert run(cli, "render", "-f", str(root)).exit_code == 0
+    set_version(root, "B")
+    new = compiled(root)
+    (root / "fleet.lock").write_bytes(lock_before(new.lock, "old"))
+
+    def die_after_swap(staging, output):
+        real_swap(staging, output)
+        raise Killed
+
+    real_swap = writer._swap
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "_swap", die_after_swap)
+        with pytest.raises(Killed):
+            writer.commit(root, root / "rendered", new.files, root / "fleet.lock", new.lock)
+    journal = root / ".git/fleetc/root" / writer.JOURNAL
+    assert journal.exists() and not (root / writer.JOURNAL).exists()
+    result = run(cli, "check", "-f", str(root))
+    assert "note: completed an interrupted render" in result.output
+    assert result.exit_code == 0, result.output
+    assert (root / "fleet.lock").read_bytes() == new.lock
+    assert not journal.exists() and leftovers(root) == []

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from conftest import run
+from fleetc.core.escape import md_text
 from fleetc.pipeline import Options
 from fleetc.shell.gitloop import compare_with
 from fleetc.views import diff_format
@@ -83,9 +84,22 @@ CASES = {
             "c3": ("changed", 3, 0, 0),
         },
         [("app", "c1", "lost"), ("app", "c2", "lost"), ("app", "c3", "gained")],
-        ["placement app: policy changed"],
+        [
+            "placement app: policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+            ".clusterSelectorTerms[0].labelSelector.matchLabels.env changed from prod to dev"
+        ],
         ["+ Secret/app/creds"],
     ),
+}
+
+
+# Groups of clusters with identical changes in the markdown form.
+GROUPS = {
+    "resource edit": 1,  # c1 and c2 get the same ConfigMap edit
+    "label moves placement": 1,
+    "new cluster": 1,
+    "removed cluster": 1,
+    "changed policy": 2,  # c1 and c2 lose the same three objects; c3 gains them
 }
 
 
@@ -114,8 +128,11 @@ def test_every_form_reports_the_change(cli, tmp_path, kind):
         assert snippet in text
     for reason in why:
         assert reason in text
-        assert reason in markdown
-    assert markdown.count("<details>") == len(clusters) == markdown.count("</details>")
+        assert md_text(reason) in markdown  # as markdown that shows it literally
+    # Clusters with identical changes share one folded group; every cluster is named.
+    assert markdown.count("<details>") == GROUPS[kind] == markdown.count("</details>")
+    for name in clusters:
+        assert f"`{name}`" in markdown or f"<code>{name}</code>" in markdown
     assert "```diff" in markdown
     # The summary comes before the per-cluster detail.
     first_detail = text.index("=== ")
@@ -233,17 +250,20 @@ def test_unknown_base_is_an_error(cli, tmp_path):
 def test_markdown_leaves_out_yaml_diffs_past_its_budget(cli, tmp_path):
     fleet = demo_fleet(tmp_path)
     edit_resource(fleet)
+    move_by_label(fleet)
     found = compare_with(fleet.root / "fleet.yaml", "HEAD", Options()).diff
     full = diff_format.markdown(found)
+    # Two groups: c1 and c2 share the ConfigMap edit; c3 gains the app namespace.
     assert full.count("```diff") == 2
     first_block = full.index("</details>") + len("</details>")
     short = diff_format.markdown(found, budget=first_block + 10)
     assert short.count("```diff") == 1
     assert short.count("<details>") == 2
-    assert "- ~ `ConfigMap/app/settings` (`c2/app/configmap_settings.yaml`)" in short
+    assert "- changed `ConfigMap/app/settings` (`app/configmap_settings.yaml`)" in short
+    assert "_YAML diff left out to keep this short._" in short
     assert short.endswith(
-        "_YAML diffs of 1 cluster(s) omitted to keep this short: "
-        "run `fleetc diff` locally for all of them._"
+        "_YAML diffs of 1 group(s) of clusters omitted to keep this short: "
+        f"{diff_format.ARTIFACT_NOTE}._\n"
     )
 
 

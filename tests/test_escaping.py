@@ -57,7 +57,7 @@ def assert_inert(markdown: str) -> None:
     assert not re.search(r"<(a|img|script|h1|h4|h5|h6|em|s|hr|blockquote|ol)\b", page), page
     # Only fleetc's own structure: one title, three sections, one table, one bold headline.
     assert page.count("<h2>") == 1 and page.startswith("<h2>fleetc diff <code>"), page
-    assert page.count("<h3>") == 3  # Placement changes, Placement specs, Inventory
+    assert page.count("<h3>") == 4  # Placement changes, Placement specs, Inventory, Object changes
     assert page.count("<table>") == 1 and page.count("<tr>") == 2 and page.count("<strong>") == 1
     assert page.count("<details>") == page.count("</details>") == 1
     assert page.count("<summary>") == 1 and page.count("<ul>") == 4

@@ -232,7 +232,10 @@ def test_the_same_journal_written_by_fleetc_is_replayed(tmp_path, cli):
     git_init(root)
     make_fleet(root, clusters=1, configmaps=1)
     assert run(cli, "render", "-f", str(root)).exit_code == 0
-    (root / ".fleetc-staging-fleet.lock").write_text("completed\n")
+    # In a git repository the new lock waits in the git directory (never in git status).
+    lock_temp = writer._lock_temp(root, root / "fleet.lock")
+    assert lock_temp.parent == writer.scratch_dir(root)
+    lock_temp.write_text("completed\n")
     write_journal(root)
     result = run(cli, "validate", "-f", str(root))
     assert "note: completed an interrupted render" in result.output
@@ -277,7 +280,9 @@ def test_a_disk_full_in_the_shadow_names_the_output_file_and_leaves_nothing(
     assert f"No space left on device ({root / 'rendered'}/c000" in result.output
     assert "shadow-rendered" not in result.output and "fleetc-staging" not in result.output
     assert (snapshot(root / "rendered"), (root / "fleet.lock").read_bytes()) == before
-    assert leftovers(root) == [] and not list(writer.scratch_dir(root).glob(".fleetc-*"))
+    # The render lock file stays (it is the repository's, not the failed render's).
+    left = [p.name for p in writer.scratch_dir(root).glob(".fleetc-*")]
+    assert leftovers(root) == [] and left in ([], [writer.RENDER_LOCK])
 
 
 def test_a_read_only_lock_folder_names_fleet_lock_and_leaves_nothing(tmp_path, monkeypatch, cli):

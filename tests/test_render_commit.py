@@ -87,3 +87,83 @@ def test_first_commit_of_a_new_repository(cli, tmp_path):
         head.message
     )
     assert {p.split("/")[0] for p in head.stats.files} == {"rendered", "fleet.lock"}
+
+
+def _edit(fleet, old="color: blue", new="color: green"):
+    path = fleet.root / "hub/app.yaml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def _commit_passes_check(fleet, tmp_path) -> None:
+    """The new commit, checked out on its own, passes fleetc check."""
+    clone = tmp_path / "verify"
+    fleet.repo.git.worktree("add", "--quiet", "--detach", str(clone), "HEAD")
+    from click.testing import CliRunner
+    from fleetc.cli import main
+
+    result = CliRunner().invoke(main, ["check", "-f", str(clone)])
+    assert result.exit_code == 0, result.output
+
+
+def test_include_staged_commits_the_staged_sources_with_the_output(cli, tmp_path):
+    fleet = demo_fleet(tmp_path / "repo")
+    assert _render_commit(cli, fleet).exit_code == 0
+    _edit(fleet)
+    fleet.repo.git.add("hub/app.yaml")
+    result = run(cli, "render", "--commit", "--include", "staged", "-f", str(fleet.root))
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert set(head.stats.files) == {
+        "hub/app.yaml",
+        "rendered/c1/app/configmap_settings.yaml",
+        "rendered/c2/app/configmap_settings.yaml",
+    }
+    assert "Source changes in this commit: hub/app.yaml" in head.message
+    assert "Uncommitted source changes" not in head.message
+    assert fleet.repo.git.status("--porcelain") == ""
+    _commit_passes_check(fleet, tmp_path)
+
+
+def test_include_staged_refuses_when_the_render_would_see_unstaged_changes(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    assert _render_commit(cli, fleet).exit_code == 0
+    before = fleet.repo.head.commit
+    _edit(fleet)  # not staged
+    fleet.write("hub/extra.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n")
+    result = run(cli, "render", "--commit", "--include", "staged", "-f", str(fleet.root))
+    assert result.exit_code == 1
+    assert (
+        "refusing to commit: the render would read changes the commit leaves out: "
+        "hub/app.yaml, hub/extra.yaml (that commit would fail fleetc check)" in result.output
+    )
+    assert "git stash --keep-index --include-untracked" in result.output
+    assert fleet.repo.head.commit == before
+
+
+def test_include_tracked_commits_every_tracked_change(cli, tmp_path):
+    fleet = demo_fleet(tmp_path / "repo")
+    assert _render_commit(cli, fleet).exit_code == 0
+    _edit(fleet)  # not staged: --include tracked takes it
+    (fleet.root / "clusters/c3.yaml").unlink()
+    result = run(cli, "render", "--commit", "--include", "tracked", "-f", str(fleet.root))
+    assert result.exit_code == 0, result.output
+    head = fleet.repo.head.commit
+    assert {"hub/app.yaml", "clusters/c3.yaml"} <= set(head.stats.files)
+    assert "Source changes in this commit: clusters/c3.yaml, hub/app.yaml" in head.message
+    assert fleet.repo.git.status("--porcelain") == ""
+    _commit_passes_check(fleet, tmp_path)
+
+
+def test_include_tracked_refuses_untracked_inputs(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    fleet.write("hub/extra.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n")
+    result = run(cli, "render", "--commit", "--include", "tracked", "-f", str(fleet.root))
+    assert result.exit_code == 1
+    assert "hub/extra.yaml" in result.output and "add them (git add)" in result.output
+
+
+def test_include_needs_commit(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    result = run(cli, "render", "--include", "staged", "-f", str(fleet.root))
+    assert result.exit_code == 2
+    assert "--include needs --commit" in result.output

@@ -15,7 +15,9 @@ from fleetc.core.yamlsource import Document
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-SCHEMA_BASE = "https://fleetc.io/schemas/"
+# The schemas' ``$id``s are their file names, so their ``$ref``s resolve next to the file a
+# validator read them from (no remote fetch); fleetc itself serves them under this base.
+SCHEMA_BASE = "https://fleetc.invalid/schemas/"
 _MAX_SHOWN = 60
 
 
@@ -25,11 +27,22 @@ def _registry() -> Registry:
     for entry in sorted(resources.files("fleetc.schemas").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".schema.json"):
             contents = json.loads(entry.read_text(encoding="utf-8"))
-            registry = registry.with_resource(contents["$id"], Resource.from_contents(contents))
+            registry = registry.with_resource(
+                SCHEMA_BASE + entry.name, Resource.from_contents(contents)
+            )
     return registry
 
 
 @functools.cache
+def schema_files() -> dict[str, bytes]:
+    """The shipped schemas: file name -> bytes (what ``fleetc schema`` writes)."""
+    return {
+        entry.name: entry.read_bytes()
+        for entry in sorted(resources.files("fleetc.schemas").iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".schema.json")
+    }
+
+
 def validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     """A validator for ``schemas/<name>.schema.json`` (or a ``#/$defs/...`` pointer inside it)."""
     uri = SCHEMA_BASE + f"{name}.schema.json"
@@ -92,6 +105,10 @@ PATTERN_WORDS = {
     "^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$": "a relative path that does not climb out with '..'",
     "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "a duration such as 30s, 5m or 1h30m",
     "^(http|https|ssh)://.*$": "an http://, https:// or ssh:// URL",
+    "^(http|https|ssh|oci)://.*$": "an http://, https:// or ssh:// git URL, or an oci:// URL",
+    "^oci://": "an oci:// URL",
+    "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$": "an OCI tag: letters, digits, '_', '.' and '-', "
+    "at most 128 characters",
     "^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$": (
         "a Kubernetes quantity such as 500m, 2 or 1.5Gi"
     ),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import git
 from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.inputs import FLEET_FILE
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.reporter import SILENT, Reporter
@@ -58,9 +59,15 @@ def compare_with(
         prefix = gitsource.fleet_prefix(repo, root)
         ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
         commit = gitsource.resolve_commit(repo, ref)
-    base_compiled = compile_loaded(
-        lambda diags: load_commit(commit, prefix, root, diags), options, reporter
-    )
+        empty = not gitsource.GitSource(commit, prefix).is_file(FLEET_FILE)
+    try:
+        base_compiled = compile_loaded(
+            lambda diags: load_commit(commit, prefix, root, diags), options, reporter
+        )
+    except (ValueError, git.GitCommandError) as exc:  # objects missing from a partial clone
+        raise gitsource.GitError(
+            f"cannot read commit {commit.hexsha[:12]}: {gitsource.SHALLOW_HINT}"
+        ) from exc
     base, base_inputs = base_compiled.result, base_compiled.inputs
     output = base_inputs.output
     if head is None:
@@ -69,6 +76,8 @@ def compare_with(
     if not (base.ok and head.ok):
         return Compared(None, base, head)
     name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
+    if empty:
+        name += ", without fleet.yaml: an empty fleet"
     assert base.compilation is not None and head.compilation is not None
     with reporter.stage("compare"):
         found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
@@ -150,12 +159,19 @@ def committed_output(commit: git.Commit, output_rel: str) -> dict[str, bytes | N
     return tree.read_all(COMMITTED_FILE_LIMIT)
 
 
-def commit_message(repo: git.Repo, found: fleetdiff.FleetDiff, source_paths: list[str]) -> str:
+def commit_message(
+    repo: git.Repo,
+    found: fleetdiff.FleetDiff,
+    source_paths: list[str],
+    committed_sources: list[str] | None = None,
+) -> str:
     try:
         source = repo.head.commit.hexsha
     except ValueError:
         source = "(no commit yet)"
     lines = [f"fleetc render: {diff_format.headline(found)}", "", f"Source commit: {source}"]
+    if committed_sources:
+        lines.append("Source changes in this commit: " + ", ".join(committed_sources))
     if source_paths:
         lines.append("Uncommitted source changes rendered: " + ", ".join(source_paths))
     lines += ["", *diff_format.summary_lines(found)]
@@ -172,15 +188,28 @@ def uncommitted_sources(repo: git.Repo, allowed: list[str]) -> list[str]:
     )
 
 
+# What `render --commit` commits besides the output and fleet.lock.
+INCLUDE_OUTPUT = "output"  # nothing else; refused when other changes are staged
+INCLUDE_STAGED = "staged"  # the staged changes
+INCLUDE_TRACKED = "tracked"  # every change to a tracked file below the fleet's folder
+INCLUDES = (INCLUDE_OUTPUT, INCLUDE_STAGED, INCLUDE_TRACKED)
+
+
 @dataclass
 class PendingCommit:
     repo: git.Repo
     # The output folder and fleet.lock, relative to the repository's top level.
     paths: list[str]
+    include: str = INCLUDE_OUTPUT
+    # The fleet's folder relative to the repository's top level ("" at the top).
+    prefix: str = ""
 
 
-def prepare_commit(root: Path, output: Path) -> PendingCommit:
-    """What ``render --commit`` will commit; GitError when it must not (other staged changes)."""
+def prepare_commit(root: Path, output: Path, include: str = INCLUDE_OUTPUT) -> PendingCommit:
+    """What ``render --commit`` will commit; GitError when it must not: other staged changes
+    (``output``), or source changes that the render would see but the commit would leave out
+    (``staged``: unstaged or untracked files below the fleet's folder; ``tracked``: untracked
+    ones), since that commit would fail ``fleetc check``."""
     repo = gitsource.open_repo(root)
     prefix = gitsource.fleet_prefix(repo, root)
     top = Path(repo.working_tree_dir or "").resolve()
@@ -192,14 +221,50 @@ def prepare_commit(root: Path, output: Path) -> PendingCommit:
         out_rel,
         *(f"{prefix}/{name}" if prefix else name for name in (LOCK_FILE, SNAPSHOT_STORE)),
     ]
-    unrelated = unrelated_staged(repo, paths)
-    if unrelated:
-        raise gitsource.GitError(
-            "refusing to commit: other changes are staged: "
-            + ", ".join(unrelated)
-            + " (commit them, or unstage them with git restore --staged PATH)"
+    if include == INCLUDE_OUTPUT:
+        unrelated = unrelated_staged(repo, paths)
+        if unrelated:
+            raise gitsource.GitError(
+                "refusing to commit: other changes are staged: "
+                + ", ".join(unrelated)
+                + " (commit them, unstage them with git restore --staged PATH, or commit them "
+                "with the output: --include staged)"
+            )
+        return PendingCommit(repo, paths, include, prefix)
+    fleet = [prefix] if prefix else []
+    untracked = [
+        p
+        for p in repo.untracked_files
+        if (not fleet or _under(p, fleet))
+        and not _under(p, paths)
+        and not Path(p).name.startswith(SCRATCH_PREFIXES)
+    ]
+    unstaged: list[str] = []
+    if include == INCLUDE_STAGED:
+        changed = {d.a_path for d in repo.index.diff(None)}
+        unstaged = [p for p in changed if not _under(p, paths) and (not fleet or _under(p, fleet))]
+    if untracked or unstaged:
+        named = ", ".join(sorted(set(untracked) | set(unstaged)))
+        hint = (
+            "stage them (git add) or set them aside (git stash --keep-index --include-untracked)"
+            if include == INCLUDE_STAGED
+            else "add them (git add) or move them out of the fleet's folder"
         )
-    return PendingCommit(repo, paths)
+        raise gitsource.GitError(
+            f"refusing to commit: the render would read changes the commit leaves out: {named} "
+            f"(that commit would fail fleetc check); {hint}"
+        )
+    return PendingCommit(repo, paths, include, prefix)
+
+
+def _stage_sources(pending: PendingCommit) -> list[str]:
+    """Stage what ``include`` adds to the commit; the source paths staged (index vs HEAD)."""
+    repo = pending.repo
+    if pending.include == INCLUDE_TRACKED:
+        repo.git.add("--update", "--", pending.prefix or ".")
+    if pending.include == INCLUDE_OUTPUT:
+        return []
+    return unrelated_staged(repo, pending.paths)
 
 
 def commit_render(
@@ -211,16 +276,19 @@ def commit_render(
     when nothing changed) and whether the placement summary could be made (HEAD exists and
     compiles)."""
     repo = pending.repo
+    sources = _stage_sources(pending)
     if not repo.head.is_valid():
         summary = fleetdiff.FleetDiff("(no commit)", "working tree")
         summary.clusters = fleetdiff.compare_files({}, head.files)
-        message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
+        message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths), sources)
         return commit(repo, pending.paths, message), False
     compared = compare_with(fleet_file, "HEAD", options, head=head)
     summary = compared.diff or fleetdiff.FleetDiff("HEAD", "working tree")
     previous = committed_output(repo.head.commit, pending.paths[0])
     summary.clusters = fleetdiff.compare_files(previous, head.files)
-    message = commit_message(repo, summary, uncommitted_sources(repo, pending.paths))
+    message = commit_message(
+        repo, summary, uncommitted_sources(repo, pending.paths + sources), sources
+    )
     return commit(repo, pending.paths, message), compared.diff is not None
 
 

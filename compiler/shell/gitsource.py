@@ -147,11 +147,30 @@ def fleet_prefix(repo: git.Repo, fleet_root: Path) -> str:
     return "" if rel == Path(".") else rel.as_posix()
 
 
+SHALLOW_HINT = (
+    "this is a shallow clone and that history was not fetched: fetch it with "
+    "'git fetch --deepen=<n>' (or 'git fetch --unshallow'); in GitHub Actions set "
+    "'fetch-depth: 0' on actions/checkout"
+)
+
+
+def is_shallow(repo: git.Repo) -> bool:
+    return (Path(repo.git_dir) / "shallow").is_file() or (
+        Path(repo.common_dir) / "shallow"
+    ).is_file()
+
+
 def resolve_commit(repo: git.Repo, ref: str) -> git.Commit:
+    """The commit ``ref`` names, with its tree readable; GitError (naming the fix for a
+    shallow clone) when it is unknown or its objects are missing."""
     try:
-        return repo.commit(ref)
+        commit = repo.commit(ref)
+        commit.tree  # noqa: B018 -- reads the commit object: a missing one fails here
     except (git.BadName, ValueError, git.GitCommandError) as exc:
+        if is_shallow(repo):
+            raise GitError(f"revision {ref!r} is not in this clone: {SHALLOW_HINT}") from exc
         raise GitError(f"unknown revision {ref!r}") from exc
+    return commit
 
 
 def default_base(repo: git.Repo) -> tuple[str, str]:
@@ -166,20 +185,69 @@ def default_base(repo: git.Repo) -> tuple[str, str]:
             branch = repo.commit(name)
         except (git.BadName, ValueError, git.GitCommandError):
             continue
-        bases = repo.merge_base(head, branch)
+        try:
+            bases = repo.merge_base(head, branch)
+        except (ValueError, git.GitCommandError) as exc:
+            raise GitError(f"cannot find the merge base with {name}: {SHALLOW_HINT}") from exc
         if bases:
             return bases[0].hexsha, f"merge base with {name}"
+        if is_shallow(repo):
+            raise GitError(
+                f"HEAD and {name} share no commit in this clone, so there is no base to "
+                f"compare with: {SHALLOW_HINT}; or pass --base REF"
+            )
     return head.hexsha, "HEAD"
+
+
+# What a commit without fleet.yaml compiles as: a fleet with no clusters and no objects, so that
+# the pull request adding fleet.yaml diffs as "everything is added".
+EMPTY_FLEET = b"""apiVersion: fleetc.io/v1alpha1
+kind: Fleet
+metadata:
+  name: empty
+spec:
+  resources: [hub/]
+  inventory: clusters/
+"""
+
+
+class EmptyFleet:
+    """A ``sources.Source`` holding only ``EMPTY_FLEET`` and its two empty folders."""
+
+    _FOLDERS = ("", "hub", "clusters")
+
+    def resolve(self, rel: str) -> str | None:
+        return None if posixpath.isabs(rel) else posixpath.normpath(rel).strip(".").strip("/")
+
+    def is_dir(self, rel: str) -> bool:
+        return self.resolve(rel) in self._FOLDERS
+
+    def is_file(self, rel: str) -> bool:
+        return self.resolve(rel) == FLEET_FILE
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        real = self.resolve(rel)
+        if real not in self._FOLDERS:
+            raise NotADirectoryError(20, "Not a directory", rel)
+        if real:
+            return []
+        return [Entry("clusters"), Entry(FLEET_FILE), Entry("hub")]
+
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        if not self.is_file(rel):
+            raise FileNotFoundError(2, "No such file", rel)
+        return EMPTY_FLEET[:limit]
 
 
 def load_commit(commit: git.Commit, prefix: str, root: Path, diags: Diagnostics) -> Inputs:
     """Load the fleet as it is in ``commit``, whose fleet.yaml lives in folder ``prefix`` of the
-    repository; ``root`` is where that folder is checked out (used for messages only)."""
+    repository; ``root`` is where that folder is checked out (used for messages only). A commit
+    without that fleet.yaml (the base of the pull request that adds it) is an empty fleet."""
     source = GitSource(commit, prefix)
     if not source.is_file(FLEET_FILE):
-        where = f"{prefix}/{FLEET_FILE}" if prefix else FLEET_FILE
-        diags.error(f"no {where} in commit {commit.hexsha[:12]}")
-        return Inputs(root, None)
+        inputs = load_source(EmptyFleet(), root, diags)
+        inputs.repo_prefix = prefix
+        return inputs
     inputs = load_source(source, root, diags)
     inputs.repo_prefix = prefix
     return inputs

@@ -189,8 +189,15 @@ def load_source(
     folder = reader.resolve(inventory, "inventory", _pos(fleet, "inventory"), "spec.inventory")
     if folder is not None:
         if source.is_dir(folder):
+            bootstrap: dict[str, list[str]] = {}
             for path in reader.walk(folder, MANIFEST_SUFFIXES):
+                flux = _bootstrap_folder(folder, path)
+                if flux is not None:
+                    bootstrap.setdefault(flux, []).append(path)
+                    continue
                 inputs.inventory.extend(reader.read_documents(path))
+            for flux, paths in sorted(bootstrap.items()):
+                _bootstrap_in_inventory(flux, paths, spec, diags)
         else:
             diags.error(f"inventory folder {inventory!r} does not exist", _pos(fleet, "inventory"))
 
@@ -254,6 +261,31 @@ def load_source(
                 if _real_dir(source, join(join(target, entry.name), FLUX_SYSTEM))
             )
     return inputs
+
+
+def _bootstrap_folder(inventory: str, path: str) -> str | None:
+    """The ``flux-system`` folder (as a path) that ``path`` lies in below the inventory."""
+    parts = path[len(inventory) :].strip("/").split("/") if inventory else path.split("/")
+    if FLUX_SYSTEM not in parts[:-1]:
+        return None
+    index = parts.index(FLUX_SYSTEM)
+    return (
+        join(inventory, "/".join(parts[: index + 1])) if inventory else "/".join(parts[: index + 1])
+    )
+
+
+def _bootstrap_in_inventory(flux: str, paths: list[str], spec: dict, diags: Diagnostics) -> None:
+    """``flux bootstrap --path=clusters/<name>`` (Flux's documented default) wrote into the
+    inventory folder: one error naming the fix, instead of a kind error per Flux object."""
+    cluster = flux.rstrip("/").split("/")[-2] if "/" in flux else "<cluster>"
+    output = _string(spec, "output", DEFAULT_OUTPUT).rstrip("/")
+    diags.error(
+        f"{flux}/ holds files written by 'flux bootstrap' ({len(paths)} file(s)) in the "
+        "inventory folder: Flux would sync the inventory, not fleetc's output",
+        Position(paths[0]),
+        hint=f"bootstrap into the output instead: flux bootstrap ... --path={output}/{cluster} "
+        f"(then delete {flux}/); see the README (Flux)",
+    )
 
 
 def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | None:

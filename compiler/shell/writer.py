@@ -202,14 +202,26 @@ def shadow_path(root: Path, output: Path) -> Path:
     return output.parent / f"{SHADOW_PREFIX}{output.name}"
 
 
-def _lock_temp(lock_path: Path) -> Path:
+def _lock_temp(root: Path, lock_path: Path) -> Path:
+    """The new fleet.lock until it is renamed into place: in the scratch folder when that is on
+    the lock's file system (so that nothing of fleetc's shows in `git status` even while a
+    render runs), else beside the lock."""
+    scratch = scratch_dir(root)
+    if scratch != root and _device(scratch) == _device(lock_path.parent):
+        return scratch / f"{STAGING_PREFIX}{lock_path.name}"
     return lock_path.with_name(f"{STAGING_PREFIX}{lock_path.name}")
 
 
 @contextmanager
 def repository_lock(root: Path) -> Iterator[None]:
-    """One render at a time per repository; a second one is refused, not interleaved."""
-    path = root / RENDER_LOCK
+    """One render at a time per repository; a second one is refused, not interleaved. The lock
+    file lives in the scratch folder (in the git directory: never in `git status`)."""
+    folder = scratch_dir(root)
+    path = folder / RENDER_LOCK
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create {folder}: {exc.strerror}") from exc
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
@@ -271,6 +283,8 @@ def commit(
         _remove_leftovers(root)
         if lock_path is not None:
             _remove_leftovers(lock_path.parent)
+        if scratch_dir(root) != root:
+            _remove_leftovers(scratch_dir(root))
     except OSError as exc:
         raise WriteError(
             f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
@@ -282,12 +296,13 @@ def commit(
             write_file(lock_path, lock)
         return changes
     shadow = shadow_path(root, output)
-    lock_temp = _lock_temp(lock_path) if lock_path is not None else None
+    lock_temp = _lock_temp(root, lock_path) if lock_path is not None else None
     journal: Journal | None = None
     existed = output.exists()
     try:
         _prepare_shadow(output, shadow, files, changes.kept)
         if lock_path is not None and lock_temp is not None:
+            lock_temp.parent.mkdir(parents=True, exist_ok=True)
             lock_temp.unlink(missing_ok=True)
             lock_temp.write_bytes(lock)
             journal = Journal.create(root, output, shadow, lock_path)
@@ -462,7 +477,7 @@ def _recover_locked(root: Path) -> str | None:
     if not output.exists() and backup.is_dir() and not backup.is_symlink():
         os.rename(backup, output)  # a three-rename swap stopped after its first rename
     if journal.swapped(output):
-        lock_temp = _lock_temp(lock)
+        lock_temp = _lock_temp(root, lock)
         if lock_temp.is_file() and not lock_temp.is_symlink():
             os.replace(lock_temp, lock)
         if backup.is_dir() and not backup.is_symlink():
@@ -472,7 +487,7 @@ def _recover_locked(root: Path) -> str | None:
                 os.rename(backup, shadow)
         _journal_file(root).unlink()
         return f"completed an interrupted render of {output}"
-    _undo(root, _lock_temp(lock), journal)
+    _undo(root, _lock_temp(root, lock), journal)
     return f"rolled back an interrupted render of {output}; it is unchanged"
 
 

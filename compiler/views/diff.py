@@ -81,6 +81,8 @@ class FleetDiff:
     kept: list[str] = field(default_factory=list)
     # Staged rollouts: per placement and stage, the clusters that move between snapshots.
     rollouts: list[str] = field(default_factory=list)
+    # What a reviewer must not miss, one sentence each (a bootstrapped cluster removed).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -104,6 +106,14 @@ def compare(base: Compilation, head: Compilation, base_name: str, head_name: str
         objects = _object_changes(name, old or {}, new or {}, texts)
         if objects or status != CHANGED:
             result.clusters.append(ClusterDiff(name, status, objects))
+    bootstrapped = base.flux_system | head.flux_system
+    for cluster in result.clusters:
+        if cluster.status == REMOVED and cluster.name in bootstrapped:
+            result.warnings.append(
+                f"cluster {cluster.name} is removed and its folder holds flux-system/ from "
+                f"flux bootstrap: rendering deletes it only with --remove-bootstrapped "
+                f"{cluster.name}, and Flux on {cluster.name} then stops syncing"
+            )
     return result
 
 
@@ -311,14 +321,55 @@ def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
         elif name not in new:
             lines[name] = f"{label} {name} removed"
         else:
-            parts = [
-                part
-                for part in sorted(set(old[name].spec) | set(new[name].spec))
-                if old[name].spec.get(part) != new[name].spec.get(part)
-            ]
+            parts = changed_fields(old[name].spec, new[name].spec)
             if parts:
-                lines[name] = f"{label} {name}: {', '.join(parts)} changed"
+                lines[name] = f"{label} {name}: {'; '.join(parts)}"
     return lines
+
+
+_MISSING = object()
+# Scalars longer than this are named, not quoted, in a change sentence.
+_VALUE_WIDTH = 60
+
+
+def changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
+    """One phrase per changed field, by its dotted path: ``policy.numberOfClusters changed
+    from 2 to 3``, ``policy.tolerations[0].value changed``, ``strategy added``."""
+    if old == new:
+        return []
+    if old is _MISSING:
+        return [f"{path} added" + _value(" as ", new)]
+    if new is _MISSING:
+        return [f"{path} removed"]
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            found += changed_fields(old.get(key, _MISSING), new.get(key, _MISSING), sub)
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        found = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            found += changed_fields(a, b, f"{path}[{index}]")
+        return found
+    if isinstance(old, list) and isinstance(new, list):
+        return [f"{path} changed from {len(old)} to {len(new)} item(s)"]
+    scalar = not isinstance(old, (dict, list)) and not isinstance(new, (dict, list))
+    if scalar and len(repr(old)) + len(repr(new)) <= _VALUE_WIDTH:
+        return [f"{path} changed from {_show(old)} to {_show(new)}"]
+    return [f"{path} changed"]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _value(prefix: str, value: Any) -> str:
+    if isinstance(value, (dict, list)) or len(repr(value)) > _VALUE_WIDTH:
+        return ""
+    return prefix + _show(value)
 
 
 def _placement_changes(

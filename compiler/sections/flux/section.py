@@ -68,7 +68,7 @@ class Flux:
     ) -> list[dict[str, Any]]:
         derived: list[dict[str, Any]] = []
         if settings is not None and cluster not in given.flux_system:
-            derived.append(git_repository(settings))
+            derived.append(source(settings))
             derived.append(
                 kustomization(SYNC_NAME, _path(base, cluster), settings, dependencies=())
             )
@@ -119,6 +119,42 @@ def _path(*parts: str) -> str:
     return "./" + "/".join(p for p in parts if p and p != ".")
 
 
+OCI_SCHEME = "oci://"
+DEFAULT_TAG = "latest"
+
+
+def source_kind(settings: dict[str, Any]) -> str:
+    """GitRepository, or OCIRepository for an ``oci://`` url (without spec.flux: bootstrap's
+    GitRepository)."""
+    url = settings.get("url")
+    return (
+        "OCIRepository"
+        if isinstance(url, str) and url.startswith(OCI_SCHEME)
+        else ("GitRepository")
+    )
+
+
+def source(settings: dict[str, Any]) -> dict[str, Any]:
+    if source_kind(settings) == "OCIRepository":
+        return oci_repository(settings)
+    return git_repository(settings)
+
+
+def oci_repository(settings: dict[str, Any]) -> dict[str, Any]:
+    """An OCIRepository pulling the artifact ``flux push artifact`` made of the repository."""
+    spec: dict[str, Any] = {"interval": settings.get("interval", DEFAULT_SOURCE_INTERVAL)}
+    if settings.get("provider"):
+        spec["provider"] = settings["provider"]
+    if settings.get("semver"):
+        spec["ref"] = {"semver": settings["semver"]}
+    else:
+        spec["ref"] = {"tag": settings.get("tag", DEFAULT_TAG)}
+    if settings.get("secretRef"):
+        spec["secretRef"] = {"name": settings["secretRef"]}
+    spec["url"] = settings["url"]
+    return _object(SOURCE_API, "OCIRepository", SYNC_NAME, spec)
+
+
 def git_repository(settings: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": settings.get("interval", DEFAULT_SOURCE_INTERVAL),
@@ -151,7 +187,7 @@ def kustomization(
         }
     spec["path"] = path
     spec["prune"] = True
-    spec["sourceRef"] = {"kind": "GitRepository", "name": SYNC_NAME, "namespace": NAMESPACE}
+    spec["sourceRef"] = {"kind": source_kind(settings), "name": SYNC_NAME, "namespace": NAMESPACE}
     if wait:
         spec["wait"] = True
     return _object(KUSTOMIZE_API, "Kustomization", name, spec)
