@@ -262,7 +262,7 @@ def _ref_server():
     hits: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             body = b'{"type": "integer"}'
             self.send_response(200)
