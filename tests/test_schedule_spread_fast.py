@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.yamlsource import Document
 from fleetc.core.model import LEAVING, NOT_READY, READY, Cluster, Placement, Taint
+from fleetc.core.yamlsource import Document
 from fleetc.stages.schedule import algorithm
 from fleetc.stages.schedule.algorithm import (
     _filtered,

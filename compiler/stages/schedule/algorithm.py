@@ -18,8 +18,8 @@ from fleetc.stages.schedule import outcome as text
 from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
 from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
 from fleetc.stages.schedule.outcome import Condition, Decision, Outcome
-from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
 from fleetc.stages.schedule.plugins import sameplacement, topologyspread
+from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
 from fleetc.stages.schedule.plugins.topologyspread import constraints
 from fleetc.stages.schedule.profile import filters, scorers
 
