@@ -297,3 +297,17 @@ def test_an_invalid_output_is_reported_not_raised(fleet_dir, with_bundles):
     result = fleet_dir.compile()
     assert not result.ok
     assert any("spec.output" in d.format() for d in result.diagnostics.errors)
+
+
+def test_output_does_not_depend_on_a_symlinked_path_to_the_fleet(tmp_path, cli):
+    # Issue 13 (16): a symlinked -f gave the fleet no repository prefix, so Flux paths changed
+    # and 'check' through the real path then failed.
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    fleet = _fleet(FleetDir(tmp_path / "repo" / "fleets" / "edge"), FLUX)
+    link = tmp_path / "link"
+    link.symlink_to(fleet.root, target_is_directory=True)
+    assert run(cli, "render", "-f", str(link)).exit_code == 0
+    sync = (fleet.root / "rendered/c1/_flux-system").glob("*.yaml")
+    assert any("./fleets/edge/rendered/c1" in p.read_text() for p in sync)
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(link / "fleet.yaml")).exit_code == 0

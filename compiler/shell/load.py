@@ -136,14 +136,23 @@ class Reader:
 
 
 def find_fleet_file(target: Path) -> Path:
-    """``-f`` takes fleet.yaml or the folder holding it."""
-    return target / FLEET_FILE if target.is_dir() else target
+    """``-f`` takes fleet.yaml or the folder holding it; see ``resolve_fleet_file``."""
+    return resolve_fleet_file(target / FLEET_FILE if target.is_dir() else target)
+
+
+def resolve_fleet_file(fleet_file: Path) -> Path:
+    """``fleet_file`` in its real folder: the fleet's root is resolved once, here, so nothing
+    fleetc writes (Flux paths from the repository's top, for one) depends on the path it was
+    invoked with, such as a symbolic link to the fleet's folder. The file name itself is kept:
+    a linked fleet.yaml is checked where it is read (it must stay inside the repository)."""
+    fleet_file = Path(os.path.abspath(fleet_file))
+    return Path(os.path.realpath(fleet_file.parent)) / fleet_file.name
 
 
 def load(fleet_file: Path, diags: Diagnostics, source: Source | None = None) -> Inputs:
     """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree (through
     ``source`` when given: a ``FileSource`` of its folder, such as the cache's recorder)."""
-    fleet_file = Path(os.path.abspath(fleet_file))
+    fleet_file = resolve_fleet_file(fleet_file)
     root = fleet_file.parent
     if not fleet_file.is_file():
         diags.error(
