@@ -25,6 +25,7 @@ from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
+from fleetc.shell import bootstrap
 from fleetc.shell.sources import FileSource, Source, join
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -257,10 +258,15 @@ def load_source(
             )
         else:
             inputs.output = output
+            # A cluster's flux-system/ counts only when it is what 'flux bootstrap' wrote;
+            # anything else there is an error (kustomize would build it).
             inputs.flux_system = frozenset(
                 entry.name
                 for entry in (source.list_dir(target) if source.is_dir(target) else [])
-                if _real_dir(source, join(join(target, entry.name), FLUX_SYSTEM))
+                if _real_dir(source, bootstrap.folder(target, entry.name))
+                and not bootstrap.problems(
+                    source, bootstrap.folder(target, entry.name), reader.read_documents, diags
+                )
             )
     return inputs
 
