@@ -26,7 +26,7 @@ from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
 from fleetc.shell import bootstrap
-from fleetc.shell.sources import FileSource, Source, join
+from fleetc.shell.sources import LINK, FileSource, Source, join
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"
@@ -275,13 +275,46 @@ def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | 
     """An input folder (or .git) that the output folder is, holds, or sits inside."""
     resources = spec.get("resources", list(DEFAULT_RESOURCES))
     names = [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
-    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git"]
+    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git", FLEET_FILE, LOCK_FILE]
     for name in names:
         real = source.resolve(posixpath.normpath(name))
         if real is None or real_output is None:
             continue
         if real == real_output or _within(real, real_output) or _within(real_output, real):
             return f"the input {name!r}"
+    return None if real_output is None else _not_fresh(source, real_output)
+
+
+def _not_fresh(source: Source, real_output: str) -> str | None:
+    """Why ``real_output`` is not a folder of fleetc's own: a hidden folder (``.github``,
+    fleetc's ``.fleetc-*`` files), a file, a folder below a file, or an existing folder that
+    holds anything but cluster folders (each with a kustomization.yaml, or bootstrap's
+    flux-system/ only), links (replaced by render) and hidden files. An empty or missing
+    folder is fresh."""
+    parts = real_output.split("/")
+    for index, part in enumerate(parts):
+        here = "/".join(parts[: index + 1])
+        if part.startswith("."):
+            return f"the hidden folder or file {here!r} (fleetc's own files and .github/)"
+        if source.is_file(here):
+            return f"the file {here!r}"
+        if not source.is_dir(here):
+            return None  # does not exist yet: fleetc creates it
+    for entry in source.list_dir(real_output):
+        if entry.name.startswith(".") or entry.kind == LINK:
+            continue  # a link in the output is never followed; render replaces it
+        cluster = join(real_output, entry.name)
+        if not (
+            _real_dir(source, cluster)
+            and (
+                source.is_file(join(cluster, "kustomization.yaml"))
+                or _real_dir(source, join(cluster, FLUX_SYSTEM))
+            )
+        ):
+            return (
+                f"the folder {real_output!r}, which is not fleetc's output: {entry.name!r} is "
+                "not a cluster folder with a kustomization.yaml"
+            )
     return None
 
 
