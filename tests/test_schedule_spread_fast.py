@@ -15,6 +15,7 @@ from fleetc.stages.schedule import algorithm
 from fleetc.stages.schedule.algorithm import (
     _filtered,
     _fulfilled,
+    _kept,
     _not_picked,
     _Round,
     _selected,
@@ -54,7 +55,13 @@ def reference_pick_n(
             placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
         )
     names = {p.cluster for p in chosen}
-    decisions = [_selected(p.cluster, p.score) for p in chosen]
+    remembered = {p.cluster for p in present}
+    decisions = [
+        _kept(_selected(p.cluster, p.score), last.rejected)
+        if p.cluster in remembered
+        else _selected(p.cluster, p.score)
+        for p in chosen
+    ]
     decisions += [
         _not_picked(c.name, last.scores[c.name]) for c in last.ranked if c.name not in names
     ]

@@ -26,7 +26,7 @@ from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
 from fleetc.shell import bootstrap
-from fleetc.shell.sources import LINK, FileSource, Source, join
+from fleetc.shell.sources import FILE, LINK, FileSource, Source, join
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"
@@ -285,6 +285,18 @@ def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | 
     return None if real_output is None else _not_fresh(source, real_output)
 
 
+def _looks_like_cluster_output(source: Source, folder: str) -> bool:
+    """A cluster folder fleetc wrote (a kustomization.yaml), bootstrap's alone (flux-system/),
+    or one holding only YAML files and folders (a render that never finished, a stale file)."""
+    if source.is_file(join(folder, "kustomization.yaml")):
+        return True
+    if _real_dir(source, join(folder, FLUX_SYSTEM)):
+        return True
+    return all(
+        e.kind != FILE or e.name.endswith((".yaml", ".yml")) for e in source.list_dir(folder)
+    )
+
+
 def _not_fresh(source: Source, real_output: str) -> str | None:
     """Why ``real_output`` is not a folder of fleetc's own: a hidden folder (``.github``,
     fleetc's ``.fleetc-*`` files), a file, a folder below a file, or an existing folder that
@@ -304,16 +316,10 @@ def _not_fresh(source: Source, real_output: str) -> str | None:
         if entry.name.startswith(".") or entry.kind == LINK:
             continue  # a link in the output is never followed; render replaces it
         cluster = join(real_output, entry.name)
-        if not (
-            _real_dir(source, cluster)
-            and (
-                source.is_file(join(cluster, "kustomization.yaml"))
-                or _real_dir(source, join(cluster, FLUX_SYSTEM))
-            )
-        ):
+        if not (_real_dir(source, cluster) and _looks_like_cluster_output(source, cluster)):
             return (
                 f"the folder {real_output!r}, which is not fleetc's output: {entry.name!r} is "
-                "not a cluster folder with a kustomization.yaml"
+                "not a cluster folder (a kustomization.yaml, or only YAML files)"
             )
     return None
 
