@@ -10,10 +10,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import bootstrap_files
 import pytest
 from conftest import run
 from fleetc.shell import writer
-import bootstrap_files
 from test_crash_safety import (
     Killed,
     KillSwitch,
