@@ -163,8 +163,6 @@ def compile_fleet(
     if diags.has_errors:
         return Result(diags, compilation)
     with reporter.stage("serialize"):
-        files = emit.files(clusters, inputs.flux_system, reporter)
-    return Result(diags, compilation, files, lock.dump(new_lock), rolled.store)
         try:
             files = emit.files(clusters, inputs.flux_system, reporter)
         except emit.OutputTooLarge as exc:
@@ -176,7 +174,7 @@ def compile_fleet(
                 hint="place large objects on fewer clusters, or make them smaller",
             )
             return Result(diags, compilation)
-    return Result(diags, compilation, files, lock.dump(new_lock))
+    return Result(diags, compilation, files, lock.dump(new_lock), rolled.store)
 
 
 def _run_sections(
