@@ -536,6 +536,13 @@ def _commit(
     help="Also check that the output can replace the output committed at REF on the "
     "clusters: immutable fields, CRD transition rules, namespace moves, removed CRDs.",
 )
+@click.option(
+    "--base",
+    metavar="REF",
+    default=None,
+    help="Also check that fleet.lock is what the scheduler produces from the fleet.lock "
+    "committed at REF and these inputs (a pull request cannot place objects by editing it).",
+)
 @_crds_option
 @_timings_option
 @_no_cache_option
@@ -543,6 +550,7 @@ def check(
     path: Path,
     strict: bool,
     against: str | None,
+    base: str | None,
     crd_folders: tuple[Path, ...],
     timings: bool,
     no_cache: bool,
@@ -564,10 +572,15 @@ def check(
     A cluster folder that gained flux-system/ from 'flux bootstrap' after it
     was rendered also passes (with a note): that output stays valid for Flux,
     and the next render adopts bootstrap's folder.
+
+    With --base REF (pull requests: the target branch), fleet.lock must be what
+    the scheduler produces from REF's fleet.lock and these inputs: a cluster added
+    to a placement by editing fleet.lock fails. Clusters kept only because the
+    lock remembers them (sticky) while they fail the filters are warnings.
     """
     reporter = _reporter(timings)
     options = pipeline.Options(strict=strict)
-    bypass = no_cache or against is not None or bool(crd_folders)
+    bypass = no_cache or against is not None or base is not None or bool(crd_folders)
     cached = _lookup(path, options, None, bypass, reporter)
     done = _up_to_date(cached, None, reporter)
     if done is not None and cached.hit is not None:
@@ -581,13 +594,27 @@ def check(
     if code != report.EXIT_OK:
         raise SystemExit(code)
     safe = True
+    if base is not None:
+        safe = _check_base(path, base, options, result, strict)
     if against is not None:
-        safe = _check_against(root, output, result, against, list(crd_folders), strict)
+        safe = _check_against(root, output, result, against, list(crd_folders), strict) and safe
     exact = _report_stale(root, output, result, reporter)  # exits 1 when stale
     if exact:  # not when the output passed as rendered before 'flux bootstrap'
         _remember(cached, source, output, result)
     if not safe:
         raise SystemExit(report.EXIT_ERRORS)
+
+
+def _check_base(path: Path, ref: str, options: Options, result: Result, strict: bool) -> bool:
+    """fleet.lock recomputed from the base's (``gitloop.verify_lock``); False on errors."""
+    diags = Diagnostics()
+    try:
+        gitloop.verify_lock(loader.find_fleet_file(path), ref, options, result, diags)
+    except gitsource.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    _show(diags, as_errors=strict)
+    return not diags.has_errors and not (strict and diags.warnings)
 
 
 def _check_against(

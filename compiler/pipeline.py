@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetc.core import lock, secrets
-from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.diagnostics import Diagnostics, Position
 from fleetc.core.inputs import Inputs
 from fleetc.core.model import Fleet, HubObject
 from fleetc.core.placed import ClusterObjects
@@ -166,7 +166,17 @@ def compile_fleet(
     if diags.has_errors:
         return Result(diags, compilation)
     with reporter.stage("serialize"):
-        files = emit.files(clusters, inputs.flux_system, reporter)
+        try:
+            files = emit.files(clusters, inputs.flux_system, reporter)
+        except emit.OutputTooLarge as exc:
+            diags.error(
+                f"the output would exceed {exc.limit // (1024 * 1024)} MiB "
+                f"(emit.MAX_OUTPUT_BYTES), reached at cluster {exc.cluster}; the largest "
+                f"object is {exc.largest.key} ({exc.size} bytes per cluster)",
+                Position(exc.largest.source),
+                hint="place large objects on fewer clusters, or make them smaller",
+            )
+            return Result(diags, compilation)
     return Result(diags, compilation, files, lock.dump(new_lock), rolled.store)
 
 

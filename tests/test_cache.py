@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bootstrap_files import write_bootstrap
 from conftest import FleetDir, run
 from fleetc.shell import cache, writer
 from hypothesis import HealthCheck, given, settings
@@ -252,9 +253,7 @@ def test_no_cache_neither_reads_nor_writes_it(tmp_path, cli, monkeypatch):
 def test_extra_files_are_found_and_flux_system_folders_ignored(tmp_path, cli, no_racy_window):
     fleet = make(tmp_path / "repo")
     assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
-    flux = fleet.root / "rendered" / "c0" / "flux-system"
-    flux.mkdir()
-    (flux / "gotk-sync.yaml").write_text("bootstrap\n")
+    write_bootstrap(fleet, "c0")  # a real bootstrap folder (recognised by content)
     # The committed output stays valid for Flux after bootstrap (issue 16): check passes with a
     # note, and the next render lists flux-system in the cluster's kustomization.
     result = run(cli, "check", "-f", str(fleet.root))

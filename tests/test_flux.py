@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 import yaml
+from bootstrap_files import write_bootstrap
 from conftest import REPO, FleetDir, run
 from fake_sections import run_first
 from fleetc.core.model import ObjectKey
@@ -35,34 +36,6 @@ FLUX = """flux:
     decryption:
       provider: sops
       secretRef: sops-age"""
-
-BOOTSTRAP_SYNC = """
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  secretRef:
-    name: flux-system
-  url: ssh://git@example.com/platform/fleet.git
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m0s
-  path: ./rendered/c1
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-"""
 
 
 def _fleet(fleet_dir, flux: str = ""):
@@ -125,12 +98,7 @@ def test_spec_flux_renders_the_sync_pair_golden(fleet_dir, cli):
 
 def test_bootstrapped_cluster_keeps_flux_system_and_gets_no_duplicate(fleet_dir, cli):
     _fleet(fleet_dir, FLUX)
-    fleet_dir.write("rendered/c1/flux-system/gotk-sync.yaml", BOOTSTRAP_SYNC)
-    fleet_dir.write(
-        "rendered/c1/flux-system/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        "resources:\n- gotk-sync.yaml\n",
-    )
+    written = write_bootstrap(fleet_dir, "c1")
     assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
     result = fleet_dir.compile()
     assert _objects(result, "c1") == {}
@@ -140,9 +108,8 @@ def test_bootstrapped_cluster_keeps_flux_system_and_gets_no_duplicate(fleet_dir,
     }
     root = yaml.safe_load((fleet_dir.root / "rendered/c1/kustomization.yaml").read_text())
     assert "flux-system" in root["resources"]
-    assert (fleet_dir.root / "rendered/c1/flux-system/gotk-sync.yaml").read_text() == (
-        BOOTSTRAP_SYNC.lstrip("\n")
-    )
+    for rel, text in written.items():
+        assert (fleet_dir.root / rel).read_text() == text
     assert run(cli, "check", "-f", str(fleet_dir.root)).exit_code == 0
     _kustomize_builds(fleet_dir.root / "rendered/c1")
 
@@ -297,3 +264,113 @@ def test_an_invalid_output_is_reported_not_raised(fleet_dir, with_bundles):
     result = fleet_dir.compile()
     assert not result.ok
     assert any("spec.output" in d.format() for d in result.diagnostics.errors)
+
+
+def test_output_does_not_depend_on_a_symlinked_path_to_the_fleet(tmp_path, cli):
+    # Issue 13 (16): a symlinked -f gave the fleet no repository prefix, so Flux paths changed
+    # and 'check' through the real path then failed.
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    fleet = _fleet(FleetDir(tmp_path / "repo" / "fleets" / "edge"), FLUX)
+    link = tmp_path / "link"
+    link.symlink_to(fleet.root, target_is_directory=True)
+    assert run(cli, "render", "-f", str(link)).exit_code == 0
+    sync = (fleet.root / "rendered/c1/_flux-system").glob("*.yaml")
+    assert any("./fleets/edge/rendered/c1" in p.read_text() for p in sync)
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(link / "fleet.yaml")).exit_code == 0
+
+
+_CRB = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: everyone-admin
+  labels: {app.kubernetes.io/part-of: flux}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def _plant_extra_file(fleet_dir):
+    fleet_dir.write("rendered/c1/flux-system/crb.yaml", _CRB)
+    fleet_dir.write(
+        "rendered/c1/flux-system/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n- gotk-components.yaml\n- gotk-sync.yaml\n- crb.yaml\n",
+    )
+    return "'crb.yaml' is not a file 'flux bootstrap' writes"
+
+
+def _plant_in_components(fleet_dir):
+    path = fleet_dir.root / "rendered/c1/flux-system/gotk-components.yaml"
+    path.write_text(path.read_text() + "---\n" + _CRB)
+    return "ClusterRoleBinding 'everyone-admin': binds subjects other than service accounts"
+
+
+def _plant_alone(fleet_dir):
+    for name in ("gotk-components.yaml", "gotk-sync.yaml"):
+        (fleet_dir.root / "rendered/c1/flux-system" / name).unlink()
+    fleet_dir.write("rendered/c1/flux-system/crb.yaml", _CRB)
+    return "'flux bootstrap' writes gotk-components.yaml; it is missing"
+
+
+def _plant_foreign_image(fleet_dir):
+    path = fleet_dir.root / "rendered/c1/flux-system/gotk-components.yaml"
+    path.write_text(path.read_text().replace("ghcr.io/fluxcd/", "evil.example.com/"))
+    return "Deployment 'source-controller': runs an image not from ghcr.io/fluxcd/"
+
+
+@pytest.mark.parametrize(
+    "plant", [_plant_extra_file, _plant_in_components, _plant_alone, _plant_foreign_image]
+)
+def test_a_planted_flux_system_folder_is_an_error(fleet_dir, cli, plant):
+    # Issue 13 (4): a planted flux-system/ passed check and validate --rendered, was built by
+    # kustomize, and stopped fleetc from rendering its own Flux sync objects.
+    _fleet(fleet_dir, FLUX)
+    write_bootstrap(fleet_dir, "c1")
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet_dir.root)).exit_code == 0
+    message = plant(fleet_dir)
+    for command in (["check"], ["validate", "--rendered"], ["render"]):
+        result = run(cli, *command, "-f", str(fleet_dir.root))
+        assert result.exit_code == 1, (command, result.output)
+        assert f"not bootstrap's flux-system/: {message}" in result.output, result.output
+
+
+def test_a_planted_flux_system_folder_does_not_drop_fleetcs_sync_objects(fleet_dir):
+    _fleet(fleet_dir, FLUX)
+    fleet_dir.write("rendered/c1/flux-system/kustomization.yaml", "resources: [crb.yaml]\n")
+    fleet_dir.write("rendered/c1/flux-system/crb.yaml", _CRB)
+    result = fleet_dir.compile()
+    assert set(_objects(result, "c1")) == {
+        ("GitRepository", "flux-system"),
+        ("Kustomization", "flux-system"),
+    }
+    assert any("not bootstrap's flux-system/" in d.message for d in result.diagnostics.errors)
+
+
+@pytest.mark.parametrize("flux", ["", FLUX])
+def test_a_hub_sync_object_duplicating_bootstraps_is_an_error(fleet_dir, cli, flux):
+    # Issue 13 (11): it passed render and check and broke the cluster's kustomize build.
+    _fleet(fleet_dir, flux)
+    fleet_dir.write(
+        "fleet.yaml",
+        FLEET.format(flux=flux).replace(
+            "name: base}",
+            "name: base}\n        - {group: '', version: v1, kind: Namespace, name: flux-system}",
+        ),
+    )
+    fleet_dir.write(
+        "hub/sync.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 5m\n  path: ./x\n"
+        "  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    )
+    write_bootstrap(fleet_dir, "c1")
+    result = run(cli, "render", "-f", str(fleet_dir.root))
+    assert result.exit_code == 1, result.output
+    assert "hub/sync.yaml" in result.output
+    assert "on cluster c1 duplicates the Kustomization in the cluster's flux-system/" in (
+        result.output
+    )

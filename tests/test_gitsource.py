@@ -92,3 +92,44 @@ def test_a_fleet_in_a_sub_folder_cannot_read_its_parent(tmp_path):
     assert source.resolve("../fleet.yaml") is None
     assert source.is_file("app.yaml")
     assert not source.is_file("../fleet.yaml")
+
+
+def _plant_in_index(fleet, mode: str, sha: str, path: str) -> str:
+    fleet.repo.git.update_index("--add", "--cacheinfo", f"{mode},{sha},{path}")
+    fleet.repo.git.commit("--quiet", "-m", "planted")
+    return fleet.repo.head.commit.hexsha
+
+
+@pytest.mark.parametrize("where", ["hub/vendor", "fleet.yaml", "clusters/c9.yaml"])
+def test_a_gitlink_in_the_base_is_a_diagnostic_not_a_crash(tmp_path, cli, where):
+    # Issue 13 (17): a submodule entry made GitPython raise AttributeError in 'fleetc diff'.
+    from conftest import run
+
+    fleet = demo_fleet(tmp_path)
+    base = fleet.commit("base")
+    if where == "fleet.yaml":
+        fleet.repo.git.rm("--cached", "--quiet", "fleet.yaml")
+    planted = _plant_in_index(fleet, "160000", base, where)
+    result = run(cli, "diff", "--base", planted, "-f", str(fleet.root))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    if where == "fleet.yaml":
+        assert result.exit_code != 0
+        assert "no fleet.yaml in commit" in result.output
+
+
+def test_a_very_deep_path_in_the_base_is_no_recursion_error(tmp_path, cli):
+    from conftest import run
+
+    fleet = demo_fleet(tmp_path)
+    fleet.commit("base")
+    blob = fleet.repo.git.execute(
+        ["git", "hash-object", "-w", str(fleet.root / "fleet.yaml")]
+    ).strip()
+    deep = "/".join(["d"] * 1200)
+    planted = _plant_in_index(fleet, "100644", blob, f"hub/{deep}/x.yaml")
+    source = GitSource(fleet.repo.commit(planted))
+    assert source.is_file(f"hub/{deep}/x.yaml")
+    result = run(cli, "diff", "--base", planted, "-f", str(fleet.root))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output

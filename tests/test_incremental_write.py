@@ -10,6 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import bootstrap_files
 import pytest
 from conftest import run
 from fleetc.shell import writer
@@ -313,13 +314,17 @@ def test_flux_system_folders_survive_incremental_renders(tmp_path):
     render(root)
     flux = root / "rendered" / "c0000" / "flux-system"
     flux.mkdir()
-    (flux / "gotk-sync.yaml").write_text("bootstrap\n")
+    # A real bootstrap folder (shell/bootstrap.py recognises it by content).
+    (flux / "gotk-components.yaml").write_text(bootstrap_files.COMPONENTS)
+    (flux / "kustomization.yaml").write_text(bootstrap_files.KUSTOMIZATION)
+    sync = bootstrap_files.SYNC.replace("{cluster}", "c0000")
+    (flux / "gotk-sync.yaml").write_text(sync)
     for version in "BABA":
         set_version(root, version)
         render(root)
-        assert (flux / "gotk-sync.yaml").read_text() == "bootstrap\n"
-    (flux / "gotk-sync.yaml").write_text("bootstrap again\n")
+        assert (flux / "gotk-sync.yaml").read_text() == sync
+    (flux / "gotk-sync.yaml").write_text(sync.replace("10m0s", "5m0s"))
     set_version(root, "B")
     render(root)
-    assert (flux / "gotk-sync.yaml").read_text() == "bootstrap again\n"
+    assert (flux / "gotk-sync.yaml").read_text() == sync.replace("10m0s", "5m0s")
     assert not (root / "rendered" / "c0001" / "flux-system").exists()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+from bootstrap_files import write_bootstrap
 from conftest import REPO, run
 
 FLEET = """
@@ -129,10 +130,10 @@ def test_pruning_objects_and_clusters(cli, fleet):
 
 def test_flux_system_folder_is_kept_and_applied(cli, fleet):
     render(cli, fleet)
-    flux = fleet.write("rendered/c1/flux-system/gotk-sync.yaml", "# written by flux bootstrap\n")
-    fleet.write("rendered/c1/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n")
+    written = write_bootstrap(fleet, "c1")
     assert render(cli, fleet).exit_code == 0
-    assert flux.read_text() == "# written by flux bootstrap\n"
+    for rel, text in written.items():
+        assert (fleet.root / rel).read_text() == text
     assert fleet.files()["c1/kustomization.yaml"].decode().endswith("- flux-system\n")
     assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
 

@@ -167,3 +167,42 @@ def test_include_needs_commit(cli, tmp_path):
     result = run(cli, "render", "--include", "staged", "-f", str(fleet.root))
     assert result.exit_code == 2
     assert "--include needs --commit" in result.output
+
+
+def _forge(fleet, cluster: str) -> None:
+    """Add ``cluster`` to placement app's clusters in fleet.lock, as a hand edit would."""
+    path = fleet.root / "fleet.lock"
+    text = path.read_text()
+    head, sep, rest = text.partition("  app:\n")
+    block, _, tail = rest.partition("clusters: |\n")
+    assert sep and _
+    path.write_text(head + sep + block + "clusters: |\n      " + cluster + "\n" + tail)
+
+
+def test_check_base_refuses_a_forged_lock(cli, tmp_path):
+    # Issue 13 (5): a cluster added to a placement in fleet.lock (c3 fails the required
+    # affinity env=prod) got the workload, and check passed.
+    fleet = demo_fleet(tmp_path)
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    base = fleet.commit("base")
+    _forge(fleet, "c3")
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert (fleet.root / "rendered/c3/app").is_dir()  # the forged entry placed the workload
+    fleet.commit("pull request")
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0  # consistent with its lock
+    result = run(cli, "check", "-f", str(fleet.root), "--base", base)
+    assert result.exit_code == 1, result.output
+    assert "placement 'app' selects c3, which the scheduler would not pick" in result.output
+
+
+def test_check_base_accepts_an_honest_change_and_reports_sticky_clusters(cli, tmp_path):
+    fleet = demo_fleet(tmp_path)
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    base = fleet.commit("base")
+    fleet.cluster("c2", {"env": "dev"})  # still selected: sticky
+    fleet.cluster("c4", {"env": "prod"})
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    fleet.commit("pull request")
+    result = run(cli, "check", "-f", str(fleet.root), "--base", base)
+    assert result.exit_code == 0, result.output
+    assert "placement 'app' keeps c2 only because fleet.lock remembers it" in result.output

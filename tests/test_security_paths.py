@@ -292,3 +292,45 @@ def test_very_long_names_get_file_names_the_file_system_accepts(repo, cli):
     assert result.exit_code == 0, result.output
     names = [p.name for p in (repo.root / "rendered" / "c1" / "app").iterdir()]
     assert len(names) == 3 and all(len(name) <= 255 for name in names)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("fleet.yaml", "would replace the input 'fleet.yaml'"),
+        ("fleet.lock", "would replace the input 'fleet.lock'"),
+        ("README.md", "would replace the file 'README.md'"),
+        ("README.md/out", "would replace the file 'README.md'"),
+        (".github/workflows", "would replace the hidden folder or file '.github'"),
+        (".fleetc-journal", "would replace the hidden folder or file '.fleetc-journal'"),
+        (".fleetc-lock", "would replace the hidden folder or file '.fleetc-lock'"),
+        ("docs", "would replace the folder 'docs', which is not fleetc's output: 'guide.md'"),
+        ("docs/", "would replace the folder 'docs', which is not fleetc's output: 'guide.md'"),
+        ("team", "would replace the folder 'team', which is not fleetc's output: 'notes'"),
+    ],
+)
+def test_output_must_be_a_folder_of_fleetcs_own(repo, cli, value, expected):
+    # Issue 13 (9): spec.output could name a file (replaced by a folder), another folder of the
+    # repository (its files deleted) or fleetc's own lock or journal (every later run failed).
+    repo.write("README.md", "# readme\n")
+    repo.write(".github/workflows/ci.yaml", "on: push\n")
+    repo.write("docs/guide.md", "guide\n")
+    repo.write("team/notes/a.txt", "a\n")
+    write_fleet(repo, output=value)
+    if value == "fleet.lock":
+        repo.write("fleet.lock", "apiVersion: fleetc.io/v1alpha1\nkind: FleetLock\n")
+    result = run(cli, "render", "-f", str(repo.root))
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+    assert (repo.root / "README.md").read_text() == "# readme\n"
+    assert (repo.root / ".github/workflows/ci.yaml").read_text() == "on: push\n"
+    assert (repo.root / "docs/guide.md").read_text() == "guide\n"
+
+
+@pytest.mark.parametrize("value", ["out", "deploy/out", "rendered"])
+def test_a_fresh_or_empty_or_fleetc_output_folder_is_accepted(repo, cli, value):
+    write_fleet(repo, output=value)
+    (repo.root / "deploy").mkdir()
+    assert run(cli, "render", "-f", str(repo.root)).exit_code == 0
+    assert run(cli, "render", "-f", str(repo.root)).exit_code == 0  # now it is fleetc's
+    assert run(cli, "check", "-f", str(repo.root)).exit_code == 0

@@ -4,7 +4,7 @@ render: a small template cannot multiply an alias bomb or its output by the inve
 from __future__ import annotations
 
 import pytest
-from fleetc.stages import templates
+from fleetc.stages import emit, templates
 from security_fleet import messages, write_fleet
 
 CLUSTERS = tuple(f"c{i}" for i in range(10))
@@ -70,3 +70,35 @@ def test_template_sources_are_limited_before_jinja_compiles_them(
     result = memory_fleet.compile()
     assert [m.split(":")[0] for m in messages(result)] == ["hub/b.yaml.j2"], messages(result)
     assert "template is too large" in messages(result)[0]
+
+
+def _big_configmap(memory_fleet, clusters: tuple[str, ...], size: int) -> None:
+    write_fleet(memory_fleet, clusters=clusters)
+    memory_fleet.write(
+        "hub/big.yaml", CONFIGMAP.replace("NAME", "big") + "data: {a: '" + "x" * size + "'}\n"
+    )
+
+
+def test_total_output_is_limited(memory_fleet, monkeypatch: pytest.MonkeyPatch):
+    # Issue 13 (20): a 1 MiB ConfigMap on 400 clusters wrote 411 MB. Here: 200 KB on 12
+    # clusters against a 2 MiB budget.
+    monkeypatch.setattr(emit, "MAX_OUTPUT_BYTES", 2 * 1024 * 1024)
+    _big_configmap(memory_fleet, tuple(f"c{i:02d}" for i in range(12)), 200_000)
+    result = memory_fleet.compile()
+    found = [m for m in messages(result) if "the output would exceed 2 MiB" in m]
+    assert found and found[0].startswith("hub/big.yaml"), messages(result)
+    assert not result.files
+
+
+def test_output_under_the_budget_is_written(memory_fleet, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(emit, "MAX_OUTPUT_BYTES", 2 * 1024 * 1024)
+    _big_configmap(memory_fleet, tuple(f"c{i:02d}" for i in range(8)), 200_000)
+    result = memory_fleet.compile()
+    assert result.ok, messages(result)
+    assert sum(len(data) for data in result.files.values()) > 1_600_000
+
+
+def test_the_output_budget_fits_the_largest_benchmark_fleet():
+    # benchmarks/fleetgen.py writes about 15 KB per cluster (200 clusters: 3.0 MB in 9,285
+    # files): the 10,000-cluster fleet needs about 150 MB; 1 MiB on 400 clusters does not fit.
+    assert 10_000 * 15_100 < emit.MAX_OUTPUT_BYTES < 400 * 1024 * 1024

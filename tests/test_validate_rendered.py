@@ -228,3 +228,98 @@ def test_malformed_objects_and_crds_are_reported_not_raised(cli, copy):
     )
     assert "aks-member-1: not a Kubernetes object (no apiVersion and kind)" in result.output
     assert "a CustomResourceDefinition without group, kind or versions" in result.output
+
+
+_REF_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {$ref: %s}
+"""
+_WIDGET = (
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n"
+    "spec: 5\n"
+)
+
+
+def _ref_server():
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = b'{"type": "integer"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, hits
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_crd_refs_outside_the_schema_are_errors_never_fetched(cli, copy, tmp_path_factory, scheme):
+    outside = tmp_path_factory.mktemp("outside") / "schema.json"
+    outside.write_text('{"type": "integer"}')
+    server, hits = _ref_server()
+    try:
+        ref = (
+            f"http://127.0.0.1:{server.server_port}/s.json"
+            if scheme == "http"
+            else outside.as_uri()
+        )
+        copy.write("rendered/aks-member-1/_cluster/crd.yaml", _REF_CRD % f'"{ref}"')
+        copy.write("rendered/aks-member-1/default/widget.yaml", _WIDGET)
+        result = _validate(cli, copy.root)
+    finally:
+        server.shutdown()
+    assert hits == []
+    assert result.exit_code == 1
+    assert f"CRD widgets.example.com v1: $ref '{ref}' points outside the CRD's own schema" in (
+        result.output
+    )
+    assert "Widget (example.com/v1): not checked" in result.output
+
+
+def test_crd_refs_inside_the_schema_resolve(cli, copy):
+    crd = _REF_CRD % '"#/properties/count"'
+    crd = crd.replace(
+        "        properties:\n", "        properties:\n          count: {type: integer}\n"
+    )
+    copy.write("rendered/aks-member-1/_cluster/crd.yaml", crd)
+    copy.write("rendered/aks-member-1/default/widget.yaml", _WIDGET.replace("spec: 5", "spec: x"))
+    result = _validate(cli, copy.root)
+    assert result.exit_code == 1
+    assert "Widget (example.com/v1): spec: 'x' is not of type 'integer'" in result.output
+    assert "points outside" not in result.output
+
+
+def test_crd_based_or_dangling_refs_are_never_fetched():
+    schema = {"$id": "http://127.0.0.1:9/x", "properties": {"a": {"$ref": "#/defs/a"}}}
+    assert validate_rendered.outside_refs(schema) == ["#/defs/a"]
+    validator = validate_rendered.crd_validator({"properties": {"a": {"$ref": "other.json"}}})
+    from referencing.exceptions import Unresolvable
+
+    with pytest.raises(Unresolvable):
+        list(validator.iter_errors({"a": 1}))

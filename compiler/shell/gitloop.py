@@ -7,13 +7,14 @@ refuses when anything else is staged.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
-from fleetc.core.diagnostics import Diagnostics
+from fleetc.core.diagnostics import Diagnostics, Position
 from fleetc.core.inputs import FLEET_FILE
 from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
@@ -23,6 +24,7 @@ from fleetc.pipeline import Options, Result
 from fleetc.shell import gitsource, output_tree, writer
 from fleetc.shell.compile import compile_file, compile_loaded
 from fleetc.shell.gitsource import load_commit
+from fleetc.shell.load import load
 from fleetc.shell.sources import join
 from fleetc.views import diff as fleetdiff
 from fleetc.views import diff_format
@@ -303,3 +305,64 @@ def commit(repo: git.Repo, paths: list[str], message: str) -> str | None:
         return None
     repo.git.commit("--quiet", "-m", message)
     return repo.head.commit.hexsha
+
+
+def verify_lock(
+    fleet_file: Path, ref: str, options: Options, result: Result, diags: Diagnostics
+) -> None:
+    """``check --base REF``: the pull request's fleet.lock must be what the scheduler produces
+    from the base commit's fleet.lock and the pull request's inputs.
+
+    fleet.lock is input a pull request can edit; only history tells a forged entry (a cluster
+    the policy refuses, added by hand) from a sticky one (kept because it was picked before).
+    Every difference is an error at fleet.lock; every cluster the recomputation keeps only
+    because the base's lock remembers it (it fails the filters now) is a warning naming why.
+    GitError for an unknown revision."""
+    root = fleet_file.parent
+    repo = gitsource.open_repo(root)
+    commit = gitsource.resolve_commit(repo, ref)
+    prefix = gitsource.fleet_prefix(repo, root)
+    base_diags = Diagnostics()
+    base = load_commit(commit, prefix, root, base_diags)
+    where = f"{ref} ({commit.hexsha[:12]})"
+    compiled = compile_loaded(
+        lambda d: dataclasses.replace(load(fleet_file, d), lock=base.lock), options
+    )
+    recomputed = compiled.result
+    if recomputed.compilation is None or result.compilation is None:
+        diags.error(
+            f"cannot recompute fleet.lock from the base's at {where}: the inputs have errors"
+        )
+        return
+    ours = result.compilation.outcomes
+    theirs = recomputed.compilation.outcomes
+    for name in sorted(set(ours) | set(theirs)):
+        have = ours[name].selected if name in ours else []
+        want = theirs[name].selected if name in theirs else []
+        extra = [c for c in have if c not in want]
+        missing = [c for c in want if c not in have]
+        if extra or missing:
+            diags.error(
+                f"fleet.lock: placement {name!r} selects "
+                + (f"{', '.join(extra)}, which the scheduler would not pick" if extra else "")
+                + ("; and " if extra and missing else "")
+                + (f"not {', '.join(missing)}, which it would" if missing else "")
+                + f" from the base's fleet.lock at {where} and these inputs",
+                Position(LOCK_FILE),
+                hint="fleet.lock is written by 'fleetc render' only: a hand edit or a stale "
+                "lock is refused; render again from the base's fleet.lock",
+            )
+        for decision in theirs[name].decisions if name in theirs else []:
+            if decision.selected and decision.kept_by_lock:
+                diags.warning(
+                    f"placement {name!r} keeps {decision.cluster} only because fleet.lock "
+                    f"remembers it (sticky): it fails the filters now: {decision.kept_by_lock}",
+                    Position(LOCK_FILE),
+                )
+    if recomputed.lock is not None and recomputed.lock != result.lock and not diags.has_errors:
+        diags.error(
+            f"fleet.lock is not what the scheduler writes from the base's fleet.lock at {where} "
+            "and these inputs",
+            Position(LOCK_FILE),
+            hint="render again from the base's fleet.lock",
+        )

@@ -34,19 +34,30 @@ class GitSource:
         self.tree = commit.tree
         self.prefix = prefix.strip("/")
         self._folders: dict[str, dict[str, git.Object]] = {}
+        self._objects: dict[str, git.Object | None] = {}
 
     def _lookup(self, repo_path: str) -> git.Object | None:
-        """The object at ``repo_path`` (links not followed); folders are listed once each."""
-        if not repo_path:
-            return self.tree
-        parent, _, name = repo_path.rpartition("/")
-        children = self._folders.get(parent)
-        if children is None:
-            folder = self._lookup(parent)
-            if folder is None or folder.type != "tree":
-                return None
-            children = self._folders[parent] = {item.name: item for item in folder}
-        return children.get(name)
+        """The object at ``repo_path`` (links not followed); folders are listed once each.
+
+        Iterative from the nearest path looked up before, so a path of any depth is no
+        recursion error, and walking down a deep path costs one step per component."""
+        missing: list[str] = []
+        path = repo_path
+        while path and path not in self._objects:
+            missing.append(path)
+            path = path.rpartition("/")[0]
+        obj = self._objects[path] if path else self.tree
+        for full in reversed(missing):
+            parent, _, name = full.rpartition("/")
+            if obj is None or obj.type != "tree":
+                obj = None
+            else:
+                children = self._folders.get(parent)
+                if children is None:
+                    children = self._folders[parent] = {_name(item): item for item in obj}
+                obj = children.get(name)
+            self._objects[full] = obj
+        return obj
 
     def _resolve_repo(self, repo_path: str) -> str | None:
         """Follow links component by component; None when a path leaves the repository."""
@@ -103,7 +114,7 @@ class GitSource:
         obj = self._object(rel)
         if obj is None or obj.type != "tree":
             raise NotADirectoryError(20, "Not a directory", rel)
-        entries = [Entry(item.name, _kind(item)) for item in obj]
+        entries = [Entry(_name(item), _kind(item)) for item in obj]
         return sorted(entries, key=lambda e: e.name)
 
     def read_bytes(self, rel: str, limit: int) -> bytes:
@@ -118,6 +129,12 @@ class GitSource:
         if obj is None or _kind(obj) != FILE:
             return None
         return obj.data_stream.read(limit) if limit >= 0 else obj.data_stream.read()
+
+
+def _name(obj: git.Object) -> str:
+    """A tree entry's name. A submodule (gitlink) has no ``name`` GitPython can read without
+    its .gitmodules entry (AttributeError), but every entry has its path."""
+    return obj.path.rpartition("/")[2]
 
 
 def _kind(obj: git.Object) -> str:

@@ -25,7 +25,8 @@ from fleetc.core.lock import LOCK_FILE
 from fleetc.core.output_layout import FLUX_SYSTEM
 from fleetc.core.snapshot_store import SNAPSHOT_STORE
 from fleetc.core.yamlsource import Document
-from fleetc.shell.sources import FileSource, Source, join
+from fleetc.shell import bootstrap
+from fleetc.shell.sources import FILE, LINK, FileSource, Source, join
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"
@@ -136,14 +137,23 @@ class Reader:
 
 
 def find_fleet_file(target: Path) -> Path:
-    """``-f`` takes fleet.yaml or the folder holding it."""
-    return target / FLEET_FILE if target.is_dir() else target
+    """``-f`` takes fleet.yaml or the folder holding it; see ``resolve_fleet_file``."""
+    return resolve_fleet_file(target / FLEET_FILE if target.is_dir() else target)
+
+
+def resolve_fleet_file(fleet_file: Path) -> Path:
+    """``fleet_file`` in its real folder: the fleet's root is resolved once, here, so nothing
+    fleetc writes (Flux paths from the repository's top, for one) depends on the path it was
+    invoked with, such as a symbolic link to the fleet's folder. The file name itself is kept:
+    a linked fleet.yaml is checked where it is read (it must stay inside the repository)."""
+    fleet_file = Path(os.path.abspath(fleet_file))
+    return Path(os.path.realpath(fleet_file.parent)) / fleet_file.name
 
 
 def load(fleet_file: Path, diags: Diagnostics, source: Source | None = None) -> Inputs:
     """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree (through
     ``source`` when given: a ``FileSource`` of its folder, such as the cache's recorder)."""
-    fleet_file = Path(os.path.abspath(fleet_file))
+    fleet_file = resolve_fleet_file(fleet_file)
     root = fleet_file.parent
     if not fleet_file.is_file():
         diags.error(
@@ -189,14 +199,14 @@ def load_source(
     folder = reader.resolve(inventory, "inventory", _pos(fleet, "inventory"), "spec.inventory")
     if folder is not None:
         if source.is_dir(folder):
-            bootstrap: dict[str, list[str]] = {}
+            bootstrapped: dict[str, list[str]] = {}
             for path in reader.walk(folder, MANIFEST_SUFFIXES):
                 flux = _bootstrap_folder(folder, path)
                 if flux is not None:
-                    bootstrap.setdefault(flux, []).append(path)
+                    bootstrapped.setdefault(flux, []).append(path)
                     continue
                 inputs.inventory.extend(reader.read_documents(path))
-            for flux, paths in sorted(bootstrap.items()):
+            for flux, paths in sorted(bootstrapped.items()):
                 _bootstrap_in_inventory(flux, paths, spec, diags)
         else:
             diags.error(f"inventory folder {inventory!r} does not exist", _pos(fleet, "inventory"))
@@ -255,10 +265,15 @@ def load_source(
             )
         else:
             inputs.output = output
+            # A cluster's flux-system/ counts only when it is what 'flux bootstrap' wrote;
+            # anything else there is an error (kustomize would build it).
             inputs.flux_system = frozenset(
                 entry.name
                 for entry in (source.list_dir(target) if source.is_dir(target) else [])
-                if _real_dir(source, join(join(target, entry.name), FLUX_SYSTEM))
+                if _real_dir(source, bootstrap.folder(target, entry.name))
+                and not bootstrap.problems(
+                    source, bootstrap.folder(target, entry.name), reader.read_documents, diags
+                )
             )
     return inputs
 
@@ -292,13 +307,52 @@ def _output_clash(source: Source, real_output: str | None, spec: dict) -> str | 
     """An input folder (or .git) that the output folder is, holds, or sits inside."""
     resources = spec.get("resources", list(DEFAULT_RESOURCES))
     names = [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
-    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git"]
+    names += [_string(spec, "inventory", DEFAULT_INVENTORY), ".git", FLEET_FILE, LOCK_FILE]
     for name in names:
         real = source.resolve(posixpath.normpath(name))
         if real is None or real_output is None:
             continue
         if real == real_output or _within(real, real_output) or _within(real_output, real):
             return f"the input {name!r}"
+    return None if real_output is None else _not_fresh(source, real_output)
+
+
+def _looks_like_cluster_output(source: Source, folder: str) -> bool:
+    """A cluster folder fleetc wrote (a kustomization.yaml), bootstrap's alone (flux-system/),
+    or one holding only YAML files and folders (a render that never finished, a stale file)."""
+    if source.is_file(join(folder, "kustomization.yaml")):
+        return True
+    if _real_dir(source, join(folder, FLUX_SYSTEM)):
+        return True
+    return all(
+        e.kind != FILE or e.name.endswith((".yaml", ".yml")) for e in source.list_dir(folder)
+    )
+
+
+def _not_fresh(source: Source, real_output: str) -> str | None:
+    """Why ``real_output`` is not a folder of fleetc's own: a hidden folder (``.github``,
+    fleetc's ``.fleetc-*`` files), a file, a folder below a file, or an existing folder that
+    holds anything but cluster folders (each with a kustomization.yaml, or bootstrap's
+    flux-system/ only), links (replaced by render) and hidden files. An empty or missing
+    folder is fresh."""
+    parts = real_output.split("/")
+    for index, part in enumerate(parts):
+        here = "/".join(parts[: index + 1])
+        if part.startswith("."):
+            return f"the hidden folder or file {here!r} (fleetc's own files and .github/)"
+        if source.is_file(here):
+            return f"the file {here!r}"
+        if not source.is_dir(here):
+            return None  # does not exist yet: fleetc creates it
+    for entry in source.list_dir(real_output):
+        if entry.name.startswith(".") or entry.kind == LINK:
+            continue  # a link in the output is never followed; render replaces it
+        cluster = join(real_output, entry.name)
+        if not (_real_dir(source, cluster) and _looks_like_cluster_output(source, cluster)):
+            return (
+                f"the folder {real_output!r}, which is not fleetc's output: {entry.name!r} is "
+                "not a cluster folder (a kustomization.yaml, or only YAML files)"
+            )
     return None
 
 

@@ -8,7 +8,8 @@ The rules are the same for every reader:
 - symbolic links are listed (kind ``LINK``) but never followed, neither into a folder nor to
   read a file: fleetc never writes links, so a link is never fleetc's output;
 - ``<cluster>/flux-system/`` folders, written by ``flux bootstrap``, are left out unless the
-  reader asks for them (``bootstrap=True``: validation checks what Flux applies);
+  reader asks for them (``bootstrap=True``: validation checks what Flux applies); loading the
+  fleet checks that each is bootstrap's by its content (``shell/bootstrap.py``);
 - the output folder itself is read as the source finds it (its path was checked when loading).
 """
 

@@ -30,6 +30,7 @@ from fleetc.shell import output_tree
 from fleetc.shell.load import Reader
 from fleetc.shell.sources import FILE, LINK, FileSource
 from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -49,6 +50,8 @@ class CustomResourceDefinitions:
 
     schemas: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     served: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # CRDs whose schema refers outside itself (already reported): their objects are unchecked.
+    refused: set[tuple[str, str, str]] = field(default_factory=set)
 
     def add(self, doc: Document, diags: Diagnostics) -> None:
         """Add the CRDs in ``doc``: a CRD, or a List of them (``kubectl get crd -o yaml``)."""
@@ -81,6 +84,17 @@ class CustomResourceDefinitions:
             if not isinstance(schema, dict):
                 diags.warning(f"CRD {kind}.{group} {name} has no openAPIV3Schema", doc.pos())
                 schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            outside = outside_refs(schema)
+            if outside:
+                diags.error(
+                    f"CRD {kind.lower()}s.{group} {name}: $ref {outside[0]!r} points outside "
+                    "the CRD's own schema; it is not followed (no file is read, no request "
+                    "is sent)" + (f", nor are {len(outside) - 1} more" if len(outside) > 1 else ""),
+                    doc.pos(),
+                    hint="a CRD's schema may only refer to its own parts ('#/...'); "
+                    "Kubernetes itself refuses $ref in a CRD",
+                )
+                self.refused.add((group, name, kind))
             self.schemas[(group, name, kind)] = schema
             self.served.setdefault((group, kind), []).append(name)
 
@@ -88,7 +102,9 @@ class CustomResourceDefinitions:
         served = {k: list(v) for k, v in self.served.items()}
         for key, versions in other.served.items():
             served.setdefault(key, []).extend(versions)
-        return CustomResourceDefinitions({**self.schemas, **other.schemas}, served)
+        return CustomResourceDefinitions(
+            {**self.schemas, **other.schemas}, served, self.refused | other.refused
+        )
 
 
 @lru_cache(maxsize=1)
@@ -167,6 +183,39 @@ def builtin_versions(version: tuple[int, int], kind: str) -> tuple[str, ...]:
     return tuple(sorted(served))
 
 
+def _refuse(uri: str) -> Resource:
+    """A CRD's schema is untrusted: a ``$ref`` may name only a part of that schema. Anything
+    else (``http://``, ``file://``, another document) is never fetched nor read."""
+    raise NoSuchResource(ref=uri)
+
+
+# The registry of every CRD schema: empty, and it retrieves nothing. jsonschema's default one
+# would fetch http(s) URLs and read files (``file:///dev/zero`` reads until memory runs out).
+_LOCAL_ONLY: Registry = Registry(retrieve=_refuse)
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def outside_refs(schema: Any) -> list[str]:
+    """Every ``$ref`` (and dynamic ref) in ``schema`` that does not point into the schema
+    itself (a ``#`` fragment), sorted; and every ref if the schema sets a base (``$id``), which
+    would move even ``#`` fragments to another document."""
+    refs: set[str] = set()
+    based = False
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            based = based or any(isinstance(node.get(key), str) for key in ("$id", "id"))
+            for keyword in _REF_KEYWORDS:
+                ref = node.get(keyword)
+                if keyword in node:
+                    refs.add(ref if isinstance(ref, str) else repr(ref))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(refs if based else {r for r in refs if not r.startswith("#")})
+
+
 # The API server always accepts these at a custom resource's root, declared or not.
 _ROOT_FIELDS = {
     "apiVersion": {"type": "string"},
@@ -179,7 +228,7 @@ def crd_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     root = structural(schema)
     if isinstance(root, dict) and isinstance(root.get("properties"), dict):
         root = {**root, "properties": {**_ROOT_FIELDS, **root["properties"]}}
-    return jsonschema.Draft202012Validator(root)
+    return jsonschema.Draft202012Validator(root, registry=_LOCAL_ONLY)
 
 
 def structural(schema: Any) -> Any:
@@ -262,9 +311,32 @@ def _validate_object(
         if schema is None:
             diags.error(_not_served(cluster, version, group, api, kind, crds), doc.pos())
             return
-        validator, k8s = crd_validator(schema), f"CRD {kind.lower()}s.{group}"
+        crd = f"CRD {kind.lower()}s.{group}"
+        if (group, api, kind) in crds.refused:
+            diags.error(
+                f"{cluster}: {what}: not checked: the schema of {crd} {api} refers outside "
+                "itself (see the error at the CRD)",
+                doc.pos(),
+            )
+            return
+        validator, k8s = crd_validator(schema), crd
     secret = secrets.is_secret(data)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    except Unresolvable as exc:
+        diags.error(
+            f"{cluster}: {what}: not checked: {k8s} schema has a $ref that does not resolve "
+            f"inside it: {str(getattr(exc, 'ref', '') or exc)[:200]!r}",
+            doc.pos(),
+        )
+        return
+    except RecursionError:
+        diags.error(
+            f"{cluster}: {what}: not checked: {k8s} schema refers to itself without end",
+            doc.pos(),
+        )
+        return
+    for error in errors:
         path = tuple(error.absolute_path)
         where = ".".join(str(p) for p in path) or "(object)"
         # jsonschema's messages quote the value: never a Secret's (CI logs are not private).

@@ -23,6 +23,19 @@ from fleetc.core.output_layout import (
 from fleetc.core.placed import ClusterObjects, RenderedObject
 from fleetc.core.reporter import SILENT, Reporter
 
+# Bytes all output files of one run may hold together. The 10,000-cluster benchmark fleet
+# (benchmarks/fleetgen.py, about 460,000 files of 324 bytes on average) needs about 150 MB;
+# a 1 MiB ConfigMap placed on 400 clusters (411 MB) does not fit.
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+
+
+class OutputTooLarge(Exception):
+    """The output passed ``MAX_OUTPUT_BYTES``; names the largest object written so far."""
+
+    def __init__(self, limit: int, cluster: str, largest: RenderedObject, size: int) -> None:
+        super().__init__(limit, cluster)
+        self.limit, self.cluster, self.largest, self.size = limit, cluster, largest, size
+
 
 def annotated(body: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
     """A shallow copy of ``body`` with ``notes`` merged into its annotations."""
@@ -41,10 +54,18 @@ def kustomization(resources: Iterable[str]) -> bytes:
 
 
 def files(
-    clusters: ClusterObjects, flux_system: frozenset[str] = frozenset(), reporter: Reporter = SILENT
+    clusters: ClusterObjects,
+    flux_system: frozenset[str] = frozenset(),
+    reporter: Reporter = SILENT,
+    limit: int | None = None,
 ) -> dict[str, bytes]:
-    """Every output file, keyed by its path relative to the output folder."""
+    """Every output file, keyed by its path relative to the output folder.
+
+    Raises ``OutputTooLarge`` as soon as the files hold more than ``limit`` bytes together."""
+    limit = MAX_OUTPUT_BYTES if limit is None else limit
     out: dict[str, bytes] = {}
+    total = 0
+    largest: tuple[int, RenderedObject] | None = None
     cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
     for cluster, objects in reporter.progress("serialize", list(clusters.items())):
         bundles: dict[str, list[str]] = defaultdict(list)
@@ -55,8 +76,13 @@ def files(
                 # Names that differ only in case (or escape alike) would share a file: the
                 # later one, in key order, gets a distinct name.
                 rel = distinct(rel.removesuffix(".yaml"), key) + ".yaml"
-            out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
+            data = out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
             bundles[obj.bundle].append(rel)
+            total += len(data)
+            if largest is None or len(data) > largest[0]:
+                largest = (len(data), obj)
+            if total > limit:
+                raise OutputTooLarge(limit, cluster, largest[1], largest[0])
         for bundle, paths in sorted(bundles.items()):
             if bundle:
                 out[_join(cluster, bundle, KUSTOMIZATION)] = kustomization(sorted(paths))

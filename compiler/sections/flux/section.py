@@ -53,6 +53,8 @@ class Flux:
             return out  # the model stage has reported why; nothing is written with errors
         base = output_path(given.fleet.spec, given.repo_prefix)
         for cluster, objects in given.clusters.items():
+            if cluster in given.flux_system:
+                _bootstrap_duplicates(cluster, objects, diags)
             for body in self._derived(given, cluster, objects, settings, base, diags):
                 _add(given, out, cluster, body, diags)
         return out
@@ -86,6 +88,30 @@ class Flux:
                 continue
             derived.append(kustomization(bundle, path, settings or {}, deps, wait=True))
         return derived
+
+
+def _bootstrap_duplicates(
+    cluster: str, objects: dict[ObjectKey, RenderedObject], diags: Diagnostics
+) -> None:
+    """On a bootstrapped cluster, flux-system/ already holds the sync pair: a placed object
+    of the same kind and name would be a duplicate that breaks the cluster's kustomize build
+    (with or without spec.flux)."""
+    for key, obj in objects.items():
+        if (
+            key.namespace == NAMESPACE
+            and key.name == SYNC_NAME
+            and (key.group, key.kind)
+            in (
+                ("kustomize.toolkit.fluxcd.io", "Kustomization"),
+                ("source.toolkit.fluxcd.io", "GitRepository"),
+            )
+        ):
+            diags.error(
+                f"{key} on cluster {cluster} duplicates the {key.kind} in the cluster's "
+                "flux-system/, written by 'flux bootstrap': the cluster's kustomize build fails",
+                Position(obj.source),
+                hint="rename the object; bootstrap's flux-system/ already syncs the cluster",
+            )
 
 
 def _add(

@@ -58,16 +58,81 @@ class Spread:
 
 
 def spreads(state: CycleState) -> list[Spread]:
+    return spreads_of(state.policy, domain_counts(state.policy, state.clusters, state.selected))
+
+
+def domain_counts(
+    policy: dict[str, Any], clusters: list[Cluster], selected: frozenset[str] | set[str]
+) -> list[dict[str, int]]:
+    """Per constraint: every domain (over all ``clusters``) -> how many selected clusters it has."""
     result = []
-    for constraint in constraints(state.policy):
+    for constraint in constraints(policy):
         key = constraint["topologyKey"]
-        counts = {c.labels[key]: 0 for c in state.clusters if key in c.labels}
-        for cluster in state.clusters:
-            if cluster.name in state.selected and key in cluster.labels:
+        counts = {c.labels[key]: 0 for c in clusters if key in c.labels}
+        for cluster in clusters:
+            if cluster.name in selected and key in cluster.labels:
                 counts[cluster.labels[key]] += 1
-        do_not_schedule = constraint.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
-        result.append(Spread(key, constraint.get("maxSkew", 1), do_not_schedule, counts))
+        result.append(counts)
     return result
+
+
+def spreads_of(policy: dict[str, Any], counts: list[dict[str, int]]) -> list[Spread]:
+    """The constraints evaluated against per-constraint domain counts (``domain_counts``)."""
+    result = []
+    for constraint, domain_count in zip(constraints(policy), counts, strict=True):
+        do_not_schedule = constraint.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+        result.append(
+            Spread(
+                constraint["topologyKey"],
+                constraint.get("maxSkew", 1),
+                do_not_schedule,
+                dict(domain_count),
+            )
+        )
+    return result
+
+
+def domains(policy: dict[str, Any], cluster: Cluster) -> tuple[str | None, ...]:
+    """The cluster's domain under each constraint (None: outside that spread). Clusters with the
+    same domains get the same filter verdict and the same score from this plugin."""
+    return tuple(cluster.labels.get(c["topologyKey"]) for c in constraints(policy))
+
+
+def verdict(spreads: list[Spread], where: tuple[str | None, ...]) -> Status:
+    """The filter's answer for a cluster in domains ``where``."""
+    for spread, domain in zip(spreads, where, strict=True):
+        if domain is not None and spread.do_not_schedule and spread.violates(domain):
+            return unschedulable(NAME, REASON.format(key=spread.key, max_skew=spread.max_skew))
+    return SUCCESS
+
+
+def score_in(spreads: list[Spread], where: tuple[str | None, ...]) -> Score:
+    """The score of a cluster in domains ``where``."""
+    total = 0
+    for spread, domain in zip(spreads, where, strict=True):
+        if domain is None:
+            continue
+        if spread.violates(domain):
+            total += SCHEDULE_ANYWAY_PENALTY
+        else:
+            total -= spread.skew_change(domain)
+    return Score(topology_spread=total)
+
+
+def domain_terms(spreads: list[Spread]) -> list[dict[str, int | None]]:
+    """Per spread: domain -> what placing into it adds to the score (``score_in``), or None
+    when a DoNotSchedule constraint forbids it (``verdict``). A cluster's verdict and score
+    are the sum over its domains, so a scheduler can rank groups of clusters, not clusters."""
+    table = []
+    for spread in spreads:
+        terms: dict[str, int | None] = {}
+        for domain in spread.counts:
+            if not spread.violates(domain):
+                terms[domain] = -spread.skew_change(domain)
+            else:
+                terms[domain] = None if spread.do_not_schedule else SCHEDULE_ANYWAY_PENALTY
+        table.append(terms)
+    return table
 
 
 class TopologySpread:
@@ -84,23 +149,10 @@ class TopologySpread:
         return self._prepare(state)
 
     def filter(self, state: CycleState, cluster: Cluster) -> Status:
-        for spread in state.data[NAME]:
-            domain = cluster.labels.get(spread.key)
-            if domain is not None and spread.do_not_schedule and spread.violates(domain):
-                return unschedulable(NAME, REASON.format(key=spread.key, max_skew=spread.max_skew))
-        return SUCCESS
+        return verdict(state.data[NAME], domains(state.policy, cluster))
 
     def pre_score(self, state: CycleState) -> Status:
         return self._prepare(state)
 
     def score(self, state: CycleState, cluster: Cluster) -> Score:
-        total = 0
-        for spread in state.data[NAME]:
-            domain = cluster.labels.get(spread.key)
-            if domain is None:
-                continue
-            if spread.violates(domain):
-                total += SCHEDULE_ANYWAY_PENALTY
-            else:
-                total -= spread.skew_change(domain)
-        return Score(topology_spread=total)
+        return score_in(state.data[NAME], domains(state.policy, cluster))
