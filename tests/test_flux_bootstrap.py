@@ -7,23 +7,17 @@ import json
 
 import pytest
 import yaml
+from bootstrap_files import write_bootstrap
 from conftest import run
 from crdschema import errors as crd_errors
 from gitrepo import demo_fleet
-from test_flux import BOOTSTRAP_SYNC, FLUX, _fleet, _objects
-
-BOOTSTRAP_KUSTOMIZATION = (
-    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-    "resources:\n- gotk-components.yaml\n- gotk-sync.yaml\n"
-)
-COMPONENTS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
+from test_flux import FLUX, _fleet, _objects
 
 
 def _bootstrap(fleet, folder: str) -> None:
-    """What `flux bootstrap --path=<folder>` commits."""
-    fleet.write(f"{folder}/flux-system/gotk-components.yaml", COMPONENTS)
-    fleet.write(f"{folder}/flux-system/gotk-sync.yaml", BOOTSTRAP_SYNC)
-    fleet.write(f"{folder}/flux-system/kustomization.yaml", BOOTSTRAP_KUSTOMIZATION)
+    """What `flux bootstrap --path=<folder>` commits (the files fleetc recognises by content)."""
+    output, _, cluster = folder.rpartition("/")
+    write_bootstrap(fleet, cluster, output)
 
 
 def test_bootstrap_files_in_the_inventory_are_one_error_with_the_fix(fleet_dir, cli):

@@ -6,16 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED_CRDS, FleetDir, run
+from conftest import REPO, FleetDir, require_crds, run
 from fleetc.core import crd_rules
-
-SHARED_FLUX = SHARED_CRDS / "flux"
 
 
 def _shared() -> Path:
-    if not SHARED_FLUX.is_dir():
-        pytest.skip(f"the upstream CRDs are not available (looked for {SHARED_FLUX})")
-    return SHARED_FLUX
+    flux = require_crds() / "flux"
+    if not flux.is_dir():
+        pytest.skip(f"the upstream Flux CRDs are not available (looked for {flux})")
+    return flux
 
 
 @pytest.fixture
