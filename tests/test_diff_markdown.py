@@ -100,7 +100,7 @@ def test_markdown_never_exceeds_the_comment_limit_and_points_at_the_full_diff():
     assert diff_format.ARTIFACT_NOTE in text
     # The summary still comes whole: the folded table lists every cluster.
     assert "<details><summary>Clusters affected (1000)</summary>" in text
-    assert "| c0999 | changed | 1 | 0 | 0 |" in text
+    assert "| `c0999` | changed | 1 | 0 | 0 |" in text
 
 
 def test_identical_placement_moves_are_one_line():
@@ -114,6 +114,6 @@ def test_identical_placement_moves_are_one_line():
 
 def test_small_lists_are_not_folded():
     text = diff_format.markdown(_many_distinct(2, 1))
-    assert "| c0000 | changed | 1 | 0 | 0 |" in text
+    assert "| `c0000` | changed | 1 | 0 | 0 |" in text
     assert "Clusters affected" not in text
     assert "<code>c0000</code>: 1 added" in text

@@ -125,11 +125,14 @@ def test_status_and_explain_text_escape_terminal_controls():
 def test_check_lists_planted_file_names_without_escape_sequences(cli, fleet_dir: FleetDir):
     write_fleet(fleet_dir)
     assert run(cli, "render", "-f", str(fleet_dir.root / "fleet.yaml")).exit_code == 0
-    (fleet_dir.root / "rendered" / "evil\x1b[2J\x1b[31m\u202e.yaml").write_text("a: 1\n")
+    # Inside a cluster's folder (a stray file beside the cluster folders is an error of its own).
+    cluster = sorted(p.name for p in (fleet_dir.root / "rendered").iterdir() if p.is_dir())[0]
+    planted = fleet_dir.root / "rendered" / cluster / "evil\x1b[2J\x1b[31m\u202e.yaml"
+    planted.write_text("a: 1\n")
     result = run(cli, "check", "-f", str(fleet_dir.root / "fleet.yaml"))
     assert result.exit_code != 0
     assert "\x1b" not in result.output and "\x1b" not in (result.stderr or "")
-    assert "extra:   evil\\x1b[2J" in result.stderr
+    assert f"extra:   {cluster}/evil\\x1b[2J" in result.stderr
 
 
 def test_github_annotations_escape_terminal_controls():

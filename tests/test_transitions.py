@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, SHARED_CRDS
+from conftest import REPO, require_crds
 from fleetc.core.output_layout import object_path
 from fleetc.views import transitions
 from fleetc.views.transitions import ERROR, NOT_CHECKED, Obj
@@ -323,7 +322,7 @@ def test_cel_rule_celpy_cannot_evaluate_is_not_checked_never_passed():
 
 
 def _bgp_peer_crd() -> dict:
-    path = Path(SHARED_CRDS) / "metallb/metallb.io_bgppeers.yaml"
+    path = require_crds() / "metallb/metallb.io_bgppeers.yaml"
     if not path.is_file():
         pytest.skip(f"the upstream MetalLB CRDs are not available (looked for {path})")
     return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED_CRDS, run
+from conftest import require_crds, run
 from gitrepo import GitFleet
 
 FLEET = """
@@ -208,7 +207,7 @@ def test_check_against_an_unknown_revision_is_an_error(cli, fleet):
 
 
 def test_cel_rule_from_the_upstream_crds_via_crds_option(cli, tmp_path):
-    crds = Path(SHARED_CRDS) / "metallb"
+    crds = require_crds() / "metallb"
     if not (crds / "metallb.io_bgppeers.yaml").is_file():
         pytest.skip(f"the upstream MetalLB CRDs are not available (looked for {crds})")
     fleet = GitFleet(tmp_path)
