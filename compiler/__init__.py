@@ -6,11 +6,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
-    from fleetc.core.inputs import Inputs
-    from fleetc.core.version import __version__
-    from fleetc.pipeline import Options, Result, compile_fleet
-    from fleetc.shell.load import load
+    from .core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+    from .core.inputs import Inputs
+    from .core.version import __version__
+    from .pipeline import Options, Result, compile_fleet
+    from .shell.load import load
 
 # Imported on first use (PEP 562), so that a command answered from the cache does not import
 # the whole compiler.

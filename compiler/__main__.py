@@ -1,3 +1,3 @@
-from fleetc.cli import main
+from .cli import main
 
 main()

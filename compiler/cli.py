@@ -12,20 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from fleetc.core import diagnostics_format
-from fleetc.core.diagnostics import Diagnostics, suggest
-from fleetc.core.escape import one_line
-from fleetc.core.lock import LOCK_FILE
-from fleetc.core.reporter import SILENT, Reporter
-from fleetc.core.version import __version__
-from fleetc.shell import terminal as report
-from fleetc.shell import writer
-from fleetc.shell.cache import Cache, Hit, RecordingSource
-from fleetc.shell.cache import digest as cache_digest
-from fleetc.shell.sources import Source
+
+from .core import diagnostics_format
+from .core.diagnostics import Diagnostics, suggest
+from .core.escape import one_line
+from .core.lock import LOCK_FILE
+from .core.reporter import SILENT, Reporter
+from .core.version import __version__
+from .shell import terminal as report
+from .shell import writer
+from .shell.cache import Cache, Hit, RecordingSource
+from .shell.cache import digest as cache_digest
+from .shell.sources import Source
 
 if TYPE_CHECKING:
-    from fleetc.pipeline import Options, Result
+    from .pipeline import Options, Result
 
 
 class _Lazy:

@@ -10,23 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import lock, secrets
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.inputs import Inputs
-from fleetc.core.model import Fleet, HubObject
-from fleetc.core.placed import ClusterObjects
-from fleetc.core.reporter import SILENT, Reporter
-from fleetc.sections.flux.section import Flux
-from fleetc.sections.metallb.section import LoadBalancers
-from fleetc.sections.protocol import Section, SectionInput, SectionOutput
-from fleetc.sections.services.section import Services
-from fleetc.stages import emit, lint, model, override, place, select, templates
-from fleetc.stages.override import Overridden
-from fleetc.stages.rollout import Action, Advance, Approve, RolledOut, rollout
-from fleetc.stages.rollout.lock_section import SECTION as ROLLOUTS_SECTION
-from fleetc.stages.schedule import Outcome, schedule_fleet
-from fleetc.stages.schedule.eviction import SECTION as EVICTIONS_SECTION
-from fleetc.stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
+from .core import lock, secrets
+from .core.diagnostics import Diagnostics, Position
+from .core.inputs import Inputs
+from .core.model import Fleet, HubObject
+from .core.placed import ClusterObjects
+from .core.reporter import SILENT, Reporter
+from .sections.flux.section import Flux
+from .sections.metallb.section import LoadBalancers
+from .sections.protocol import Section, SectionInput, SectionOutput
+from .sections.services.section import Services
+from .stages import emit, lint, model, override, place, select, templates
+from .stages.override import Overridden
+from .stages.rollout import Action, Advance, Approve, RolledOut, rollout
+from .stages.rollout.lock_section import SECTION as ROLLOUTS_SECTION
+from .stages.schedule import Outcome, schedule_fleet
+from .stages.schedule.eviction import SECTION as EVICTIONS_SECTION
+from .stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
 
 # The generating sections of fleet.yaml, in the order they run; Flux runs last, as it wires
 # the bundles the others create. Adding a section is a package under sections/ and a line here.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
-from fleetc.core.labels import check_selector, matches
-from fleetc.core.model import Fleet, Located
-from fleetc.core.yamlsource import Path
+from .diagnostics import Diagnostics, did_you_mean, field_path
+from .labels import check_selector, matches
+from .model import Fleet, Located
+from .yamlsource import Path
 
 
 def select_clusters(

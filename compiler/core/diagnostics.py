@@ -7,7 +7,7 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from fleetc.core.escape import printable
+from .escape import printable
 
 
 class Severity(str, enum.Enum):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostic, Position, Severity
-from fleetc.core.escape import printable
+from .diagnostics import Diagnostic, Position, Severity
+from .escape import printable
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetc.core.yamlsource import Document
+from .yamlsource import Document
 
 FLEET_FILE = "fleet.yaml"
 DEFAULT_RESOURCES = ("hub/",)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
-from fleetc.core.yamlsource import Document
+from .diagnostics import Diagnostics
+from .model import Fleet, HubObject, ObjectKey, split_api_version
+from .yamlsource import Document
 
 PLACEMENT_GROUP = "placement.kubernetes-fleet.io"
 PLACEMENT_VERSIONS = ("v1", "v1beta1")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.model import Located
+from .diagnostics import Diagnostics, field_path
+from .model import Located
 
 Path = tuple[str | int, ...]
 

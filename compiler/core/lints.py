@@ -12,7 +12,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from .diagnostics import Diagnostic, Diagnostics, Position, Severity
 
 IGNORE_ANNOTATION = "fleetc.io/ignore"
 

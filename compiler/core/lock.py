@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import yamlout
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import FLEET_API_VERSION
-from fleetc.core.yamlsource import Document
+from . import yamlout
+from .diagnostics import Diagnostics
+from .model import FLEET_API_VERSION
+from .yamlsource import Document
 
 LOCK_FILE = "fleet.lock"
 LOCK_KIND = "FleetLock"

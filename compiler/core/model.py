@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Position
-from fleetc.core.yamlsource import Document, Path
+from .diagnostics import Position
+from .yamlsource import Document, Path
 
 FLEET_API_VERSION = "fleetc.io/v1alpha1"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from fleetc.core.model import ObjectKey
+from .model import ObjectKey
 
 CLUSTER_SCOPE_DIR = "_cluster"
 KUSTOMIZATION = "kustomization.yaml"

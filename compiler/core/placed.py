@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core.model import ObjectKey
+from .model import ObjectKey
 
 
 @dataclass

@@ -9,11 +9,12 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-from fleetc.core import secrets
-from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
-from fleetc.core.yamlsource import Document
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
+
+from . import secrets
+from .diagnostics import Diagnostics, did_you_mean, field_path
+from .yamlsource import Document
 
 # The schemas' ``$id``s are their file names, so their ``$ref``s resolve next to the file a
 # validator read them from (no remote fetch); fleetc itself serves them under this base.

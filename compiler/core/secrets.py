@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, Position, field_path
-from fleetc.core.model import Fleet, HubObject, ObjectKey
-from fleetc.core.placed import ClusterObjects
+from .diagnostics import Diagnostics, Position, field_path
+from .model import Fleet, HubObject, ObjectKey
+from .placed import ClusterObjects
 
 ALLOW_ANNOTATION = "fleetc.io/allow-plain-secret"
 PAYLOAD_FIELDS = ("data", "stringData")

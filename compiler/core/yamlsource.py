@@ -13,14 +13,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import yamlsyntax as syntax
-from fleetc.core.diagnostics import Diagnostics, Position
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
+
+from . import yamlsyntax as syntax
+from .diagnostics import Diagnostics, Position
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics
-from fleetc.core.lock import Lock
-from fleetc.core.model import Fleet, ObjectKey
-from fleetc.core.placed import ClusterObjects, RenderedObject
+from ..core.diagnostics import Diagnostic, Diagnostics
+from ..core.lock import Lock
+from ..core.model import Fleet, ObjectKey
+from ..core.placed import ClusterObjects, RenderedObject
 
 # Given the object already on the cluster, the diagnostic a clash is (None: keep the object that
 # is there and add nothing, without a word — e.g. a Namespace both sides want).

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleetc.core.diagnostics import Diagnostics, Position, field_path
-from fleetc.core.yamlsource import parse
-from fleetc.shell import validate_rendered
-from fleetc.views import transitions
+from ..core.diagnostics import Diagnostics, Position, field_path
+from ..core.yamlsource import parse
+from ..views import transitions
+from . import validate_rendered
 
 
 def check(

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.output_layout import FLUX_SYSTEM
-from fleetc.core.yamlsource import Document
-from fleetc.shell.sources import FILE, Source, join
+from ..core.diagnostics import Diagnostics, Position
+from ..core.output_layout import FLUX_SYSTEM
+from ..core.yamlsource import Document
+from .sources import FILE, Source, join
 
 COMPONENTS = "gotk-components.yaml"
 SYNC = "gotk-sync.yaml"

@@ -35,9 +35,10 @@ from typing import Any
 
 import fleetc
 import fleetc.schemas as fleetc_schemas
-from fleetc.shell import writer
-from fleetc.shell.sources import Entry, FileSource
-from fleetc.stages.emit import FLUX_SYSTEM
+
+from ..stages.emit import FLUX_SYSTEM
+from . import writer
+from .sources import Entry, FileSource
 
 MAGIC = b"fleetc-cache 1\n"
 CACHE_DIR = "cache"

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.inputs import Inputs
-from fleetc.core.reporter import SILENT, Reporter
-from fleetc.pipeline import Options, Result, compile_fleet
-from fleetc.shell.load import load
-from fleetc.shell.sources import Source
+from ..core.diagnostics import Diagnostics
+from ..core.inputs import Inputs
+from ..core.reporter import SILENT, Reporter
+from ..pipeline import Options, Result, compile_fleet
+from .load import load
+from .sources import Source
 
 
 @dataclass(frozen=True)

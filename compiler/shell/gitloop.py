@@ -14,20 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.inputs import FLEET_FILE
-from fleetc.core.lock import LOCK_FILE
-from fleetc.core.output_layout import FLUX_SYSTEM
-from fleetc.core.reporter import SILENT, Reporter
-from fleetc.core.snapshot_store import SNAPSHOT_STORE
-from fleetc.pipeline import Options, Result
-from fleetc.shell import gitsource, output_tree, writer
-from fleetc.shell.compile import compile_file, compile_loaded
-from fleetc.shell.gitsource import load_commit
-from fleetc.shell.load import load
-from fleetc.shell.sources import join
-from fleetc.views import diff as fleetdiff
-from fleetc.views import diff_format
+
+from ..core.diagnostics import Diagnostics, Position
+from ..core.inputs import FLEET_FILE
+from ..core.lock import LOCK_FILE
+from ..core.output_layout import FLUX_SYSTEM
+from ..core.reporter import SILENT, Reporter
+from ..core.snapshot_store import SNAPSHOT_STORE
+from ..pipeline import Options, Result
+from ..views import diff as fleetdiff
+from ..views import diff_format
+from . import gitsource, output_tree, writer
+from .compile import compile_file, compile_loaded
+from .gitsource import load_commit
+from .load import load
+from .sources import join
 
 # fleetc's own scratch files (the render lock, staging files, a shadow tree): never sources.
 SCRATCH_PREFIXES = (writer.RENDER_LOCK, writer.STAGING_PREFIX, writer.SHADOW_PREFIX)

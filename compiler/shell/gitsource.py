@@ -12,10 +12,11 @@ import posixpath
 from pathlib import Path
 
 import git
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.inputs import FLEET_FILE, Inputs
-from fleetc.shell.load import load_source
-from fleetc.shell.sources import FILE, FOLDER, LINK, OTHER, Entry
+
+from ..core.diagnostics import Diagnostics
+from ..core.inputs import FLEET_FILE, Inputs
+from .load import load_source
+from .sources import FILE, FOLDER, LINK, OTHER, Entry
 
 LINK_MODE = 0o120000
 MAX_LINK_HOPS = 40

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fleetc.shell import writer
+from . import writer
 
 ASSETS = "report_assets"
 

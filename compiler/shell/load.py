@@ -11,9 +11,9 @@ import os
 import posixpath
 from pathlib import Path
 
-from fleetc.core import yamlsource
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.inputs import (
+from ..core import yamlsource
+from ..core.diagnostics import Diagnostics, Position
+from ..core.inputs import (
     DEFAULT_INVENTORY,
     DEFAULT_OUTPUT,
     DEFAULT_RESOURCES,
@@ -21,12 +21,12 @@ from fleetc.core.inputs import (
     Inputs,
     SourceText,
 )
-from fleetc.core.lock import LOCK_FILE
-from fleetc.core.output_layout import FLUX_SYSTEM
-from fleetc.core.snapshot_store import SNAPSHOT_STORE
-from fleetc.core.yamlsource import Document
-from fleetc.shell import bootstrap
-from fleetc.shell.sources import FILE, LINK, FileSource, Source, join
+from ..core.lock import LOCK_FILE
+from ..core.output_layout import FLUX_SYSTEM
+from ..core.snapshot_store import SNAPSHOT_STORE
+from ..core.yamlsource import Document
+from . import bootstrap
+from .sources import FILE, LINK, FileSource, Source, join
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIX = ".yaml.j2"

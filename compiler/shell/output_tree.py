@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fleetc.core.output_layout import FLUX_SYSTEM
-from fleetc.shell.sources import FILE, FOLDER, Source, join
+from ..core.output_layout import FLUX_SYSTEM
+from .sources import FILE, FOLDER, Source, join
 
 
 def _skip_missing(path: str, exc: OSError) -> None:

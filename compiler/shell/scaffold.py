@@ -10,8 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fleetc.core.schema import schema_files
-from fleetc.core.version import __version__
+from ..core.schema import schema_files
+from ..core.version import __version__
 
 # Where fleetc is installed from: its git repository (the pre-commit `repo:` and the workflow's
 # pip requirement pin the release tag v<version>).

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fleetc.core.lock import LOCK_FILE
-from fleetc.core.snapshot_store import SNAPSHOT_STORE
-from fleetc.shell import output_tree, writer
-from fleetc.shell.sources import FileSource
+from ..core.lock import LOCK_FILE
+from ..core.snapshot_store import SNAPSHOT_STORE
+from . import output_tree, writer
+from .sources import FileSource
 
 
 def existing(root: Path) -> dict[str, bytes | None]:

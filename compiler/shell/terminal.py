@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from fleetc.core import diagnostics_format, lints
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.reporter import STAGES, Reporter
+
+from ..core import diagnostics_format, lints
+from ..core.diagnostics import Diagnostics
+from ..core.reporter import STAGES, Reporter
 
 T = TypeVar("T")
 # A progress bar appears only for work that is long enough to need one.

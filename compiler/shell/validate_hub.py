@@ -19,20 +19,21 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from fleetc.core import secrets
-from fleetc.core.diagnostics import Diagnostics, did_you_mean, field_path
-from fleetc.core.model import Fleet, HubObject, ObjectKey, split_api_version
-from fleetc.core.yamlsource import Document
-from fleetc.pipeline import Compilation
-from fleetc.shell.load import TEMPLATE_SUFFIX
-from fleetc.shell.validate_rendered import (
+from jsonschema.exceptions import ValidationError
+
+from ..core import secrets
+from ..core.diagnostics import Diagnostics, did_you_mean, field_path
+from ..core.model import Fleet, HubObject, ObjectKey, split_api_version
+from ..core.yamlsource import Document
+from ..pipeline import Compilation
+from .load import TEMPLATE_SUFFIX
+from .validate_rendered import (
     _SCHEMA_ROOT,
     CustomResourceDefinitions,
     builtin_validator,
     crd_validator,
     schema_version,
 )
-from jsonschema.exceptions import ValidationError
 
 CRD_KEY = ObjectKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "")
 

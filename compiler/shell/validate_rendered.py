@@ -22,15 +22,16 @@ from typing import Any
 
 import jsonschema
 import yaml
-from fleetc.core import crd_rules, secrets
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.model import split_api_version
-from fleetc.core.yamlsource import Document
-from fleetc.shell import output_tree
-from fleetc.shell.load import Reader
-from fleetc.shell.sources import FILE, LINK, FileSource
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
+
+from ..core import crd_rules, secrets
+from ..core.diagnostics import Diagnostics, Position
+from ..core.model import split_api_version
+from ..core.yamlsource import Document
+from . import output_tree
+from .load import Reader
+from .sources import FILE, LINK, FileSource
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

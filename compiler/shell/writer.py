@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from fleetc.core.lock import LOCK_FILE as FLEET_LOCK
-from fleetc.shell import output_tree
-from fleetc.shell.sources import FileSource, read_regular
-from fleetc.stages.emit import FLUX_SYSTEM
+from ..core.lock import LOCK_FILE as FLEET_LOCK
+from ..stages.emit import FLUX_SYSTEM
+from . import output_tree
+from .sources import FileSource, read_regular
 
 STAGING_PREFIX = ".fleetc-staging-"
 # The shadow tree's name beside the output when the fleet has no git directory to keep it in.

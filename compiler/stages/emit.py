@@ -13,15 +13,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from fleetc.core import secrets, yamlout
-from fleetc.core.output_layout import (
+from ..core import secrets, yamlout
+from ..core.output_layout import (
     FLUX_SYSTEM,
     KUSTOMIZATION,
     distinct,
     object_path,
 )
-from fleetc.core.placed import ClusterObjects, RenderedObject
-from fleetc.core.reporter import SILENT, Reporter
+from ..core.placed import ClusterObjects, RenderedObject
+from ..core.reporter import SILENT, Reporter
 
 # Bytes all output files of one run may hold together. The 10,000-cluster benchmark fleet
 # (benchmarks/fleetgen.py, about 460,000 files of 324 bytes on average) needs about 150 MB;

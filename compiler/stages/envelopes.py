@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fleetc.core import kube, secrets
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import Fleet, HubObject, ObjectKey
-from fleetc.core.placed import ClusterObjects
-from fleetc.core.yamlsource import Document
+from ..core import kube, secrets
+from ..core.diagnostics import Diagnostics
+from ..core.model import Fleet, HubObject, ObjectKey
+from ..core.placed import ClusterObjects
+from ..core.yamlsource import Document
 
 CLUSTER_ENVELOPE = "ClusterResourceEnvelope"
 NAMESPACED_ENVELOPE = "ResourceEnvelope"

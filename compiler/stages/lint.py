@@ -12,15 +12,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import lints
-from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean, field_path
-from fleetc.core.model import Fleet, HubObject, Located, ObjectKey
-from fleetc.core.placed import ClusterObjects
-from fleetc.stages.envelopes import is_envelope
-from fleetc.stages.override import Overridden
-from fleetc.stages.schedule import Outcome
-from fleetc.stages.select import is_excluded
-from fleetc.stages.templates import Expanded
+from ..core import lints
+from ..core.diagnostics import Diagnostics, Position, did_you_mean, field_path
+from ..core.model import Fleet, HubObject, Located, ObjectKey
+from ..core.placed import ClusterObjects
+from .envelopes import is_envelope
+from .override import Overridden
+from .schedule import Outcome
+from .select import is_excluded
+from .templates import Expanded
 
 # Subtrees whose labelSelectors select hub objects, not clusters.
 _OBJECT_SELECTORS = frozenset({"resourceSelectors", "clusterResourceSelectors"})

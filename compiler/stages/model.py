@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core import schema, secrets
-from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean, field_path
-from fleetc.core.inputs import Inputs
-from fleetc.core.kube import (
+from ..core import schema, secrets
+from ..core.diagnostics import Diagnostics, Position, did_you_mean, field_path
+from ..core.inputs import Inputs
+from ..core.kube import (
     CONTROL_KINDS,
     CONTROLLER_KINDS,
     NAMESPACED_BUILTINS,
@@ -16,7 +16,7 @@ from fleetc.core.kube import (
     hub_object,
     unwrap_lists,
 )
-from fleetc.core.model import (
+from ..core.model import (
     LEAVING,
     NOT_READY,
     READY,
@@ -27,7 +27,7 @@ from fleetc.core.model import (
     Taint,
     split_api_version,
 )
-from fleetc.core.yamlsource import Document
+from ..core.yamlsource import Document
 
 MEMBER_CLUSTER_API_VERSIONS = (
     "cluster.kubernetes-fleet.io/v1",

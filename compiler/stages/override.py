@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
-from fleetc.core import kube, labels, schema, secrets
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.model import Cluster, Fleet, Located, ObjectKey, split_api_version
-from fleetc.core.placed import ClusterObjects, RenderedObject
+
+from ..core import kube, labels, schema, secrets
+from ..core.diagnostics import Diagnostics, Position
+from ..core.model import Cluster, Fleet, Located, ObjectKey, split_api_version
+from ..core.placed import ClusterObjects, RenderedObject
 
 CRO = "ClusterResourceOverride"
 RO = "ResourceOverride"

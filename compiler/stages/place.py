@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import HubObject
-from fleetc.core.placed import ClusterObjects, RenderedObject
-from fleetc.stages import envelopes
-from fleetc.stages.schedule import Outcome
-from fleetc.stages.templates import Expanded
+from ..core.diagnostics import Diagnostics
+from ..core.model import HubObject
+from ..core.placed import ClusterObjects, RenderedObject
+from . import envelopes
+from .schedule import Outcome
+from .templates import Expanded
 
 
 @dataclass(frozen=True)

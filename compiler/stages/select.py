@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core import kube, labels
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.model import Fleet, HubObject, ObjectKey, Placement
+from ..core import kube, labels
+from ..core.diagnostics import Diagnostics, field_path
+from ..core.model import Fleet, HubObject, ObjectKey, Placement
 
 WITH_RESOURCES = "NamespaceWithResources"
 WITH_SELECTORS = "NamespaceWithResourceSelectors"

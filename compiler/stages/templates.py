@@ -18,14 +18,15 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import kube, secrets, yamlsource
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
-from fleetc.core.inputs import SourceText
-from fleetc.core.model import Cluster, Fleet, HubObject, ObjectKey
-from fleetc.core.yamlsource import Document
-from fleetc.stages import envelopes
-from fleetc.stages.sandbox import TemplateSandbox
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+
+from ..core import kube, secrets, yamlsource
+from ..core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from ..core.inputs import SourceText
+from ..core.model import Cluster, Fleet, HubObject, ObjectKey
+from ..core.yamlsource import Document
+from . import envelopes
+from .sandbox import TemplateSandbox
 
 # Jinja compiles a template to Python, which costs far more time and memory than the text:
 # a 2 MiB template took 30 s and 1.4 GB. Real templates are a few KiB.

@@ -14,17 +14,17 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fleetc.core import yamlout
-from fleetc.core.model import Cluster, ObjectKey
-from fleetc.core.output_layout import KUSTOMIZATION, object_path
-from fleetc.core.placed import RenderedObject
-from fleetc.stages import emit as layout
-from fleetc.views import rollout
-from fleetc.views.status import readable
-from fleetc.views.transitions import Finding
+from ..core import yamlout
+from ..core.model import Cluster, ObjectKey
+from ..core.output_layout import KUSTOMIZATION, object_path
+from ..core.placed import RenderedObject
+from ..stages import emit as layout
+from . import rollout
+from .status import readable
+from .transitions import Finding
 
 if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
+    from ..pipeline import Compilation
 
 ADDED = "added"
 REMOVED = "removed"

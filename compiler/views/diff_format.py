@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core.escape import html_text, md_code, md_text, printable
-from fleetc.views.diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
-from fleetc.views.transitions import NOT_CHECKED
+from ..core.escape import html_text, md_code, md_text, printable
+from .diff import ADDED, CHANGED, REMOVED, ClusterDiff, FleetDiff
+from .transitions import NOT_CHECKED
 
 JSON_VERSION = 1
 # Characters of markdown before YAML diffs are left out.

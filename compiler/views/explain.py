@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import yamlout
-from fleetc.core.diagnostics import suggest
-from fleetc.core.escape import printable
-from fleetc.core.model import ObjectKey
-from fleetc.core.placed import RenderedObject
-from fleetc.pipeline import Compilation
-from fleetc.stages import emit as layout
-from fleetc.views import diff, rollout
+from ..core import yamlout
+from ..core.diagnostics import suggest
+from ..core.escape import printable
+from ..core.model import ObjectKey
+from ..core.placed import RenderedObject
+from ..pipeline import Compilation
+from ..stages import emit as layout
+from . import diff, rollout
 
 _REF = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)(\.(?P<group>[a-z0-9.-]+))?/(?P<rest>.+)$")
 

@@ -22,16 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.output_layout import object_path
-from fleetc.pipeline import Compilation
-from fleetc.sections.metallb import config as metallb_config
-from fleetc.sections.metallb import ipam
-from fleetc.stages.rollout.results import PlacementRollout
-from fleetc.stages.schedule import Decision
-from fleetc.views import diff as fleetdiff
-from fleetc.views import diff_format, status
-from fleetc.views.explain import source_of
+from ..core.diagnostics import Diagnostics
+from ..core.output_layout import object_path
+from ..pipeline import Compilation
+from ..sections.metallb import config as metallb_config
+from ..sections.metallb import ipam
+from ..stages.rollout.results import PlacementRollout
+from ..stages.schedule import Decision
+from . import diff as fleetdiff
+from . import diff_format, status
+from .explain import source_of
 
 VERSION = 1
 # Stands for '"<cluster>"' in a shared reason text; a text that holds it already is kept whole.

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.escape import printable
-from fleetc.pipeline import Compilation
-from fleetc.stages.rollout import PlacementRollout, RunView, engine
-from fleetc.stages.rollout.plan import DELETE_STAGE
+from ..core.escape import printable
+from ..pipeline import Compilation
+from ..stages.rollout import PlacementRollout, RunView, engine
+from ..stages.rollout.plan import DELETE_STAGE
 
 
 def runs(comp: Compilation) -> list[RunView]:

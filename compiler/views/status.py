@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from fleetc.core.escape import printable
-from fleetc.core.model import Placement
-from fleetc.stages.schedule import Decision, Outcome
-from fleetc.views import rollout
+from ..core.escape import printable
+from ..core.model import Placement
+from ..stages.schedule import Decision, Outcome
+from . import rollout
 
 if TYPE_CHECKING:
-    from fleetc.pipeline import Compilation
+    from ..pipeline import Compilation
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:

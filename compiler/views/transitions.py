@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from fleetc.core import crd_rules, quantity
-from fleetc.core.model import ObjectKey, split_api_version
-from fleetc.core.output_layout import KUSTOMIZATION
+
+from ..core import crd_rules, quantity
+from ..core.model import ObjectKey, split_api_version
+from ..core.output_layout import KUSTOMIZATION
 
 ERROR = "error"
 NOT_CHECKED = "not checked"

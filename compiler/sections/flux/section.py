@@ -24,12 +24,12 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from fleetc.core import schema
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity
-from fleetc.core.inputs import DEFAULT_OUTPUT
-from fleetc.core.model import ObjectKey
-from fleetc.core.placed import RenderedObject
-from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
+from ...core import schema
+from ...core.diagnostics import Diagnostic, Diagnostics, Position, Severity
+from ...core.inputs import DEFAULT_OUTPUT
+from ...core.model import ObjectKey
+from ...core.placed import RenderedObject
+from ..protocol import SectionInput, SectionOutput, object_key
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"

@@ -15,11 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.lock import LOCK_FILE
-from fleetc.core.yamlsource import Document
-from fleetc.sections.metallb import ipam
-from fleetc.sections.metallb.config import ClusterNet, Config, Entry, LoadBalancer
+from ...core.diagnostics import Diagnostics, field_path
+from ...core.lock import LOCK_FILE
+from ...core.yamlsource import Document
+from . import ipam
+from .config import ClusterNet, Config, Entry, LoadBalancer
 
 LOCK_SECTION = "addresses"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import cluster_pick, labels, schema
-from fleetc.core.diagnostics import Diagnostics, Position, field_path
-from fleetc.core.model import Cluster, Fleet, Located
-from fleetc.core.yamlsource import Path
-from fleetc.sections.metallb import ipam
+from ...core import cluster_pick, labels, schema
+from ...core.diagnostics import Diagnostics, Position, field_path
+from ...core.model import Cluster, Fleet, Located
+from ...core.yamlsource import Path
+from . import ipam
 
 DEFAULT_NAMESPACE = "metallb-system"
 DEFAULT_MODE = "frr-k8s"

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from fleetc.core import labels, schema
-from fleetc.core.diagnostics import Diagnostics, Position, field_path
-from fleetc.core.model import ObjectKey
-from fleetc.sections.metallb import ipam
-from fleetc.sections.metallb.allocate import Pool, Previous
-from fleetc.sections.metallb.config import ClusterNet, Peer
+from ...core import labels, schema
+from ...core.diagnostics import Diagnostics, Position, field_path
+from ...core.model import ObjectKey
+from . import ipam
+from .allocate import Pool, Previous
+from .config import ClusterNet, Peer
 
 # Peer fields MetalLB's native BGP mode refuses (DiscardFRROnly).
 FRR_ONLY_PEER_FIELDS = (

@@ -20,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Position, Severity, field_path
-from fleetc.core.model import Fleet, ObjectKey
-from fleetc.core.placed import ClusterObjects, RenderedObject
-from fleetc.sections.metallb import allocate as metallb_allocate
-from fleetc.sections.metallb import config as metallb_model
-from fleetc.sections.metallb import rules as metallb_rules
-from fleetc.sections.metallb.allocate import Pool
-from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
+from ...core.diagnostics import Diagnostic, Diagnostics, Position, Severity, field_path
+from ...core.model import Fleet, ObjectKey
+from ...core.placed import ClusterObjects, RenderedObject
+from ..protocol import SectionInput, SectionOutput, object_key
+from . import allocate as metallb_allocate
+from . import config as metallb_model
+from . import rules as metallb_rules
+from .allocate import Pool
 
 BUNDLE = "metallb-config"
 GROUP = "metallb.io"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import cluster_pick
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import Cluster, Fleet, Located, ObjectKey
+from ...core import cluster_pick
+from ...core.diagnostics import Diagnostics
+from ...core.model import Cluster, Fleet, Located, ObjectKey
 
 MCS_API = "mcs-api"
 AZURE_FLEET = "azure-fleet"

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Severity, field_path
-from fleetc.core.model import Cluster
-from fleetc.core.placed import RenderedObject
-from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
-from fleetc.sections.services.config import MCS_API, Settings, clusterset_dns
+from ...core.diagnostics import Diagnostic, Diagnostics, Severity, field_path
+from ...core.model import Cluster
+from ...core.placed import RenderedObject
+from ..protocol import SectionInput, SectionOutput, object_key
+from .config import MCS_API, Settings, clusterset_dns
 
 ZONE = "clusterset.local"
 BUILT_IN_SINCE = (1, 12, 2)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostic, Diagnostics, Severity, did_you_mean, field_path
-from fleetc.core.model import Fleet, ObjectKey
-from fleetc.core.placed import RenderedObject
-from fleetc.sections.protocol import SectionInput, SectionOutput, object_key
-from fleetc.sections.services import dns as clusterset_dns
-from fleetc.sections.services import rules as service_rules
-from fleetc.sections.services.config import (
+from ...core.diagnostics import Diagnostic, Diagnostics, Severity, did_you_mean, field_path
+from ...core.model import Fleet, ObjectKey
+from ...core.placed import RenderedObject
+from ..protocol import SectionInput, SectionOutput, object_key
+from . import dns as clusterset_dns
+from . import rules as service_rules
+from .config import (
     AZURE_FLEET,
     MCS_API,
     MERGE,
@@ -27,7 +27,7 @@ from fleetc.sections.services.config import (
     pick_clusters,
     settings,
 )
-from fleetc.sections.services.rules import EXTERNAL_NAME, HEADLESS, Conflict, Exported, Merged
+from .rules import EXTERNAL_NAME, HEADLESS, Conflict, Exported, Merged
 
 MCS_GROUP = "multicluster.x-k8s.io"
 FLEET_NETWORKING_GROUP = "networking.fleet.azure.com"

@@ -1,7 +1,7 @@
 """Staged rollouts: KubeFleet's External strategy, ClusterStagedUpdateStrategy and
 ClusterStagedUpdateRun, compiled offline (``stage.rollout`` is the pipeline stage)."""
 
-from fleetc.stages.rollout.results import (
+from .results import (
     Action,
     ActionResult,
     Advance,
@@ -10,7 +10,7 @@ from fleetc.stages.rollout.results import (
     RolledOut,
     RunView,
 )
-from fleetc.stages.rollout.stage import rollout
+from .stage import rollout
 
 __all__ = [
     "Action",

@@ -16,9 +16,9 @@ import copy
 import re
 from dataclasses import dataclass
 
-from fleetc.stages.rollout.inputs import RUN_STATE, STOP
-from fleetc.stages.rollout.lock_section import FAILED, SUCCEEDED, RunRecord, StageProgress
-from fleetc.stages.rollout.plan import Plan
+from .inputs import RUN_STATE, STOP
+from .lock_section import FAILED, SUCCEEDED, RunRecord, StageProgress
+from .plan import Plan
 
 APPROVAL = "approval"
 WAIT = "wait"

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core import labels
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.kube import PLACEMENT_GROUP, PLACEMENT_VERSIONS
-from fleetc.core.model import Fleet, HubObject, Located, split_api_version
+from ...core import labels
+from ...core.diagnostics import Diagnostics, field_path
+from ...core.kube import PLACEMENT_GROUP, PLACEMENT_VERSIONS
+from ...core.model import Fleet, HubObject, Located, split_api_version
 
 STRATEGY = "ClusterStagedUpdateStrategy"
 RUN = "ClusterStagedUpdateRun"

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.lock import LOCK_FILE, Lock
+from ...core.diagnostics import Diagnostics
+from ...core.lock import LOCK_FILE, Lock
 
 SECTION = "rollouts"
 SUCCEEDED = "Succeeded"

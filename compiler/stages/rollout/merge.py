@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import Fleet, ObjectKey
-from fleetc.core.placed import ClusterObjects, RenderedObject
-from fleetc.stages.rollout import rules
+from ...core.diagnostics import Diagnostics
+from ...core.model import Fleet, ObjectKey
+from ...core.placed import ClusterObjects, RenderedObject
+from . import rules
 
 
 def merge(

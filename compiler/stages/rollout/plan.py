@@ -16,10 +16,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from fleetc.core import labels
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.model import Cluster
-from fleetc.stages.rollout.inputs import Run, Stage, Strategy
+from ...core import labels
+from ...core.diagnostics import Diagnostics
+from ...core.model import Cluster
+from .inputs import Run, Stage, Strategy
 
 DELETE_STAGE = "kubernetes-fleet.io/deleteStage"
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")

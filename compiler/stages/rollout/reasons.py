@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleetc.stages.rollout.lock_section import PlacementRecord
-from fleetc.stages.rollout.results import RunView
+from .lock_section import PlacementRecord
+from .results import RunView
 
 
 def explain(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Position
-from fleetc.core.placed import ClusterObjects
-from fleetc.stages.rollout import engine
-from fleetc.stages.rollout.lock_section import RunRecord
-from fleetc.stages.rollout.plan import Plan
+from ...core.diagnostics import Position
+from ...core.placed import ClusterObjects
+from . import engine
+from .lock_section import RunRecord
+from .plan import Plan
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ External cannot go back to RollingUpdate, as in KubeFleet).
 
 from __future__ import annotations
 
-from fleetc.core.model import Placement
+from ...core.model import Placement
 
 EXTERNAL = "External"
 ROLLING_UPDATE = "RollingUpdate"

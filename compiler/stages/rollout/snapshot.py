@@ -21,14 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import kube, schema, secrets, yamlout
-from fleetc.core.diagnostics import Diagnostics, Position
-from fleetc.core.model import FLEET_API_VERSION, Fleet, HubObject
-from fleetc.core.placed import ClusterObjects, RenderedObject
-from fleetc.core.snapshot_store import SNAPSHOT_STORE
-from fleetc.core.yamlsource import Document
-from fleetc.stages import envelopes, override
-from fleetc.stages.override import Overridden, Override
+from ...core import kube, schema, secrets, yamlout
+from ...core.diagnostics import Diagnostics, Position
+from ...core.model import FLEET_API_VERSION, Fleet, HubObject
+from ...core.placed import ClusterObjects, RenderedObject
+from ...core.snapshot_store import SNAPSHOT_STORE
+from ...core.yamlsource import Document
+from .. import envelopes, override
+from ..override import Overridden, Override
 
 STORE_FOLDER = SNAPSHOT_STORE
 SNAPSHOT_KIND = "ResourceSnapshot"

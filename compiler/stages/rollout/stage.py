@@ -14,14 +14,16 @@ import copy
 import dataclasses
 from collections.abc import Mapping
 
-from fleetc.core.diagnostics import Diagnostics, Position, did_you_mean
-from fleetc.core.lock import Lock
-from fleetc.core.model import Fleet, HubObject, ObjectKey, Placement
-from fleetc.core.placed import RenderedObject
-from fleetc.core.yamlsource import Document
-from fleetc.stages import override
-from fleetc.stages.override import Overridden
-from fleetc.stages.rollout import (
+from ...core.diagnostics import Diagnostics, Position, did_you_mean
+from ...core.lock import Lock
+from ...core.model import Fleet, HubObject, ObjectKey, Placement
+from ...core.placed import RenderedObject
+from ...core.yamlsource import Document
+from .. import override
+from ..override import Overridden
+from ..schedule import Outcome
+from ..schedule import lock_section as schedule_lock
+from . import (
     engine,
     inputs,
     lock_section,
@@ -31,10 +33,10 @@ from fleetc.stages.rollout import (
     rules,
     snapshot,
 )
-from fleetc.stages.rollout.inputs import INITIALIZE, RUN_STATE, STOP, Run, StagedInputs
-from fleetc.stages.rollout.lock_section import FAILED, PlacementRecord, RunRecord
-from fleetc.stages.rollout.plan import Plan
-from fleetc.stages.rollout.results import (
+from .inputs import INITIALIZE, RUN_STATE, STOP, Run, StagedInputs
+from .lock_section import FAILED, PlacementRecord, RunRecord
+from .plan import Plan
+from .results import (
     Action,
     ActionResult,
     Approve,
@@ -42,8 +44,6 @@ from fleetc.stages.rollout.results import (
     RolledOut,
     RunView,
 )
-from fleetc.stages.schedule import Outcome
-from fleetc.stages.schedule import lock_section as schedule_lock
 
 _BAD_TRANSITIONS = {(INITIALIZE, STOP), (RUN_STATE, INITIALIZE), (STOP, INITIALIZE)}
 STAGES_CHANGED = (

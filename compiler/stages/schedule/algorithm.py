@@ -10,18 +10,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, did_you_mean
-from fleetc.core.lock import Lock
-from fleetc.core.model import LEAVING, Cluster, Fleet, Placement
-from fleetc.stages.schedule import eviction, lock_section, strategy, update_rules, validation
-from fleetc.stages.schedule import outcome as text
-from fleetc.stages.schedule.framework import CycleState, Score, Status, run_filters, run_scores
-from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
-from fleetc.stages.schedule.outcome import Condition, Decision, Outcome
-from fleetc.stages.schedule.plugins import sameplacement, topologyspread
-from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
-from fleetc.stages.schedule.plugins.topologyspread import constraints
-from fleetc.stages.schedule.profile import filters, scorers
+from ...core.diagnostics import Diagnostics, did_you_mean
+from ...core.lock import Lock
+from ...core.model import LEAVING, Cluster, Fleet, Placement
+from . import eviction, lock_section, strategy, update_rules, validation
+from . import outcome as text
+from .framework import CycleState, Score, Status, run_filters, run_scores
+from .lock_section import Pick, Remembered, policy_hash
+from .outcome import Condition, Decision, Outcome
+from .plugins import sameplacement, topologyspread
+from .plugins.eligibility import ClusterEligibility
+from .plugins.topologyspread import constraints
+from .profile import filters, scorers
 
 
 @dataclass(frozen=True)

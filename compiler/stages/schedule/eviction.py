@@ -17,12 +17,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core import schema
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.kube import PLACEMENT_GROUP
-from fleetc.core.lock import LOCK_FILE, Lock
-from fleetc.core.model import READY, Fleet, HubObject, Placement, split_api_version
-from fleetc.stages.schedule.lock_section import Remembered
+from ...core import schema
+from ...core.diagnostics import Diagnostics
+from ...core.kube import PLACEMENT_GROUP
+from ...core.lock import LOCK_FILE, Lock
+from ...core.model import READY, Fleet, HubObject, Placement, split_api_version
+from .lock_section import Remembered
 
 SECTION = "evictions"
 EVICTION = "ClusterResourcePlacementEviction"

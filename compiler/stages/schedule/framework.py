@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fleetc.core.model import Cluster, Placement
+from ...core.model import Cluster, Placement
 
 
 class Code(enum.Enum):

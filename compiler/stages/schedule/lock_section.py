@@ -23,10 +23,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics
-from fleetc.core.lock import LOCK_FILE, Lock
-from fleetc.core.model import Placement
-from fleetc.stages.schedule.framework import Score
+from ...core.diagnostics import Diagnostics
+from ...core.lock import LOCK_FILE, Lock
+from ...core.model import Placement
+from .framework import Score
 
 SECTION = "placements"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fleetc.stages.schedule.framework import FilterPlugin, ScorePlugin
-from fleetc.stages.schedule.plugins.clusteraffinity import ClusterAffinity
-from fleetc.stages.schedule.plugins.eligibility import ClusterEligibility
-from fleetc.stages.schedule.plugins.namespaceaffinity import NamespaceAffinity
-from fleetc.stages.schedule.plugins.sameplacement import SamePlacementAffinity
-from fleetc.stages.schedule.plugins.tainttoleration import TaintToleration
-from fleetc.stages.schedule.plugins.topologyspread import TopologySpread
+from .framework import FilterPlugin, ScorePlugin
+from .plugins.clusteraffinity import ClusterAffinity
+from .plugins.eligibility import ClusterEligibility
+from .plugins.namespaceaffinity import NamespaceAffinity
+from .plugins.sameplacement import SamePlacementAffinity
+from .plugins.tainttoleration import TaintToleration
+from .plugins.topologyspread import TopologySpread
 
 
 def filters() -> list[FilterPlugin]:

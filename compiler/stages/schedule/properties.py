@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from fleetc.core import quantity
-from fleetc.core.model import Cluster
+from ...core import quantity
+from ...core.model import Cluster
 
 RESOURCE_PREFIX = "resources.kubernetes-fleet.io/"
 # resources.kubernetes-fleet.io/<kind>-<resource> reads status.resourceUsage.<field>[resource].

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.model import Placement
+from ...core.diagnostics import Diagnostics, field_path
+from ...core.model import Placement
 
 # KubeFleet's RollingUpdate defaults (pkg/utils/defaulter): 25%, 25%, 60 seconds.
 ROLLING_DEFAULTS = {"maxUnavailable": "25%", "maxSurge": "25%", "unavailablePeriodSeconds": 60}

@@ -10,9 +10,9 @@ A placement that breaks one is not scheduled.
 
 from __future__ import annotations
 
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.model import Placement
-from fleetc.stages.schedule.lock_section import Remembered, toleration_text
+from ...core.diagnostics import Diagnostics, field_path
+from ...core.model import Placement
+from .lock_section import Remembered, toleration_text
 
 HINT = (
     "KubeFleet denies this change to an existing placement: create a new placement (another "

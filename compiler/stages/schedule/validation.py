@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core import labels, schema
-from fleetc.core.diagnostics import Diagnostics, field_path
-from fleetc.core.model import Placement
+from ...core import labels, schema
+from ...core.diagnostics import Diagnostics, field_path
+from ...core.model import Placement
 
 FORBIDDEN = {
     "PickFixed": ("affinity", "numberOfClusters", "topologySpreadConstraints", "tolerations"),

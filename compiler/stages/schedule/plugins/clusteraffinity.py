@@ -13,10 +13,10 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from fleetc.core import labels, quantity
-from fleetc.core.model import Cluster
-from fleetc.stages.schedule import properties
-from fleetc.stages.schedule.framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
+from ....core import labels, quantity
+from ....core.model import Cluster
+from .. import properties
+from ..framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
 
 NAME = "ClusterAffinity"
 REASON = "cluster does not match with any of the required cluster affinity terms"

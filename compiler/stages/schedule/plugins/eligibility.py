@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleetc.core.model import Cluster
-from fleetc.stages.schedule.framework import SUCCESS, CycleState, Status, unschedulable
+from ....core.model import Cluster
+from ..framework import SUCCESS, CycleState, Status, unschedulable
 
 NAME = "ClusterEligibility"
 

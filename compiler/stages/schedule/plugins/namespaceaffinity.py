@@ -8,8 +8,8 @@ holds the placement's namespace. The list is every namespace on the member, so t
 
 from __future__ import annotations
 
-from fleetc.core.model import Cluster
-from fleetc.stages.schedule.framework import SKIP, SUCCESS, CycleState, Status, unschedulable
+from ....core.model import Cluster
+from ..framework import SKIP, SUCCESS, CycleState, Status, unschedulable
 
 NAME = "NamespaceAffinity"
 NO_INFORMATION = "cluster has no namespace information available"

@@ -6,8 +6,8 @@ cluster do not reach the filters that would reject it.
 
 from __future__ import annotations
 
-from fleetc.core.model import Cluster
-from fleetc.stages.schedule.framework import SKIP, SUCCESS, Code, CycleState, Status
+from ....core.model import Cluster
+from ..framework import SKIP, SUCCESS, Code, CycleState, Status
 
 NAME = "SamePlacementAffinity"
 ALREADY_SELECTED = Status(Code.ALREADY_SELECTED, "", NAME)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core.model import Cluster, Taint
-from fleetc.stages.schedule.framework import SUCCESS, CycleState, Status, unschedulable
+from ....core.model import Cluster, Taint
+from ..framework import SUCCESS, CycleState, Status, unschedulable
 
 NAME = "TaintToleration"
 REASON = "taint {taint} cannot be tolerated"

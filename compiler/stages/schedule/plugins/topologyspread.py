@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from fleetc.core.model import Cluster
-from fleetc.stages.schedule.framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
+from ....core.model import Cluster
+from ..framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
 
 NAME = "TopologySpread"
 REASON = 'violated doNotSchedule topology spread constraint "{key}" (max skew {max_skew})'
