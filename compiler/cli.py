@@ -17,6 +17,7 @@ from .core import diagnostics_format
 from .core.diagnostics import Diagnostics, suggest
 from .core.escape import one_line
 from .core.lock import LOCK_FILE
+from .core.memo import NO_MEMO
 from .core.reporter import SILENT, Reporter
 from .core.version import __version__
 from .shell import terminal as report
@@ -178,13 +179,22 @@ def _reporter(timings: bool) -> report.TerminalReporter:
 
 
 def _compile(
-    path: Path, options: Options, reporter: Reporter = SILENT, source: Source | None = None
+    path: Path,
+    options: Options,
+    reporter: Reporter = SILENT,
+    source: Source | None = None,
+    cache: Cache | None = None,
 ) -> tuple[Path, Path, Result]:
-    """Load and compile; returns the repository root, the output folder and the result."""
+    """Load and compile (recalling the stages' earlier work from ``cache`` and saving what
+    this compile did into it); returns the repository root, the output folder and the
+    result."""
     fleet_file = loader.find_fleet_file(path)
     click.get_current_context().meta[_ROOT] = Path(os.path.abspath(fleet_file)).parent
     _recover(Path(os.path.abspath(fleet_file)).parent)
-    compiled = compile_shell.compile_file(fleet_file, options, reporter, source)
+    memo = cache.memo() if cache is not None else NO_MEMO
+    compiled = compile_shell.compile_file(fleet_file, options, reporter, source, memo)
+    if cache is not None:
+        cache.save_memo(memo)
     inputs = compiled.inputs
     return inputs.root, inputs.root / inputs.output, compiled.result
 
@@ -452,7 +462,7 @@ def render(
         reporter.print_timings()
         return
     source = cached.cache.source()
-    root, output, result = _compile(path, options, reporter, source)
+    root, output, result = _compile(path, options, reporter, source, cached.cache)
     _validate_hub(root, result, [])
     code = _finish(result, strict)
     if code != report.EXIT_OK:
@@ -589,7 +599,7 @@ def check(
         _say(f"{done} is up to date ({cached.hit.count} file(s))")
         return
     source = cached.cache.source()
-    root, output, result = _compile(path, options, reporter, source)
+    root, output, result = _compile(path, options, reporter, source, cached.cache)
     _validate_hub(root, result, list(crd_folders))
     code = _finish(result, strict)
     if code != report.EXIT_OK:

@@ -13,6 +13,7 @@ from typing import Any
 from .core import lock, secrets
 from .core.diagnostics import Diagnostics, Position
 from .core.inputs import Inputs
+from .core.memo import NO_MEMO, Memo
 from .core.model import Fleet, HubObject
 from .core.placed import ClusterObjects
 from .core.reporter import SILENT, Reporter
@@ -94,8 +95,13 @@ class Result:
 
 
 def compile_fleet(
-    inputs: Inputs, options: Options | None = None, reporter: Reporter = SILENT
+    inputs: Inputs,
+    options: Options | None = None,
+    reporter: Reporter = SILENT,
+    memo: Memo = NO_MEMO,
 ) -> Result:
+    """``memo`` holds results of earlier runs' work (``core.memo``); the result is the same
+    bytes with any memo."""
     options = options or Options()
     diags = Diagnostics()
     with reporter.stage("model"):

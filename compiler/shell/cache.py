@@ -22,6 +22,7 @@ compilations without any diagnostic are cached (their output is the same bytes w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,12 +37,14 @@ from typing import Any
 import fleetc
 import fleetc.schemas as fleetc_schemas
 
+from ..core.memo import NO_MEMO, Memo
 from ..stages.emit import FLUX_SYSTEM
 from . import writer
 from .sources import Entry, FileSource
 
 MAGIC = b"fleetc-cache 1\n"
 CACHE_DIR = "cache"
+MEMO_FILE = "memo.json"
 # A file changed less than this long before the manifest was written may have changed again
 # within the same timestamp tick: it is not recorded as verified.
 RACY_NS = 2_000_000_000
@@ -51,6 +54,7 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@functools.cache
 def _code_fingerprint() -> str:
     """fleetc's source files (name, size, modification time) and the interpreter and library
     versions: any change to the compiler invalidates every entry."""
@@ -287,6 +291,36 @@ class Cache:
             "objects": objects,
         }
         self._write(f"compile-{key[:32]}.json", entry)
+
+    # -- the memo of the stages' work (core.memo) ------------------------------------------
+
+    def memo(self) -> Memo:
+        """The stages' earlier results, when they were saved by this version of fleetc (the
+        file records the code fingerprint); else an empty memo. ``NO_MEMO`` when disabled."""
+        if not self.enabled:
+            return NO_MEMO
+        entry = self._read(MEMO_FILE)
+        if (
+            not isinstance(entry, dict)
+            or entry.get("code") != _code_fingerprint()
+            or not isinstance(entry.get("tables"), dict)
+        ):
+            return Memo()
+        tables = {
+            name: table
+            for name, table in entry["tables"].items()
+            if isinstance(name, str) and isinstance(table, dict)
+        }
+        return Memo(tables)
+
+    def save_memo(self, memo: Memo) -> None:
+        """Keep what this run used (entries no run used are dropped, so the file stays the
+        size of one fleet's work)."""
+        if not self.enabled or memo is NO_MEMO:
+            return
+        used = memo.used()
+        if used:
+            self._write(MEMO_FILE, {"code": _code_fingerprint(), "tables": used})
 
     # -- the output folder's manifest ---------------------------------------------------
 
