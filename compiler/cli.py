@@ -846,6 +846,7 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
     "(diff.md is the capped markdown).",
 )
 @_timings_option
+@_no_cache_option
 def diff(
     path: Path,
     strict: bool,
@@ -855,6 +856,7 @@ def diff(
     crd_folders: tuple[Path, ...],
     save: Path | None,
     timings: bool,
+    no_cache: bool,
 ) -> None:
     """Show what changes on which cluster, and why, between REF and the working tree.
 
@@ -878,9 +880,7 @@ def diff(
     """
     try:
         reporter = _reporter(timings)
-        compared = gitloop.compare_with(
-            loader.find_fleet_file(path), base, pipeline.Options(strict=strict), reporter
-        )
+        compared = _compare_with(path, base, pipeline.Options(strict=strict), reporter, no_cache)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -914,6 +914,18 @@ def diff(
         raise SystemExit(report.EXIT_ERRORS)
 
 
+def _compare_with(
+    path: Path, base: str | None, options: Options, reporter: Reporter, no_cache: bool
+) -> gitloop.Compared:
+    """``gitloop.compare_with``, both trees recalling from the cache's memo and saving into it."""
+    fleet_file = loader.find_fleet_file(path)
+    cache = Cache(Path(os.path.abspath(fleet_file)).parent, enabled=not no_cache)
+    memo = cache.memo()
+    compared = gitloop.compare_with(fleet_file, base, options, reporter, memo=memo)
+    cache.save_memo(memo)
+    return compared
+
+
 @main.command(name="report")
 @_diagnostics_options
 @_fleet_option
@@ -932,7 +944,10 @@ def diff(
     help="The HTML file to write.",
 )
 @_reschedule_option
-def report_command(path: Path, base: str | None, out: Path, reschedule: tuple[str, ...]) -> None:
+@_no_cache_option
+def report_command(
+    path: Path, base: str | None, out: Path, reschedule: tuple[str, ...], no_cache: bool
+) -> None:
     """Write the fleet as one self-contained HTML page (no network at view time).
 
     \b
@@ -949,7 +964,7 @@ def report_command(path: Path, base: str | None, out: Path, reschedule: tuple[st
         result = _compiled_or_exit(path, reschedule)
     else:
         try:
-            compared = gitloop.compare_with(loader.find_fleet_file(path), base, options)
+            compared = _compare_with(path, base, options, SILENT, no_cache)
         except gitsource.GitError as exc:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(report.EXIT_ERRORS) from exc

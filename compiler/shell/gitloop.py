@@ -18,6 +18,7 @@ import git
 from ..core.diagnostics import Diagnostics, Position
 from ..core.inputs import FLEET_FILE
 from ..core.lock import LOCK_FILE
+from ..core.memo import NO_MEMO, Memo
 from ..core.output_layout import FLUX_SYSTEM
 from ..core.reporter import SILENT, Reporter
 from ..core.snapshot_store import SNAPSHOT_STORE
@@ -52,10 +53,13 @@ def compare_with(
     options: Options,
     reporter: Reporter = SILENT,
     head: Result | None = None,
+    memo: Memo = NO_MEMO,
 ) -> Compared:
     """Compile ``base_ref`` (default: ``gitsource.default_base``) and compare the working tree
     with it. ``head`` is the working tree already compiled with ``options`` (else it is
-    compiled here): each tree is compiled once."""
+    compiled here): each tree is compiled once. Both compiles recall from ``memo``: what the
+    change did not touch is not done again, and a base compiled before (the same commit, or
+    one sharing its files) is mostly recalled."""
     root = Path(os.path.abspath(fleet_file)).parent
     with reporter.stage("load"):
         repo = gitsource.open_repo(root)
@@ -65,7 +69,7 @@ def compare_with(
         empty = not gitsource.GitSource(commit, prefix).is_file(FLEET_FILE)
     try:
         base_compiled = compile_loaded(
-            lambda diags: load_commit(commit, prefix, root, diags), options, reporter
+            lambda diags: load_commit(commit, prefix, root, diags), options, reporter, memo
         )
     except (ValueError, git.GitCommandError) as exc:  # objects missing from a partial clone
         raise gitsource.GitError(
@@ -74,7 +78,7 @@ def compare_with(
     base, base_inputs = base_compiled.result, base_compiled.inputs
     output = base_inputs.output
     if head is None:
-        compiled = compile_file(fleet_file, options, reporter)
+        compiled = compile_file(fleet_file, options, reporter, memo=memo)
         head, output = compiled.result, compiled.inputs.output
     if not (base.ok and head.ok):
         return Compared(None, base, head)
