@@ -168,16 +168,15 @@ def _mapping(data: dict[Any, Any], first: str, indent: str, out: list[str]) -> N
     """A non-empty mapping; its first line starts with ``first``, the others with ``indent``."""
     prefix = first
     for key, value in data.items():
-        out.append(f"{prefix}{_key(key)}:")
         kind = type(value)
         if kind is dict and value:
-            out.append("\n")
+            out.append(f"{prefix}{_key(key)}:\n")
             _mapping(value, indent + "  ", indent + "  ", out)
         elif kind is list and value:
-            out.append("\n")
+            out.append(f"{prefix}{_key(key)}:\n")
             _sequence(value, indent, indent, out)
         else:
-            out.append(_scalar(value, indent))
+            out.append(f"{prefix}{_key(key)}:{_scalar(value, indent)}")
         prefix = indent
 
 
