@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from ..core import secrets, yamlout
+from ..core.model import ObjectKey
 from ..core.output_layout import (
     FLUX_SYSTEM,
     KUSTOMIZATION,
@@ -53,6 +56,21 @@ def kustomization(resources: Iterable[str]) -> bytes:
     return yamlout.dump(doc).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """One cluster's files, relative to its folder: each object's path (by the object's
+    position in the cluster's mapping, in key order) and the kustomizations' bytes."""
+
+    objects: tuple[tuple[int, str], ...]
+    kustomizations: tuple[tuple[str, bytes], ...]
+
+
+# An object's key in ObjectKey's order (group, kind, namespace, name) as a tuple: faster to
+# sort by and to hash than the dataclass.
+_order = attrgetter("group", "kind", "namespace", "name")
+_bundle = attrgetter("bundle")
+
+
 def files(
     clusters: ClusterObjects,
     flux_system: frozenset[str] = frozenset(),
@@ -61,53 +79,74 @@ def files(
 ) -> dict[str, bytes]:
     """Every output file, keyed by its path relative to the output folder.
 
-    Raises ``OutputTooLarge`` as soon as the files hold more than ``limit`` bytes together."""
+    Clusters with the same keys and bundles share one layout. Raises ``OutputTooLarge`` as
+    soon as the files hold more than ``limit`` bytes together."""
     limit = MAX_OUTPUT_BYTES if limit is None else limit
     out: dict[str, bytes] = {}
     total = 0
     largest: tuple[int, RenderedObject] | None = None
-    cache: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
+    layouts: dict[tuple[Any, ...], _Layout] = {}
+    cache: dict[tuple[Any, ...], bytes] = {}
     for cluster, objects in reporter.progress("serialize", list(clusters.items())):
-        bundles: dict[str, list[str]] = defaultdict(list)
-        for key in sorted(objects):
-            obj = objects[key]
-            rel = object_path(key)
-            if _join(cluster, obj.bundle, rel) in out:
-                # Names that differ only in case (or escape alike) would share a file: the
-                # later one, in key order, gets a distinct name.
-                rel = distinct(rel.removesuffix(".yaml"), key) + ".yaml"
-            data = out[_join(cluster, obj.bundle, rel)] = _serialise(obj, cache)
-            bundles[obj.bundle].append(rel)
+        flux = cluster in flux_system
+        shape = (tuple(map(_order, objects)), tuple(map(_bundle, objects.values())), flux)
+        layout = layouts.get(shape)
+        if layout is None:
+            layout = layouts[shape] = _layout(list(objects.items()), flux)
+        placed = list(objects.values())
+        for index, rel in layout.objects:
+            obj = placed[index]
+            data = out[f"{cluster}/{rel}"] = _serialise(obj, cache)
             total += len(data)
             if largest is None or len(data) > largest[0]:
                 largest = (len(data), obj)
             if total > limit:
                 raise OutputTooLarge(limit, cluster, largest[1], largest[0])
-        for bundle, paths in sorted(bundles.items()):
-            if bundle:
-                out[_join(cluster, bundle, KUSTOMIZATION)] = kustomization(sorted(paths))
-        root = sorted(bundles.get("", []))
-        if cluster in flux_system:
-            root.append(FLUX_SYSTEM)
-        out[_join(cluster, "", KUSTOMIZATION)] = kustomization(root)
-    return dict(sorted(out.items()))
+        for rel, data in layout.kustomizations:
+            out[f"{cluster}/{rel}"] = data
+    return {path: out[path] for path in sorted(out)}
 
 
-def _join(cluster: str, bundle: str, rel: str) -> str:
-    return f"{cluster}/{bundle}/{rel}" if bundle else f"{cluster}/{rel}"
+def _layout(placed: list[tuple[ObjectKey, RenderedObject]], flux_system: bool) -> _Layout:
+    objects: dict[str, int] = {}
+    bundles: dict[str, list[str]] = defaultdict(list)
+    for index, (key, obj) in sorted(enumerate(placed), key=lambda item: _order(item[1][0])):
+        rel = object_path(key)
+        if _join(obj.bundle, rel) in objects:
+            # Names that differ only in case (or escape alike) would share a file: the
+            # later one, in key order, gets a distinct name.
+            rel = distinct(rel.removesuffix(".yaml"), key) + ".yaml"
+        objects[_join(obj.bundle, rel)] = index
+        bundles[obj.bundle].append(rel)
+    kustomizations = [
+        (_join(bundle, KUSTOMIZATION), kustomization(sorted(rels)))
+        for bundle, rels in sorted(bundles.items())
+        if bundle
+    ]
+    root = sorted(bundles.get("", []))
+    if flux_system:
+        root.append(FLUX_SYSTEM)
+    kustomizations.append((KUSTOMIZATION, kustomization(root)))
+    return _Layout(tuple((index, rel) for rel, index in objects.items()), tuple(kustomizations))
 
 
-def _serialise(obj: RenderedObject, cache: dict) -> bytes:
+def _join(bundle: str, rel: str) -> str:
+    return f"{bundle}/{rel}" if bundle else rel
+
+
+def _serialise(obj: RenderedObject, cache: dict[tuple[Any, ...], bytes]) -> bytes:
     """Each distinct (body, provenance) is serialised once, however many clusters share it.
 
     A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
     its keys, so an added annotation would make decryption on the cluster fail.
     """
-    sops = secrets.has_sops_metadata(obj.body)
-    notes = {} if sops else obj.provenance
-    key = (id(obj.body), tuple(notes.items()))
+    # What the provenance is made of, without building it for every object.
+    key = (id(obj.body), obj.source, obj.placements, obj.overrides)
     data = cache.get(key)
     if data is None:
-        body = obj.body if sops else yamlout.ordered(annotated(obj.body, notes))
+        if secrets.has_sops_metadata(obj.body):
+            body = obj.body
+        else:
+            body = yamlout.ordered(annotated(obj.body, obj.provenance))
         data = cache[key] = yamlout.dump(body).encode("utf-8")
     return data
