@@ -434,7 +434,9 @@ class _Run:
         # (id of the body, operations) -> (the body, kept likewise; the overridden body).
         self._bodies: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
-    def cluster(self, cluster: Cluster, objects: dict[ObjectKey, RenderedObject]) -> dict:
+    def cluster(
+        self, cluster: Cluster, objects: dict[ObjectKey, RenderedObject]
+    ) -> dict[ObjectKey, RenderedObject]:
         """``objects`` on ``cluster`` after the overrides (in key order, as diagnostics are)."""
         result = dict(objects)
         targets = []
