@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import crdschema
@@ -92,7 +93,8 @@ def with_service_overrides(monkeypatch, patches: dict[str, dict[str, Any]]) -> N
             rendered = given.clusters[cluster][SERVICE_KEY]
             body = copy.deepcopy(rendered.body)
             body["spec"] = spec
-            rendered.body = body
+            # A new object: clusters share placed objects, which no stage changes in place.
+            given.clusters[cluster][SERVICE_KEY] = dataclasses.replace(rendered, body=body)
 
     run_first(monkeypatch, override)
 

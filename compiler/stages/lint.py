@@ -240,17 +240,18 @@ def _ineffective_overrides(overridden: Overridden, linter: lints.Linter) -> None
 # -- FLEET005 / FLEET006: Services without pods --------------------------------------------
 
 
-def _pod_templates(objects: Mapping[ObjectKey, Any], namespace: str) -> list[dict[str, Any]]:
-    found = []
+def _pod_templates(objects: Mapping[ObjectKey, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The pod templates of the workloads among ``objects``, by namespace."""
+    found: dict[str, list[dict[str, Any]]] = {}
     for key, obj in objects.items():
         path = WORKLOAD_TEMPLATES.get((key.group, key.kind))
-        if path is None or key.namespace != namespace:
+        if path is None:
             continue
         node: Any = obj.body
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict):
-            found.append(node)
+            found.setdefault(key.namespace, []).append(node)
     return found
 
 
@@ -277,12 +278,33 @@ def _port_names(template: dict[str, Any]) -> set[str]:
     }
 
 
+def _unmatched(
+    spec: dict[str, Any], selector: dict[str, Any], templates: list[dict[str, Any]]
+) -> list[str] | None:
+    """The named target ports of a Service that no pod it selects names, in port order; None
+    when it selects no pod of ``templates``."""
+    pods = [t for t in templates if all(_labels(t).get(k) == v for k, v in selector.items())]
+    if not pods:
+        return None
+    names = set().union(*(_port_names(t) for t in pods))
+    missing = []
+    for port in _items(spec, "ports"):
+        target = port.get("targetPort") if isinstance(port, dict) else None
+        if isinstance(target, str) and target not in names:
+            missing.append(target)
+    return missing
+
+
 def _services(given: LintInput, linter: lints.Linter) -> None:
     fleet = given.expanded.fleet
     lonely: dict[ObjectKey, list[str]] = {}
     unnamed: dict[tuple[ObjectKey, str], list[str]] = {}
     bodies: dict[ObjectKey, Any] = {}
+    # Clusters share bodies: (id of a Service's body, ids of its namespace's pod templates)
+    # -> (them, kept so that the ids stay theirs; the verdict).
+    verdicts: dict[tuple[int, tuple[int, ...]], tuple[Any, list[str] | None]] = {}
     for cluster, objects in given.clusters.items():
+        templates: dict[str, list[dict[str, Any]]] | None = None
         for key, obj in objects.items():
             if key.group or key.kind != "Service" or not isinstance(obj.body.get("spec"), dict):
                 continue
@@ -290,19 +312,18 @@ def _services(given: LintInput, linter: lints.Linter) -> None:
             if not isinstance(selector, dict) or not selector:
                 continue
             bodies.setdefault(key, obj)
-            pods = [
-                t
-                for t in _pod_templates(objects, key.namespace)
-                if all(_labels(t).get(k) == v for k, v in selector.items())
-            ]
-            if not pods:
+            if templates is None:
+                templates = _pod_templates(objects)
+            near = templates.get(key.namespace, [])
+            seen = (id(obj.body), tuple(map(id, near)))
+            if seen not in verdicts:
+                verdicts[seen] = ((obj.body, near), _unmatched(obj.body["spec"], selector, near))
+            missing = verdicts[seen][1]
+            if missing is None:
                 lonely.setdefault(key, []).append(cluster)
                 continue
-            names = set().union(*(_port_names(t) for t in pods))
-            for port in _items(obj.body["spec"], "ports"):
-                target = port.get("targetPort") if isinstance(port, dict) else None
-                if isinstance(target, str) and target not in names:
-                    unnamed.setdefault((key, target), []).append(cluster)
+            for target in missing:
+                unnamed.setdefault((key, target), []).append(cluster)
     for key, clusters in sorted(lonely.items()):
         obj = bodies[key]
         silenced = lints.ignored_codes((obj.body.get("metadata") or {}).get("annotations"))

@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,31 +306,12 @@ def apply(
     rollouts call this with the overrides a resource snapshot recorded."""
     if not overrides:
         return Overridden(placed)
-    by_resource = index_by_resource(overrides)
-    memo: OverrideMemo = {}
-    deleted: dict[tuple[str, ObjectKey], Applied] = {}
-    used: set[tuple[str, int]] = set()
-    clusters: ClusterObjects = {}
-    for cluster_name, objects in placed.items():
-        cluster = fleet.clusters[cluster_name]
-        result = clusters[cluster_name] = dict(objects)
-        for key in sorted(objects):
-            obj = objects[key]
-            rules = _rules_on(applicable(by_resource, obj), cluster)
-            if not rules:
-                continue
-            used.update((a.override.label, a.index) for a in rules)
-            if rules[-1].deletes:
-                # The rules before the Delete still run, as KubeFleet's would: a patch that
-                # fails there is an error even though the object is then dropped.
-                if len(rules) > 1:
-                    _apply_rules(obj, rules[:-1], cluster, diags)
-                del result[key]
-                deleted[(cluster_name, key)] = rules[-1]
-                continue
-            result[key] = _override(obj, rules, cluster, diags, memo)
+    run = _Run(index_by_resource(overrides), diags)
+    clusters: ClusterObjects = {
+        name: run.cluster(fleet.clusters[name], objects) for name, objects in placed.items()
+    }
     definitions = {ov.label: ov.where for ov in overrides}
-    return Overridden(clusters, definitions, deleted, tuple(overrides), frozenset(used))
+    return Overridden(clusters, definitions, run.deleted, tuple(overrides), frozenset(run.used))
 
 
 def index_by_resource(overrides: list[Override]) -> Index:
@@ -341,12 +323,6 @@ def index_by_resource(overrides: list[Override]) -> Index:
             if ov not in found.setdefault(key, []):
                 found[key].append(ov)
     return found
-
-
-# (id of the hub body, every operation this cluster gets, as JSON) -> (that body, the result).
-# Clusters that get the same operations share one overridden body, which is then also
-# serialised once; holding the hub body keeps its id from being reused.
-OverrideMemo = dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]]
 
 
 def applicable(by_resource: Index, obj: RenderedObject) -> list[Override]:
@@ -409,26 +385,185 @@ def _labels_applied(rules: list[Applied]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.override.label for a in rules))
 
 
-def _override(
-    obj: RenderedObject,
-    rules: list[Applied],
-    cluster: Cluster,
-    diags: Diagnostics,
-    memo: OverrideMemo,
-) -> RenderedObject:
-    """``obj`` after ``rules`` (none of which deletes) on ``cluster``."""
-    steps = [_operations(a.override, a.index, cluster) for a in rules]
-    complete = all(missing is None for _ops, missing in steps)
-    memo_key = (id(obj.body), json.dumps([ops for ops, _ in steps], sort_keys=True))
-    if complete and memo_key in memo:
-        return dataclasses.replace(
-            obj, body=memo[memo_key][1], overrides=_labels_applied(rules), original=obj.body
-        )
-    errors = len(diags.errors)
-    result = _apply_rules(obj, rules, cluster, diags)
-    if complete and len(diags.errors) == errors:
-        memo[memo_key] = (obj.body, result.body)
-    return result
+# -- sharing the work between clusters ------------------------------------------------------
+#
+# What overrides do to an object on a cluster depends on the object and on the few cluster
+# labels their rules read (in cluster selectors and ${MEMBER-CLUSTER-LABEL-KEY-...} values).
+# ``_Run`` decides the rules once per object and per combination of those labels' values, and
+# patches once per object and operations; clusters alike then share one overridden object
+# (serialised once). No stage after this one changes a body or an object in place.
+
+# The value of a label a cluster does not have, in a ``_Plan``'s key.
+_ABSENT = object()
+
+
+@dataclass(frozen=True, eq=False)
+class _Selecting:
+    """The overrides that select an object (``applicable``), and the cluster labels their rules
+    read; ``reads`` is None when they read the cluster's name (then no two clusters are alike)."""
+
+    overrides: list[Override]
+    reads: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """What ``_Selecting``'s overrides do on clusters whose labels agree on its ``reads``: the
+    rules that apply, and their operations as JSON (None when a rule deletes or a label that a
+    variable names is missing; then each cluster patches, and reports, on its own)."""
+
+    rules: list[Applied]
+    labels: tuple[str, ...]
+    operations: str | None
+
+
+class _Run:
+    """One ``apply``: per-cluster results, with the work shared between clusters alike."""
+
+    def __init__(self, by_resource: Index, diags: Diagnostics) -> None:
+        self.by_resource = by_resource
+        self.diags = diags
+        self.deleted: dict[tuple[str, ObjectKey], Applied] = {}
+        self.used: set[tuple[str, int]] = set()
+        self._selecting: dict[tuple[ObjectKey, str, tuple[str, ...]], _Selecting | None] = {}
+        # id of an object -> (the object, kept so that its id stays its own; its _Selecting).
+        self._seen: dict[int, tuple[RenderedObject, _Selecting | None]] = {}
+        self._plans: dict[tuple[_Selecting, tuple[Any, ...]], _Plan] = {}
+        # (id of the object, plan) -> (the object, kept likewise; the result).
+        self._objects: dict[tuple[int, _Plan], tuple[RenderedObject, RenderedObject]] = {}
+        # (id of the body, operations) -> (the body, kept likewise; the overridden body).
+        self._bodies: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def cluster(
+        self, cluster: Cluster, objects: dict[ObjectKey, RenderedObject]
+    ) -> dict[ObjectKey, RenderedObject]:
+        """``objects`` on ``cluster`` after the overrides (in key order, as diagnostics are)."""
+        result = dict(objects)
+        targets = []
+        for key, obj in objects.items():
+            selecting = self.selecting(obj)
+            if selecting is not None:
+                targets.append((key, obj, selecting))
+        targets.sort(key=lambda target: target[0])
+        for key, obj, selecting in targets:
+            plan = self.plan(selecting, cluster)
+            if not plan.rules:
+                continue
+            if plan.rules[-1].deletes:
+                # The rules before the Delete still run, as KubeFleet's would: a patch that
+                # fails there is an error even though the object is then dropped.
+                if len(plan.rules) > 1:
+                    _apply_rules(obj, plan.rules[:-1], cluster, self.diags)
+                del result[key]
+                self.deleted[(cluster.name, key)] = plan.rules[-1]
+                continue
+            result[key] = self.overridden(obj, plan, cluster)
+        return result
+
+    def selecting(self, obj: RenderedObject) -> _Selecting | None:
+        """The overrides that select ``obj``; None when none do. ``applicable`` reads the
+        object's key, apiVersion and placements (an object placed on many clusters is one)."""
+        seen = self._seen.get(id(obj))
+        if seen is not None:
+            return seen[1]
+        key = (obj.key, str(obj.body.get("apiVersion", "")), obj.placements)
+        if key not in self._selecting:
+            found = applicable(self.by_resource, obj)
+            self._selecting[key] = _Selecting(found, _reads(found)) if found else None
+        self._seen[id(obj)] = (obj, self._selecting[key])
+        return self._selecting[key]
+
+    def plan(self, selecting: _Selecting, cluster: Cluster) -> _Plan:
+        if selecting.reads is None:
+            seen: tuple[Any, ...] = (cluster.name,)
+        else:
+            seen = tuple(cluster.labels.get(k, _ABSENT) for k in selecting.reads)
+        plan = self._plans.get((selecting, seen))
+        if plan is None:
+            rules = _rules_on(selecting.overrides, cluster)
+            self.used.update((a.override.label, a.index) for a in rules)
+            operations = None
+            if rules and not rules[-1].deletes:
+                steps = [_operations(a.override, a.index, cluster) for a in rules]
+                if all(missing is None for _ops, missing in steps):
+                    operations = json.dumps([ops for ops, _ in steps], sort_keys=True)
+            plan = self._plans[(selecting, seen)] = _Plan(rules, _labels_applied(rules), operations)
+        return plan
+
+    def overridden(self, obj: RenderedObject, plan: _Plan, cluster: Cluster) -> RenderedObject:
+        """``obj`` after ``plan``'s rules (none deletes) on ``cluster``: shared with every
+        cluster where the same object gets the same plan, or the same body the same operations
+        (a patch that failed is tried, and reported, again on each cluster)."""
+        done = self._objects.get((id(obj), plan))
+        if done is not None:
+            return done[1]
+        if plan.operations is None:
+            return _apply_rules(obj, plan.rules, cluster, self.diags)
+        shared = self._bodies.get((id(obj.body), plan.operations))
+        if shared is not None:
+            result = dataclasses.replace(
+                obj, body=shared[1], overrides=plan.labels, original=obj.body
+            )
+        else:
+            errors = len(self.diags.errors)
+            result = _apply_rules(obj, plan.rules, cluster, self.diags)
+            if len(self.diags.errors) != errors:
+                return result
+            self._bodies[(id(obj.body), plan.operations)] = (obj.body, result.body)
+        self._objects[(id(obj), plan)] = (obj, result)
+        return result
+
+
+def _reads(overrides: list[Override]) -> tuple[str, ...] | None:
+    """The cluster labels the rules of ``overrides`` read; None when a value names the cluster
+    (or a selector has a shape ``cluster_matches`` would not read by label alone)."""
+    found: dict[str, None] = {}
+    for ov in overrides:
+        for rule in ov.rules:
+            selector = rule.get("clusterSelector")
+            terms = (selector.get("clusterSelectorTerms") or []) if selector is not None else []
+            for term in terms:
+                keys = _selector_keys(term.get("labelSelector"))
+                if keys is None:
+                    return None
+                found.update(dict.fromkeys(keys))
+            for patch in rule.get("jsonPatchOverrides") or []:
+                for text in _strings(patch.get("value")):
+                    if CLUSTER_NAME_VARIABLE in text:
+                        return None
+                    found.update(dict.fromkeys(_LABEL_VARIABLE.findall(text)))
+    return tuple(found)
+
+
+def _selector_keys(selector: Any) -> list[str] | None:
+    """The label keys ``labels.matches`` reads; None for a shape it does not expect."""
+    if not selector:
+        return []
+    if not isinstance(selector, dict):
+        return None
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(match_labels, dict) or not isinstance(expressions, list):
+        return None
+    keys = list(match_labels)
+    for expr in expressions:
+        if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
+            return None
+        keys.append(expr["key"])
+    return keys
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a patch value, mapping keys included (``substitute`` replaces both)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
 
 
 def _operations(

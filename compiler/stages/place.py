@@ -1,8 +1,9 @@
 """The place stage: each selected object on each cluster its placement picked. Pure.
 
-Hub objects are shared between clusters (one body, many clusters); an object a template
-renders is delivered in the render of the cluster it lands on. Envelopes are then opened: the
-objects they wrap take their place (``envelopes.expand``).
+Hub objects are shared between clusters (one body, and one object when a single placement
+delivers it: no stage changes either in place); an object a template renders is delivered in
+the render of the cluster it lands on. Envelopes are then opened: the objects they wrap take
+their place (``envelopes.expand``).
 """
 
 from __future__ import annotations
@@ -34,18 +35,25 @@ def place(
     fleet = expanded.fleet
     clusters: ClusterObjects = {name: {} for name in fleet.clusters}
     for placement in fleet.placements:
+        selected = selections[placement.name]
+        templated = [obj.key in expanded.origin for obj in selected]
+        # A hub object that only this placement delivers is one object on all its clusters.
+        alone = [RenderedObject(o.key, o.body, o.source, (placement.name,)) for o in selected]
         for cluster in outcomes[placement.name].selected:
             objects = clusters[cluster]
-            for obj in selections[placement.name]:
+            for obj, is_templated, shared in zip(selected, templated, alone, strict=True):
+                previous = objects.get(obj.key)
+                if previous is None and not is_templated:
+                    objects[obj.key] = shared
+                    continue
                 body, source = obj.body, obj.source
-                render = expanded.render_for(obj.key, cluster)
+                render = expanded.render_for(obj.key, cluster) if is_templated else None
                 if render is not None:
                     if render.errors:
                         diags.extend(render.errors)
                         continue
                     own = next(o for o in render.objects if o.key == obj.key)
                     body, source = own.body, own.source
-                previous = objects.get(obj.key)
                 if previous is not None and _co_owned(previous.placements, placement.name):
                     _report_co_ownership(obj, previous.placements, placement.name, cluster, diags)
                     continue

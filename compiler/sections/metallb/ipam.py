@@ -9,6 +9,7 @@ MetalLB's own parser refuses, and more (host bits, mixed families).
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,10 +59,19 @@ class Span:
 
     def __str__(self) -> str:
         """The MetalLB form: one CIDR when the span is exactly one, else ``a-b``."""
-        networks = self.networks()
-        if len(networks) == 1:
-            return str(networks[0])
-        return f"{self.address(self.first)}-{self.address(self.last)}"
+        return _text(self)
+
+
+# Fleets repeat the same few ranges and pools on many clusters: parse and print each once.
+_CACHED = 4096
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _text(span: Span) -> str:
+    networks = span.networks()
+    if len(networks) == 1:
+        return str(networks[0])
+    return f"{span.address(span.first)}-{span.address(span.last)}"
 
 
 def _ip(text: str, entry: str) -> IPAddress:
@@ -71,6 +81,7 @@ def _ip(text: str, entry: str) -> IPAddress:
         raise AddressError(f"{text!r} in {entry!r} is not an IP address") from None
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def parse(entry: str) -> Span:
     """A CIDR, an ``a-b`` range (split on the first ``-``, as MetalLB does) or a single IP.
 

@@ -63,11 +63,12 @@ def _check_advertisements(
     placed ones alike."""
     load_balancers = {lb.name: lb for lb in config.load_balancers}
     for cluster in sorted(given.clusters):
-        objects = {**given.clusters[cluster], **out.objects.get(cluster, {})}
+        objects = _metallb(given.clusters[cluster])
+        objects.update(_metallb(out.objects.get(cluster, {})))
         advertisements: list[metallb_rules.Advertisement] = []
         pool_labels: dict[str, dict[str, str]] = {}
         for key, obj in sorted(objects.items()):
-            if key.group != GROUP or not isinstance(obj.body.get("spec"), dict):
+            if not isinstance(obj.body.get("spec"), dict):
                 continue
             if key.kind == "IPAddressPool":
                 found = obj.body["metadata"].get("labels")
@@ -89,8 +90,8 @@ def _join_bundle(given: SectionInput, config: metallb_model.Config, out: Section
     """metallb.io objects a placement delivers go to the metallb-config bundle too, so they
     apply after the MetalLB install (its webhook), like the ones fleetc generates."""
     for cluster, objects in given.clusters.items():
-        for key, obj in sorted(objects.items()):
-            if key.group == GROUP and not obj.bundle:
+        for key, obj in sorted(_metallb(objects).items()):
+            if not obj.bundle:
                 out.objects.setdefault(cluster, {})[key] = dataclasses.replace(obj, bundle=BUNDLE)
                 out.bundle_dependencies[BUNDLE] = (config.install_kustomization,)
 
@@ -217,9 +218,14 @@ def _hub_position(fleet: Fleet, key: ObjectKey, source: str) -> Position:
 def _placed(given: SectionInput, cluster: str) -> list[metallb_rules.Placed]:
     return [
         metallb_rules.Placed(key, obj.body, _hub_position(given.fleet, key, obj.source))
-        for key, obj in sorted(given.clusters[cluster].items())
-        if key.group == GROUP and obj.bundle != BUNDLE
+        for key, obj in sorted(_metallb(given.clusters[cluster]).items())
+        if obj.bundle != BUNDLE
     ]
+
+
+def _metallb(objects: dict[ObjectKey, RenderedObject]) -> dict[ObjectKey, RenderedObject]:
+    """The metallb.io objects among ``objects`` (picked before sorting: most are not)."""
+    return {key: obj for key, obj in objects.items() if key.group == GROUP}
 
 
 def _status(generated: ClusterObjects) -> list[dict[str, Any]]:
