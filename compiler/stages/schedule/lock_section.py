@@ -118,7 +118,10 @@ def _is_int(text: str) -> bool:
 
 def _picks(items: Any) -> list[Pick | None]:
     if isinstance(items, str):
-        return [_pick_line(line) for line in items.splitlines()]
+        lines = items.splitlines()
+        if " " not in items and "" not in lines:  # names only, as most placements have
+            return [Pick(line, ZERO) for line in lines]
+        return [_pick_line(line) for line in lines]
     if isinstance(items, list):
         return [_pick(i) for i in items]
     return [None]
