@@ -23,6 +23,7 @@ from fleetc.stages.schedule.algorithm import (
     schedule,
 )
 from fleetc.stages.schedule.framework import Score
+from fleetc.stages.schedule.inventory import Inventory
 from fleetc.stages.schedule.lock_section import Pick, Remembered, policy_hash
 from fleetc.stages.schedule.outcome import Outcome
 from fleetc.stages.schedule.plugins.topologyspread import constraints
@@ -34,6 +35,7 @@ def reference_pick_n(
     placement: Placement, clusters: list[Cluster], present: list[Pick], obsolete: list[Pick]
 ) -> Outcome:
     """The PickN loop as it was before the per-domain rounds (one full round per pick)."""
+    inventory = Inventory(clusters)
     wanted = int(placement.policy.get("numberOfClusters") or 0)
     chosen: list[Pick] = list(present)
     if len(present) >= wanted and len(present) - wanted + len(obsolete) > 0:
@@ -44,7 +46,7 @@ def reference_pick_n(
     shared: dict[str, Any] = {}
     last = None
     while len(chosen) < wanted:
-        last = _Round(placement, clusters, frozenset(p.cluster for p in chosen), stale, shared)
+        last = _Round(placement, inventory, frozenset(p.cluster for p in chosen), stale, shared)
         taken = last.ranked[: min(wanted - len(chosen), batch)]
         if not taken:
             break
@@ -52,7 +54,7 @@ def reference_pick_n(
         stale = frozenset()
     if last is None:
         last = _Round(
-            placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
+            placement, inventory, frozenset(p.cluster for p in chosen), frozenset(), shared
         )
     names = {p.cluster for p in chosen}
     remembered = {p.cluster for p in present}
@@ -65,7 +67,7 @@ def reference_pick_n(
     decisions += [
         _not_picked(c.name, last.scores[c.name]) for c in last.ranked if c.name not in names
     ]
-    decisions += _filtered({k: v for k, v in last.rejected.items() if k not in names}, clusters)
+    decisions += _filtered({k: v for k, v in last.rejected.items() if k not in names}, inventory)
     condition = _fulfilled(len(chosen)) if len(chosen) == wanted else _unfulfilled(len(chosen))
     return Outcome(placement.name, "PickN", condition, decisions, policy_hash(placement.policy))
 
@@ -172,6 +174,6 @@ def test_per_domain_rounds_pick_exactly_what_full_rounds_picked(fleet, policy, d
         digest = policy_hash(policy) if same else "older"
         picks = tuple(Pick(n, Score(-1, data.draw(st.integers(-5, 5)))) for n in remembered)
         previous = Remembered(digest, picks)
-    present, obsolete = algorithm._bindings(previous, policy_hash(policy), fleet)
+    present, obsolete = algorithm._bindings(previous, policy_hash(policy), Inventory(fleet))
     expected = reference_pick_n(placement, fleet, present, obsolete)
     assert schedule(placement, fleet, previous) == expected

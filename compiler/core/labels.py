@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from .diagnostics import Diagnostics, field_path
@@ -57,6 +58,59 @@ def matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
         if operator == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+class LabelIndex:
+    """Which objects carry each label: ``matching`` answers ``matches`` for every object at
+    once, with set operations over the objects holding the selector's keys (built once, asked
+    many times: a scheduler's placements over one inventory)."""
+
+    def __init__(self, labels_by_name: Mapping[str, Mapping[str, str]]) -> None:
+        self.names = frozenset(labels_by_name)
+        self._by_value: dict[str, dict[str, set[str]]] = {}
+        self._values: dict[str, dict[str, str]] = {}
+        for name, labels in labels_by_name.items():
+            for key, value in labels.items():
+                self._by_value.setdefault(key, {}).setdefault(value, set()).add(name)
+                self._values.setdefault(key, {})[name] = value
+        self._with_key = {key: frozenset(values) for key, values in self._values.items()}
+
+    def values(self, key: str) -> Mapping[str, str]:
+        """Object name -> its value of label ``key``, for the objects that have it."""
+        return self._values.get(key, {})
+
+    def with_key(self, key: str) -> frozenset[str]:
+        return self._with_key.get(key, frozenset())
+
+    def _equal(self, key: str, values: Iterable[Any]) -> frozenset[str] | set[str]:
+        """The names whose ``labels.get(key)`` is one of ``values``."""
+        found: frozenset[str] | set[str] = set()
+        by_value = self._by_value.get(key, {})
+        for value in values:
+            if value is None:  # the key's absence
+                found = found | (self.names - self.with_key(key))
+            elif isinstance(value, Hashable):  # an unhashable value equals no label
+                found = found | by_value.get(value, set())
+        return found
+
+    def matching(self, selector: dict[str, Any] | None) -> frozenset[str]:
+        """The names whose labels satisfy ``selector`` (``matches``, for all of them)."""
+        if not selector:
+            return self.names
+        result: frozenset[str] | set[str] = self.names
+        for key, value in (selector.get("matchLabels") or {}).items():
+            result = result & self._equal(key, [value])
+        for expr in selector.get("matchExpressions") or []:
+            key, operator, values = expr["key"], expr["operator"], expr.get("values") or []
+            if operator == "In":
+                result = result & self._equal(key, values)
+            elif operator == "NotIn":
+                result = result - self._equal(key, [v for v in values if v is not None])
+            elif operator == "Exists":
+                result = result & self.with_key(key)
+            elif operator == "DoesNotExist":
+                result = result - self.with_key(key)
+        return frozenset(result)
 
 
 def can_match_together(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:

@@ -2,6 +2,7 @@
 
 ``schedule`` runs one placement's scheduling cycle as KubeFleet's scheduler would, starting
 from what the previous render selected (``lock_section.Remembered``, read from fleet.lock).
+Every placement of a render reads one ``Inventory``: the clusters indexed once.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Any
 
 from ...core.diagnostics import Diagnostics, did_you_mean
 from ...core.lock import Lock
-from ...core.model import LEAVING, Cluster, Fleet, Placement
+from ...core.model import Cluster, Fleet, Placement
 from . import eviction, lock_section, strategy, update_rules, validation
 from . import outcome as text
-from .framework import CycleState, Score, Status, run_filters, run_scores
+from .framework import ZERO, CycleState, Score, Status, run_filters, run_scores
+from .inventory import Inventory
 from .lock_section import Pick, Remembered, policy_hash
 from .outcome import Condition, Decision, Outcome
 from .plugins import sameplacement, topologyspread
@@ -50,6 +52,7 @@ def schedule_fleet(
             hint=did_you_mean(name, known),
         )
     clusters = list(fleet.clusters.values())
+    inventory = Inventory(clusters)
     evictions = eviction.evaluate(fleet, previous_lock, remembered, diags)
     outcomes: dict[str, Outcome] = {}
     section: dict[str, Any] = {}
@@ -68,7 +71,7 @@ def schedule_fleet(
             # An executed eviction deletes the binding: the cluster is a candidate again.
             kept = tuple(p for p in previous.picks if p.cluster not in evicted)
             previous = dataclasses.replace(previous, picks=kept)
-        result = schedule(placement, clusters, previous)
+        result = schedule(placement, clusters, previous, inventory)
         if evicted:
             result = _mark_evicted(fleet, result, evicted, diags)
         outcomes[placement.name] = result
@@ -102,30 +105,39 @@ def _mark_evicted(
 
 
 def schedule(
-    placement: Placement, clusters: list[Cluster], previous: Remembered | None = None
+    placement: Placement,
+    clusters: list[Cluster],
+    previous: Remembered | None = None,
+    inventory: Inventory | None = None,
 ) -> Outcome:
-    """Schedule one placement over the whole inventory (``clusters`` sorted by name)."""
+    """Schedule one placement over the whole inventory (``clusters`` sorted by name;
+    ``inventory``, their index, is built when not given)."""
+    inventory = inventory if inventory is not None else Inventory(clusters)
     kind = placement.placement_type
     if kind == "PickFixed":
-        return _pick_fixed(placement, clusters)
+        return _pick_fixed(placement, inventory)
     digest = policy_hash(placement.policy)
-    present, obsolete = _bindings(previous, digest, clusters)
+    present, obsolete = _bindings(previous, digest, inventory)
     if kind == "PickN":
-        return _pick_n(placement, clusters, present, obsolete)
-    return _pick_all(placement, clusters, present)
+        return _pick_n(placement, inventory, present, obsolete)
+    return _pick_all(placement, inventory, present)
 
 
 def picks(result: Outcome) -> list[Pick]:
     """The selected clusters with the scores they were picked with, for fleet.lock."""
     return [
-        Pick(d.cluster, Score(d.topology_spread_score, d.affinity_score))
+        Pick(d.cluster, _score(d.topology_spread_score, d.affinity_score))
         for d in result.decisions
         if d.selected
     ]
 
 
+def _score(topology_spread: int, affinity: int) -> Score:
+    return Score(topology_spread, affinity) if topology_spread or affinity else ZERO
+
+
 def _bindings(
-    previous: Remembered | None, digest: str, clusters: list[Cluster]
+    previous: Remembered | None, digest: str, inventory: Inventory
 ) -> tuple[list[Pick], list[Pick]]:
     """(picks under the current policy, picks under an older one); dangling ones dropped.
 
@@ -134,7 +146,7 @@ def _bindings(
     """
     if previous is None:
         return [], []
-    staying = {c.name for c in clusters if c.state != LEAVING}
+    staying = inventory.staying
     unique = {p.cluster: p for p in reversed(previous.picks)}
     kept = [unique[name] for name in dict.fromkeys(p.cluster for p in previous.picks)]
     kept = [p for p in kept if p.cluster in staying]
@@ -168,12 +180,21 @@ def _not_picked(name: str, score: Score) -> Decision:
     return Decision(name, False, reason, score.affinity, score.topology_spread, scored=True)
 
 
-def _filtered(rejected: dict[str, Status], clusters: list[Cluster]) -> list[Decision]:
+def _filtered_by(name: str, status: Status) -> Decision:
+    return Decision(name, False, str(status), filtered_by=status.plugin)
+
+
+def _filtered(rejected: dict[str, Status], inventory: Inventory) -> list[Decision]:
+    """The rejected clusters' decisions, in name order."""
     return [
-        Decision(c.name, False, str(rejected[c.name]), filtered_by=rejected[c.name].plugin)
-        for c in clusters
+        inventory.decision(_filtered_by, c.name, rejected[c.name])
+        for c in inventory.clusters
         if c.name in rejected
     ]
+
+
+def _not_named(name: str) -> Decision:
+    return Decision(name, False, text.NOT_NAMED)
 
 
 def _fulfilled(count: int) -> Condition:
@@ -184,14 +205,16 @@ def _unfulfilled(count: int) -> Condition:
     return Condition("False", text.UNFULFILLED, text.UNFULFILLED_MESSAGE.format(count=count))
 
 
-def _pick_all(placement: Placement, clusters: list[Cluster], present: list[Pick]) -> Outcome:
+def _pick_all(placement: Placement, inventory: Inventory, present: list[Pick]) -> Outcome:
     """Every cluster passing the filters, plus those selected before (sticky); always True."""
-    state = CycleState(placement, clusters, selected=frozenset(p.cluster for p in present))
+    clusters = inventory.clusters
+    selected = frozenset(p.cluster for p in present)
+    state = CycleState(placement, clusters, selected=selected, index=inventory)
     passed, rejected = run_filters(filters(), state, clusters)
-    decisions = [_kept(_selected(p.cluster, Score()), rejected) for p in present]
-    decisions += [_selected(c.name, Score()) for c in passed]
+    decisions = [_kept(inventory.decision(_selected, p.cluster, ZERO), rejected) for p in present]
+    decisions += [inventory.decision(_selected, c.name, ZERO) for c in passed]
     kept = {p.cluster for p in present}
-    decisions += _filtered({k: v for k, v in rejected.items() if k not in kept}, clusters)
+    decisions += _filtered({k: v for k, v in rejected.items() if k not in kept}, inventory)
     count = len(present) + len(passed)
     digest = policy_hash(placement.policy)
     return Outcome(placement.name, "PickAll", _fulfilled(count), decisions, digest)
@@ -203,12 +226,13 @@ class _Round:
     def __init__(
         self,
         placement: Placement,
-        clusters: list[Cluster],
+        inventory: Inventory,
         selected: frozenset[str],
         obsolete: frozenset[str],
         shared: dict[str, Any],
     ) -> None:
-        state = CycleState(placement, clusters, selected, obsolete, shared)
+        clusters = inventory.clusters
+        state = CycleState(placement, clusters, selected, obsolete, shared, inventory)
         passed, self.rejected = run_filters(filters(), state, clusters)
         self.scores = run_scores(scorers(), state, passed)
         self.ranked = sorted(
@@ -217,7 +241,7 @@ class _Round:
 
 
 def _pick_n(
-    placement: Placement, clusters: list[Cluster], present: list[Pick], obsolete: list[Pick]
+    placement: Placement, inventory: Inventory, present: list[Pick], obsolete: list[Pick]
 ) -> Outcome:
     wanted = int(placement.policy.get("numberOfClusters") or 0)
     chosen: list[Pick] = list(present)
@@ -232,11 +256,12 @@ def _pick_n(
     last: _Round | None = None
     if batch == 1 and len(chosen) < wanted:
         # One pick per round: only the domains' counts change between rounds (see _spread).
-        before, before_stale = _spread(placement, clusters, chosen, stale, wanted, shared)
-        last = _Round(placement, clusters, before, before_stale, shared)
+        before, before_stale = _spread(placement, inventory, chosen, stale, wanted, shared)
+        last = _Round(placement, inventory, before, before_stale, shared)
     else:
         while len(chosen) < wanted:
-            last = _Round(placement, clusters, frozenset(p.cluster for p in chosen), stale, shared)
+            selected = frozenset(p.cluster for p in chosen)
+            last = _Round(placement, inventory, selected, stale, shared)
             taken = last.ranked[: min(wanted - len(chosen), batch)]
             if not taken:
                 break
@@ -246,20 +271,22 @@ def _pick_n(
     if last is None:
         # Nothing to pick: evaluate the rest only to explain why they are not selected.
         last = _Round(
-            placement, clusters, frozenset(p.cluster for p in chosen), frozenset(), shared
+            placement, inventory, frozenset(p.cluster for p in chosen), frozenset(), shared
         )
     names = {p.cluster for p in chosen}
     remembered = {p.cluster for p in present}
     decisions = [
-        _kept(_selected(p.cluster, p.score), last.rejected)
+        _kept(inventory.decision(_selected, p.cluster, p.score), last.rejected)
         if p.cluster in remembered
-        else _selected(p.cluster, p.score)
+        else inventory.decision(_selected, p.cluster, p.score)
         for p in chosen
     ]
     decisions += [
-        _not_picked(c.name, last.scores[c.name]) for c in last.ranked if c.name not in names
+        inventory.decision(_not_picked, c.name, last.scores[c.name])
+        for c in last.ranked
+        if c.name not in names
     ]
-    decisions += _filtered({k: v for k, v in last.rejected.items() if k not in names}, clusters)
+    decisions += _filtered({k: v for k, v in last.rejected.items() if k not in names}, inventory)
     condition = _fulfilled(len(chosen)) if len(chosen) == wanted else _unfulfilled(len(chosen))
     digest = policy_hash(placement.policy)
     return Outcome(placement.name, "PickN", condition, decisions, digest)
@@ -267,7 +294,7 @@ def _pick_n(
 
 def _spread(
     placement: Placement,
-    clusters: list[Cluster],
+    inventory: Inventory,
     chosen: list[Pick],
     stale: frozenset[str],
     wanted: int,
@@ -286,17 +313,19 @@ def _spread(
     dependent = {p.name for p in [*filters(), *scorers()] if not p.selection_independent}
     # Any other selection-dependent plugin would need its own per-round step here.
     assert dependent == {sameplacement.NAME, topologyspread.NAME}, dependent
-    state = CycleState(placement, clusters, frozenset(), frozenset(), shared)
+    clusters = inventory.clusters
+    state = CycleState(placement, clusters, frozenset(), frozenset(), shared, inventory)
     eligible, _ = run_filters([p for p in filters() if p.selection_independent], state, clusters)
     fixed = run_scores([p for p in scorers() if p.selection_independent], state, eligible)
+    where = topologyspread.domains_by_cluster(policy, inventory)
     groups: dict[tuple[str | None, ...], list[Cluster]] = {}
     for cluster in eligible:
-        groups.setdefault(topologyspread.domains(policy, cluster), []).append(cluster)
+        groups.setdefault(where[cluster.name], []).append(cluster)
     for members in groups.values():
         members.sort(key=lambda c: (fixed[c.name], c.name), reverse=True)
     heads = dict.fromkeys(groups, 0)
     selected = {p.cluster for p in chosen}
-    counts = topologyspread.domain_counts(policy, clusters, selected)
+    counts = topologyspread.domain_counts(policy, inventory, selected)
 
     def best_of(where: tuple[str | None, ...]) -> Cluster | None:
         members = groups[where]
@@ -344,16 +373,17 @@ def _spread(
     return started
 
 
-def _pick_fixed(placement: Placement, clusters: list[Cluster]) -> Outcome:
+def _pick_fixed(placement: Placement, inventory: Inventory) -> Outcome:
     """PickFixed checks eligibility only: taints and affinity do not apply."""
+    clusters = inventory.clusters
     digest = policy_hash(placement.policy)
     names = list(dict.fromkeys(placement.policy.get("clusterNames") or []))
     if not names:
         condition = Condition("Unknown", text.PENDING, text.PENDING_MESSAGE)
-        others = [Decision(c.name, False, text.NOT_NAMED) for c in clusters]
+        others = [inventory.decision(_not_named, c.name) for c in clusters]
         return Outcome(placement.name, "PickFixed", condition, others, digest)
     by_name = {c.name: c for c in clusters}
-    state = CycleState(placement, clusters)
+    state = CycleState(placement, clusters, index=inventory)
     eligibility = ClusterEligibility()
     picked: list[Decision] = []
     failed: list[Decision] = []
@@ -368,7 +398,8 @@ def _pick_fixed(placement: Placement, clusters: list[Cluster]) -> Outcome:
         else:
             reason = text.FIXED_NOT_ELIGIBLE.format(cluster=name, reason=status.reason)
             failed.append(Decision(name, False, reason, filtered_by=status.plugin))
-    others = [Decision(c.name, False, text.NOT_NAMED) for c in clusters if c.name not in names]
+    named = set(names)
+    others = [inventory.decision(_not_named, c.name) for c in clusters if c.name not in named]
     condition = _unfulfilled(len(picked)) if failed else _fulfilled(len(picked))
     decisions = picked + sorted(failed, key=lambda d: d.cluster) + others
     return Outcome(placement.name, "PickFixed", condition, decisions, digest)

@@ -2,16 +2,20 @@
 
 A plugin is consulted per (placement, cluster). A filter returns a ``Status``; the first
 rejecting filter supplies the reason a cluster was left out. Scores add up per cluster.
+The framework asks a plugin about all clusters at once (``filter_all``, ``score_all``), which
+a plugin answers from the render's index (``inventory``) where it can.
 Everything here is pure: the same policy and clusters always give the same decisions.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import InitVar, dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 from ...core.model import Cluster, Placement
+from .inventory import Inventory
 
 
 class Code(enum.Enum):
@@ -46,15 +50,18 @@ def unschedulable(plugin: str, reason: str) -> Status:
     return Status(Code.UNSCHEDULABLE, reason, plugin)
 
 
-@dataclass(frozen=True, order=True)
-class Score:
-    """Compared lexicographically, as KubeFleet ranks: topology spread first, then affinity."""
+class Score(NamedTuple):
+    """Compared lexicographically, as KubeFleet ranks: topology spread first, then affinity.
+    A tuple: ranking thousands of clusters compares them in C."""
 
     topology_spread: int = 0
     affinity: int = 0
 
-    def __add__(self, other: Score) -> Score:
+    def __add__(self, other: Score) -> Score:  # type: ignore[override]
         return Score(self.topology_spread + other.topology_spread, self.affinity + other.affinity)
+
+
+ZERO = Score()
 
 
 @dataclass
@@ -72,6 +79,12 @@ class CycleState:
     # Plugin data by plugin name. The rounds of one PickN cycle share it, so a plugin may keep
     # what does not depend on the selection (property bounds) and must refresh what does.
     data: dict[str, Any] = field(default_factory=dict)
+    # The render's index of ``clusters``, shared by every placement; built when not given.
+    index: InitVar[Inventory | None] = None
+    inventory: Inventory = field(init=False)
+
+    def __post_init__(self, index: Inventory | None) -> None:
+        self.inventory = index if index is not None else Inventory(self.clusters)
 
     @property
     def policy(self) -> dict[str, Any]:
@@ -90,6 +103,10 @@ class FilterPlugin(Protocol):
 
     def filter(self, state: CycleState, cluster: Cluster) -> Status: ...
 
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        """``filter`` of each of ``clusters``: the statuses other than SUCCESS, by cluster."""
+        ...
+
 
 class ScorePlugin(Protocol):
     name: str
@@ -98,6 +115,22 @@ class ScorePlugin(Protocol):
     def pre_score(self, state: CycleState) -> Status: ...
 
     def score(self, state: CycleState, cluster: Cluster) -> Score: ...
+
+    def score_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Score]:
+        """``score`` of each of ``clusters``: the scores other than ZERO, by cluster."""
+        ...
+
+
+def filter_each(
+    plugin: FilterPlugin, state: CycleState, clusters: Sequence[Cluster]
+) -> dict[str, Status]:
+    """``filter_all`` for a plugin that has no index to answer from."""
+    verdicts = {}
+    for cluster in clusters:
+        status = plugin.filter(state, cluster)
+        if not status.ok:
+            verdicts[cluster.name] = status
+    return verdicts
 
 
 # Keys in CycleState.data under which answers of selection-independent plugins are kept.
@@ -110,43 +143,47 @@ def run_filters(
 ) -> tuple[list[Cluster], dict[str, Status]]:
     """Clusters passing every filter, and the first rejection of each other cluster.
 
-    Already-selected clusters are in neither: KubeFleet skips them.
+    Already-selected clusters are in neither: KubeFleet skips them. A selection-independent
+    plugin answers once per cycle, for every cluster of the cycle.
     """
     active = [p for p in plugins if p.pre_filter(state).code is not Code.SKIP]
-    memo: dict[tuple[str, str], Status] = state.data.setdefault(_FILTER_MEMO, {})
-    passed: list[Cluster] = []
+    memo: dict[str, dict[str, Status]] = state.data.setdefault(_FILTER_MEMO, {})
+    remaining = clusters
     rejected: dict[str, Status] = {}
-    for cluster in clusters:
-        for plugin in active:
-            if plugin.selection_independent:
-                key = (plugin.name, cluster.name)
-                status = memo.get(key) or memo.setdefault(key, plugin.filter(state, cluster))
-            else:
-                status = plugin.filter(state, cluster)
-            if status.code is Code.ALREADY_SELECTED:
-                break
-            if not status.ok:
-                rejected[cluster.name] = status
-                break
+    for plugin in active:
+        if plugin.selection_independent:
+            verdicts = memo.get(plugin.name)
+            if verdicts is None:
+                verdicts = memo[plugin.name] = plugin.filter_all(state, state.clusters)
         else:
-            passed.append(cluster)
-    return passed, rejected
+            verdicts = plugin.filter_all(state, remaining)
+        if not verdicts:
+            continue
+        kept = []
+        for cluster in remaining:
+            status = verdicts.get(cluster.name)
+            if status is None:
+                kept.append(cluster)
+            elif status.code is not Code.ALREADY_SELECTED:
+                rejected[cluster.name] = status
+        remaining = kept
+    return remaining, rejected
 
 
 def run_scores(
     plugins: list[ScorePlugin], state: CycleState, clusters: list[Cluster]
 ) -> dict[str, Score]:
     active = [p for p in plugins if p.pre_score(state).code is not Code.SKIP]
-    memo: dict[tuple[str, str], Score] = state.data.setdefault(_SCORE_MEMO, {})
-    scores: dict[str, Score] = {}
-    for cluster in clusters:
-        total = Score()
-        for plugin in active:
-            if plugin.selection_independent:
-                key = (plugin.name, cluster.name)
-                score = memo.get(key) or memo.setdefault(key, plugin.score(state, cluster))
-            else:
-                score = plugin.score(state, cluster)
-            total = total + score
-        scores[cluster.name] = total
-    return scores
+    memo: dict[str, dict[str, Score]] = state.data.setdefault(_SCORE_MEMO, {})
+    totals: dict[str, Score] = {}
+    for plugin in active:
+        if plugin.selection_independent:
+            scores = memo.get(plugin.name)
+            if scores is None:
+                scores = memo[plugin.name] = plugin.score_all(state, state.clusters)
+        else:
+            scores = plugin.score_all(state, clusters)
+        for name, score in scores.items():
+            total = totals.get(name)
+            totals[name] = score if total is None else total + score
+    return {c.name: totals.get(c.name, ZERO) for c in clusters}

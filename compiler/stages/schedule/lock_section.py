@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...core.diagnostics import Diagnostics
 from ...core.lock import LOCK_FILE, Lock
 from ...core.model import Placement
-from .framework import Score
+from .framework import ZERO, Score
 
 SECTION = "placements"
 
@@ -54,8 +54,7 @@ def policy_hash(policy: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Pick:
+class Pick(NamedTuple):
     cluster: str
     score: Score
 
@@ -96,6 +95,8 @@ _SCORE_KEYS = ("affinity", "topologySpread")
 
 def _pick_line(line: str) -> Pick | None:
     """One line of the text form: ``name [affinity=N] [topologySpread=N]``."""
+    if " " not in line:  # most lines: a name, both scores 0
+        return Pick(line, ZERO) if line else None
     name, *fields = line.split(" ")
     scores = dict.fromkeys(_SCORE_KEYS, 0)
     seen = set()
@@ -117,7 +118,10 @@ def _is_int(text: str) -> bool:
 
 def _picks(items: Any) -> list[Pick | None]:
     if isinstance(items, str):
-        return [_pick_line(line) for line in items.splitlines()]
+        lines = items.splitlines()
+        if " " not in items and "" not in lines:  # names only, as most placements have
+            return [Pick(line, ZERO) for line in lines]
+        return [_pick_line(line) for line in lines]
     if isinstance(items, list):
         return [_pick(i) for i in items]
     return [None]

@@ -4,12 +4,15 @@ Required ``clusterSelectorTerms`` are ORed; inside a term the ``labelSelector`` 
 ``propertySelector`` must both match. Preferred terms (PickN only) add their weight when their
 ``labelSelector`` matches; a ``propertySorter`` scales the weight linearly between the minimum
 and maximum of the property over every cluster in the inventory, rounding each term as Go's
-``math.Round`` does.
+``math.Round`` does. ``filter_all`` and ``score_all`` answer from the inventory's label
+index: a term costs set operations, not a test per cluster.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -17,9 +20,11 @@ from ....core import labels, quantity
 from ....core.model import Cluster
 from .. import properties
 from ..framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
+from ..inventory import Inventory
 
 NAME = "ClusterAffinity"
 REASON = "cluster does not match with any of the required cluster affinity terms"
+REJECTED = unschedulable(NAME, REASON)
 
 _COMPARE = {
     "Gt": lambda a, b: a > b,
@@ -61,6 +66,19 @@ def term_matches(term: dict[str, Any], cluster: Cluster) -> bool:
     )
 
 
+def term_matching(term: dict[str, Any], inventory: Inventory) -> set[str]:
+    """The clusters ``term_matches``, from the inventory's index."""
+    found = set(inventory.labels.matching(term.get("labelSelector")))
+    for expr in (term.get("propertySelector") or {}).get("matchExpressions") or []:
+        values = inventory.property_values(expr["name"])
+        want = quantity.parse((expr.get("values") or [None])[0])
+        compare = _COMPARE[expr["operator"]]
+        if want is None:
+            return set()
+        found = {n for n in found if (have := values[n]) is not None and compare(have, want)}
+    return found
+
+
 def go_round(x: float) -> int:
     """Go's math.Round: half away from zero (Python's round() rounds half to even)."""
     whole = math.trunc(x)
@@ -93,7 +111,13 @@ class ClusterAffinity:
         terms = required_terms(state.policy) or []
         if any(term_matches(term, cluster) for term in terms):
             return SUCCESS
-        return unschedulable(NAME, REASON)
+        return REJECTED
+
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        matched: set[str] = set()
+        for term in required_terms(state.policy) or []:
+            matched |= term_matching(term, state.inventory)
+        return {c.name: REJECTED for c in clusters if c.name not in matched}
 
     def pre_score(self, state: CycleState) -> Status:
         """Record each sorted property's minimum and maximum over ALL clusters."""
@@ -106,9 +130,7 @@ class ClusterAffinity:
         for term in terms:
             sorter = (term.get("preference") or {}).get("propertySorter")
             if sorter and sorter["name"] not in bounds:
-                values = [properties.value(c, sorter["name"]) for c in state.clusters]
-                present = [v for v in values if v is not None]
-                bounds[sorter["name"]] = (min(present), max(present)) if present else None
+                bounds[sorter["name"]] = state.inventory.property_bounds(sorter["name"])
         state.data[NAME] = bounds
         return SUCCESS
 
@@ -127,3 +149,27 @@ class ClusterAffinity:
             value = properties.value(cluster, sorter["name"])
             total += sorter_weight(value, bounds.get(sorter["name"]), sorter["sortOrder"], weight)
         return Score(affinity=total)
+
+    def score_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Score]:
+        totals = dict.fromkeys((c.name for c in clusters), 0)
+        for term in preferred_terms(state.policy):
+            if not term.get("weight"):
+                continue
+            key = (NAME, json.dumps(term, sort_keys=True))
+            weights = state.inventory.fact(key, lambda t=term: _preferred(t, state.inventory))
+            for name in weights.keys() & totals.keys():
+                totals[name] += weights[name]
+        return {name: Score(affinity=total) for name, total in totals.items() if total}
+
+
+def _preferred(term: dict[str, Any], inventory: Inventory) -> dict[str, int]:
+    """What one weighted preferred term adds to each cluster's score (``score``'s terms)."""
+    weight = term["weight"]
+    preference = term.get("preference") or {}
+    matched = inventory.labels.matching(preference.get("labelSelector"))
+    sorter = preference.get("propertySorter")
+    if sorter is None:
+        return dict.fromkeys(matched, weight)
+    values = inventory.property_values(sorter["name"])
+    bounds = inventory.property_bounds(sorter["name"])
+    return {n: sorter_weight(values[n], bounds, sorter["sortOrder"], weight) for n in matched}

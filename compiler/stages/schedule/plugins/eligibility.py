@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ....core.model import Cluster
 from ..framework import SUCCESS, CycleState, Status, unschedulable
 
@@ -19,3 +21,6 @@ class ClusterEligibility:
         if cluster.ineligible_reason:
             return unschedulable(NAME, cluster.ineligible_reason)
         return SUCCESS
+
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        return {c.name: self.filter(state, c) for c in clusters if c.ineligible_reason}

@@ -8,8 +8,10 @@ holds the placement's namespace. The list is every namespace on the member, so t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ....core.model import Cluster
-from ..framework import SKIP, SUCCESS, CycleState, Status, unschedulable
+from ..framework import SKIP, SUCCESS, CycleState, Status, filter_each, unschedulable
 
 NAME = "NamespaceAffinity"
 NO_INFORMATION = "cluster has no namespace information available"
@@ -29,3 +31,6 @@ class NamespaceAffinity:
         if cluster.namespaces is not None and state.placement.namespace not in cluster.namespaces:
             return unschedulable(NAME, MISSING)
         return SUCCESS
+
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        return filter_each(self, state, clusters)

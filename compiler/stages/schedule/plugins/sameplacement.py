@@ -6,6 +6,8 @@ cluster do not reach the filters that would reject it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ....core.model import Cluster
 from ..framework import SKIP, SUCCESS, Code, CycleState, Status
 
@@ -22,3 +24,6 @@ class SamePlacementAffinity:
 
     def filter(self, state: CycleState, cluster: Cluster) -> Status:
         return ALREADY_SELECTED if cluster.name in state.selected else SUCCESS
+
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        return {c.name: ALREADY_SELECTED for c in clusters if c.name in state.selected}

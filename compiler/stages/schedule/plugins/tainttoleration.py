@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ....core.model import Cluster, Taint
-from ..framework import SUCCESS, CycleState, Status, unschedulable
+from ..framework import SUCCESS, CycleState, Status, filter_each, unschedulable
 
 NAME = "TaintToleration"
 REASON = "taint {taint} cannot be tolerated"
@@ -35,3 +36,7 @@ class TaintToleration:
             if not any(tolerates(t, taint) for t in tolerations):
                 return unschedulable(NAME, REASON.format(taint=taint))
         return SUCCESS
+
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        # An untainted cluster passes whatever the tolerations.
+        return filter_each(self, state, [c for c in clusters if c.taints])

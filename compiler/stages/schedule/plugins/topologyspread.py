@@ -10,12 +10,14 @@ score is -delta.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from ....core.model import Cluster
-from ..framework import SKIP, SUCCESS, CycleState, Score, Status, unschedulable
+from ..framework import SKIP, SUCCESS, ZERO, CycleState, Score, Status, unschedulable
+from ..inventory import Inventory
 
 NAME = "TopologySpread"
 REASON = 'violated doNotSchedule topology spread constraint "{key}" (max skew {max_skew})'
@@ -58,20 +60,20 @@ class Spread:
 
 
 def spreads(state: CycleState) -> list[Spread]:
-    return spreads_of(state.policy, domain_counts(state.policy, state.clusters, state.selected))
+    return spreads_of(state.policy, domain_counts(state.policy, state.inventory, state.selected))
 
 
 def domain_counts(
-    policy: dict[str, Any], clusters: list[Cluster], selected: frozenset[str] | set[str]
+    policy: dict[str, Any], inventory: Inventory, selected: frozenset[str] | set[str]
 ) -> list[dict[str, int]]:
-    """Per constraint: every domain (over all ``clusters``) -> how many selected clusters it has."""
+    """Per constraint: every domain (over all clusters) -> how many selected clusters it has."""
     result = []
     for constraint in constraints(policy):
-        key = constraint["topologyKey"]
-        counts = {c.labels[key]: 0 for c in clusters if key in c.labels}
-        for cluster in clusters:
-            if cluster.name in selected and key in cluster.labels:
-                counts[cluster.labels[key]] += 1
+        values = inventory.labels.values(constraint["topologyKey"])
+        counts = dict.fromkeys(values.values(), 0)
+        for name in selected:
+            if name in values:
+                counts[values[name]] += 1
         result.append(counts)
     return result
 
@@ -96,6 +98,31 @@ def domains(policy: dict[str, Any], cluster: Cluster) -> tuple[str | None, ...]:
     """The cluster's domain under each constraint (None: outside that spread). Clusters with the
     same domains get the same filter verdict and the same score from this plugin."""
     return tuple(cluster.labels.get(c["topologyKey"]) for c in constraints(policy))
+
+
+def domains_by_cluster(
+    policy: dict[str, Any], inventory: Inventory
+) -> dict[str, tuple[str | None, ...]]:
+    """Every cluster's ``domains``: computed once per render for each list of topology keys."""
+    keys = tuple(c["topologyKey"] for c in constraints(policy))
+
+    def compute() -> dict[str, tuple[str | None, ...]]:
+        values = [inventory.labels.values(key) for key in keys]
+        return {c.name: tuple(v.get(c.name) for v in values) for c in inventory.clusters}
+
+    return inventory.fact((NAME, keys), compute)
+
+
+T = TypeVar("T")
+
+
+def _by_domains(
+    state: CycleState, clusters: Sequence[Cluster], answer: Callable[[tuple[str | None, ...]], T]
+) -> dict[str, T]:
+    """``answer`` for each cluster's domains, asked once per distinct domains."""
+    where = domains_by_cluster(state.policy, state.inventory)
+    answers = {domains: answer(domains) for domains in set(where.values())}
+    return {c.name: answers[where[c.name]] for c in clusters}
 
 
 def verdict(spreads: list[Spread], where: tuple[str | None, ...]) -> Status:
@@ -151,8 +178,18 @@ class TopologySpread:
     def filter(self, state: CycleState, cluster: Cluster) -> Status:
         return verdict(state.data[NAME], domains(state.policy, cluster))
 
+    def filter_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Status]:
+        spreads = state.data[NAME]
+        found = _by_domains(state, clusters, lambda where: verdict(spreads, where))
+        return {name: status for name, status in found.items() if not status.ok}
+
     def pre_score(self, state: CycleState) -> Status:
         return self._prepare(state)
 
     def score(self, state: CycleState, cluster: Cluster) -> Score:
         return score_in(state.data[NAME], domains(state.policy, cluster))
+
+    def score_all(self, state: CycleState, clusters: Sequence[Cluster]) -> dict[str, Score]:
+        spreads = state.data[NAME]
+        found = _by_domains(state, clusters, lambda where: score_in(spreads, where))
+        return {name: score for name, score in found.items() if score != ZERO}
