@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +35,8 @@ from urllib.parse import quote
 
 from ..core.lock import LOCK_FILE as FLEET_LOCK
 from ..stages.emit import FLUX_SYSTEM
-from . import output_tree
-from .sources import FileSource, read_regular
+from . import fanout
+from .sources import read_regular
 
 STAGING_PREFIX = ".fleetc-staging-"
 # The shadow tree's name beside the output when the fleet has no git directory to keep it in.
@@ -70,6 +70,8 @@ class Changes:
     unchanged: int = 0
     # The files whose bytes are already right: the shadow links them, never rewrites them.
     kept: set[str] = field(default_factory=set, repr=False)
+    # Each kept file's live inode.
+    inodes: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def clean(self) -> bool:
@@ -77,9 +79,10 @@ class Changes:
 
 
 def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.DirEntry]:
-    """Every non-folder entry below the shadow tree ``output`` but ``<cluster>/flux-system/``,
-    by relative path (and the folders, into ``folders`` when given), with its inode: the
-    writer's own buffer, which ``output_tree`` (the readers' walker) does not list.
+    """Every non-folder entry below ``output`` (the live tree or the shadow) but
+    ``<cluster>/flux-system/``, by relative path (and the folders, into ``folders`` when
+    given), with its inode: the writer's walker, by the rules of ``output_tree`` (the
+    readers'), which also gives the inodes that tell which shadow files are the live ones.
 
     Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
     """
@@ -105,20 +108,38 @@ def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.D
     return found
 
 
-def compare(output: Path, files: dict[str, bytes]) -> Changes:
+def compare(
+    output: Path, files: dict[str, bytes], known: Callable[[str], str | None] | None = None
+) -> Changes:
     """``output`` as it is (links not followed, ``<cluster>/flux-system/`` left out) against
-    the files a render produces."""
+    the files a render produces.
+
+    ``known(rel)``, when given, is the SHA-256 (hex) of the live file ``output/rel`` when the
+    caller vouches for its bytes (say, its ``lstat`` matches a manifest recorded when those
+    bytes were compared or written), else None. A vouched-for file is compared by digest and
+    not read; every other file is read.
+    """
     changes = Changes()
-    tree = output_tree.walk(FileSource(output), "")
-    existing = dict(tree.files)
+    existing = _scan(output)
+    sha256 = hashlib.sha256
     for rel, data in files.items():
-        if existing.pop(rel, None) is None:
+        entry = existing.pop(rel, None)
+        if entry is None:
             changes.added.append(rel)
-        elif tree.read(rel) != data:
-            changes.changed.append(rel)
+            continue
+        digest = known(rel) if known is not None else None
+        if not entry.is_file(follow_symlinks=False):
+            same = False
+        elif digest is not None:
+            same = sha256(data).hexdigest() == digest
         else:
+            same = read_regular(entry.path) == data
+        if same:
             changes.unchanged += 1
             changes.kept.add(rel)
+            changes.inodes[rel] = entry.inode()
+        else:
+            changes.changed.append(rel)
     changes.removed = sorted(existing)
     return changes
 
@@ -131,14 +152,16 @@ def read_bytes(path: Path) -> bytes | None:
 
 
 def check_relative(rel: str) -> None:
-    """Refuse an output path that is absolute or could climb out of the output folder."""
-    parts = rel.split("/")
+    """Refuse an output path that is absolute or could climb out of the output folder: one
+    with an empty, ``.`` or ``..`` part, a backslash or a NUL."""
+    wrapped = f"/{rel}/"
     if (
         not rel
-        or rel.startswith("/")
         or "\\" in rel
         or "\0" in rel
-        or any(part in ("", ".", "..") for part in parts)
+        or "//" in wrapped
+        or "/./" in wrapped
+        or "/../" in wrapped
     ):
         raise WriteError(f"refusing to write {rel!r}: it is not a plain path inside the output")
 
@@ -263,6 +286,7 @@ def commit(
     files: dict[str, bytes],
     lock_path: Path | None = None,
     lock: bytes = b"",
+    known: Callable[[str], str | None] | None = None,
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
@@ -272,6 +296,14 @@ def commit(
     dies between the swap of ``output`` and the rename of the lock file. ``output`` alone is
     always entirely old or entirely new. Errors leave both as they were and raise
     ``WriteError`` naming the file that failed.
+
+    ``known`` spares reading the live files the caller vouches for (see ``compare``): with
+    the cache's manifest of ``output``, ``known(rel)`` is the recorded digest of ``rel`` when
+    its ``lstat`` (inode, size, times) is the recorded one, else None. A wrong digest makes
+    a wrong output, so it must come from a check made in this run.
+
+    When ``output`` did not exist, the shadow is filled with links to the new tree afterwards,
+    so that the next render writes only what it changes.
     """
     for rel in files:
         check_relative(rel)
@@ -290,17 +322,25 @@ def commit(
             f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename else "")
         ) from exc
-    changes = compare(output, files)
+    shadow = shadow_path(root, output)
+    scan = _start_scan(shadow, len(files))
+    try:
+        changes = compare(output, files, known)
+    except BaseException:
+        if scan is not None:
+            scan.stop()
+        raise
     if changes.clean:
+        if scan is not None:
+            scan.stop()
         if lock_path is not None:
             write_file(lock_path, lock)
         return changes
-    shadow = shadow_path(root, output)
     lock_temp = _lock_temp(root, lock_path) if lock_path is not None else None
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _prepare_shadow(output, shadow, files, changes.kept)
+        _prepare_shadow(output, shadow, files, changes.inodes, scan)
         if lock_path is not None and lock_temp is not None:
             lock_temp.parent.mkdir(parents=True, exist_ok=True)
             lock_temp.unlink(missing_ok=True)
@@ -330,6 +370,8 @@ def commit(
             ) from exc
         if journal is not None:
             _journal_file(root).unlink()
+    if not existed:
+        _mirror(output, shadow, files)
     return changes
 
 
@@ -359,27 +401,32 @@ def _undo(root: Path, lock_temp: Path | None, journal: Journal | None) -> None:
             _journal_file(root).unlink(missing_ok=True)
 
 
-def _prepare_shadow(output: Path, shadow: Path, files: dict[str, bytes], kept: set[str]):
+def _prepare_shadow(
+    output: Path,
+    shadow: Path,
+    files: dict[str, bytes],
+    kept: dict[str, int],
+    scan: fanout.Child | None = None,
+):
     """Make ``shadow`` hold exactly ``files`` (and the live ``<cluster>/flux-system/``
     folders), writing only what it lacks.
 
     A shadow file is kept only when it is the inode of the live file whose bytes ``compare``
-    found right; anything else in it (left by an interrupted render, edited, planted) is
-    replaced, so the shadow never needs to be trusted.
+    found right (``kept``: each kept path's live inode); anything else in it (left by an interrupted
+    render, edited, planted) is replaced, so the shadow never needs to be trusted. ``scan``:
+    the shadow's listing being made by ``_start_scan``.
     """
+    listing = scan.result() if scan is not None else None
     if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
         shadow.unlink()
     shadow.mkdir(parents=True, exist_ok=True)
     base = os.fspath(shadow)
-    live = os.fspath(output)
-    have_folders: set[str] = set()
-    present = {rel: entry.inode() for rel, entry in _scan(shadow, have_folders).items()}
-    needed: set[str] = set()
-    for rel in files:
-        folder = rel.rpartition("/")[0]
-        while folder and folder not in needed:
-            needed.add(folder)
-            folder = folder.rpartition("/")[0]
+    if listing is not None:
+        present, have_folders = _decode_scan(listing)
+    else:
+        have_folders = set()
+        present = {rel: entry.inode() for rel, entry in _scan(shadow, have_folders).items()}
+    needed = _folders(files)
     clusters = {rel.split("/", 1)[0] for rel in files}
     # What the new tree does not have: stale files and folders, folders where files go.
     for rel in present:
@@ -390,27 +437,81 @@ def _prepare_shadow(output: Path, shadow: Path, files: dict[str, bytes], kept: s
             _remove(entry)
     for rel in sorted(have_folders.intersection(files)):
         shutil.rmtree(os.path.join(base, rel))
-    for folder in sorted(needed - have_folders):
-        Path(base, folder).mkdir()  # a file or link in its place was unlinked above
-    for rel, data in files.items():
+    # A file or link in a missing folder's place was unlinked above.
+    work = fanout.Work(folders=sorted(needed - have_folders))
+    for rel in files:
         have = present.get(rel)
-        target = os.path.join(base, rel)
-        if rel in kept:
-            source = os.path.join(live, rel)
-            if have is not None and have == os.lstat(source).st_ino:
+        inode = kept.get(rel)
+        if inode is not None:
+            if have == inode:
                 continue
-            if have is not None:
-                os.unlink(target)
-            os.link(source, target, follow_symlinks=False)
+            work.links.append(rel)
         else:
-            if have is not None:
-                os.unlink(target)
-            Path(target).write_bytes(data)
+            work.writes.append(rel)
+        if have is not None:
+            work.removals.append(rel)
+    fanout.run(base, os.fspath(output), files, work, _write_new)
     for folder in sorted(have_folders - needed, reverse=True):
         with suppress(OSError):  # gone with its cluster, or not empty (a flux-system/ inside)
             os.rmdir(os.path.join(base, folder))
     for cluster in sorted(clusters):
         _mirror_flux_system(output / cluster, shadow / cluster)
+
+
+def _start_scan(shadow: Path, size: int) -> fanout.Child | None:
+    """The shadow's listing (``_scan``), made by a second process while this one compares
+    the live tree: when the tree is large and the shadow a real folder."""
+    try:
+        real = size >= fanout.PARALLEL_MIN and stat.S_ISDIR(os.lstat(shadow).st_mode)
+    except OSError:
+        real = False
+    return fanout.Child(lambda: _encode_scan(shadow)) if real else None
+
+
+def _encode_scan(shadow: Path) -> bytes:
+    """``_scan``'s answer as pairs of NUL-terminated fields (no file name holds a NUL):
+    a file's path and inode, or a folder's path and nothing."""
+    folders: set[str] = set()
+    fields = [f"{rel}\0{entry.inode()}\0" for rel, entry in _scan(shadow, folders).items()]
+    fields.extend(f"{rel}\0\0" for rel in folders)
+    return "".join(fields).encode("utf-8", "surrogateescape")
+
+
+def _decode_scan(data: bytes) -> tuple[dict[str, int], set[str]]:
+    """(file -> inode, folders) from ``_encode_scan``'s bytes."""
+    fields = data.decode("utf-8", "surrogateescape").split("\0")[:-1]
+    present: dict[str, int] = {}
+    folders: set[str] = set()
+    for rel, inode in zip(fields[::2], fields[1::2], strict=True):
+        if inode:
+            present[rel] = int(inode)
+        else:
+            folders.add(rel)
+    return present, folders
+
+
+def _write_new(path: str, data: bytes) -> None:
+    Path(path).write_bytes(data)
+
+
+def _folders(files: dict[str, bytes]) -> set[str]:
+    """Every folder the files lie in (the top folder, "", left out)."""
+    needed: set[str] = set()
+    for rel in files:
+        folder = rel.rpartition("/")[0]
+        while folder and folder not in needed:
+            needed.add(folder)
+            folder = folder.rpartition("/")[0]
+    return needed
+
+
+def _mirror(output: Path, shadow: Path, files: dict[str, bytes]) -> None:
+    """Fill the empty shadow with links to the files of the new tree ``output``, which
+    ``_prepare_shadow`` will keep. Only to spare the next render that work: a failure leaves
+    a partial shadow, which the next render completes."""
+    work = fanout.Work(folders=sorted(_folders(files)), links=list(files))
+    with suppress(OSError):
+        fanout.run(os.fspath(shadow), os.fspath(output), files, work, _write_new)
 
 
 def _remove(entry: os.DirEntry) -> None:
