@@ -11,12 +11,14 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import bootstrap_files
 import pytest
 from conftest import REPO
 from fleetc.shell import fanout, writer
@@ -322,3 +324,34 @@ def test_the_second_process_dies_with_the_first(tmp_path):
         os.kill(child, signal.SIGKILL)
         pytest.fail("the second process outlived the render")
     assert not (tmp_path / "rendered").exists()
+
+
+def test_flux_system_folders_survive_renders_in_two_processes(tmp_path, monkeypatch):
+    """The child's listing of the shadow reports its flux-system/ folders too."""
+    root = tmp_path / "repo"
+    git_init(root)
+    make_fleet(root, clusters=3, configmaps=1)
+    monkeypatch.setattr(fanout, "PARALLEL_MIN", 1)
+    output = root / "rendered"
+    writer.commit(root, output, compiled(root).files)
+    flux = output / "c0001" / "flux-system"
+    flux.mkdir()
+    (flux / "gotk-components.yaml").write_text(bootstrap_files.COMPONENTS)
+    (flux / "kustomization.yaml").write_text(bootstrap_files.KUSTOMIZATION)
+    sync = bootstrap_files.SYNC.replace("{cluster}", "c0001")
+    (flux / "gotk-sync.yaml").write_text(sync)
+    for version in "BAB":
+        set_version(root, version)
+        result = compiled(root)
+        writer.commit(root, output, result.files)
+        assert (flux / "gotk-sync.yaml").read_text() == sync
+        assert {p for p in snapshot(output) if "flux-system" not in p} == set(result.files)
+    shadow = writer.shadow_path(root, output)
+    assert (shadow / "c0001" / "flux-system" / "gotk-sync.yaml").read_text() == sync
+    assert not (shadow / "c0000" / "flux-system").exists()
+    shutil.rmtree(flux)
+    set_version(root, "A")
+    writer.commit(root, output, compiled(root).files)
+    set_version(root, "B")
+    writer.commit(root, output, compiled(root).files)
+    assert not flux.exists()

@@ -72,17 +72,22 @@ class Changes:
     kept: set[str] = field(default_factory=set, repr=False)
     # Each kept file's live inode.
     inodes: dict[str, int] = field(default_factory=dict, repr=False)
+    # The clusters whose live folder holds a flux-system/ folder.
+    bootstrapped: set[str] = field(default_factory=set, repr=False)
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
 
-def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.DirEntry]:
+def _scan(
+    output: Path | str, folders: set[str] | None = None, flux: set[str] | None = None
+) -> dict[str, os.DirEntry]:
     """Every non-folder entry below ``output`` (the live tree or the shadow) but
-    ``<cluster>/flux-system/``, by relative path (and the folders, into ``folders`` when
-    given), with its inode: the writer's walker, by the rules of ``output_tree`` (the
-    readers'), which also gives the inodes that tell which shadow files are the live ones.
+    ``<cluster>/flux-system/``, by relative path (and the folders, into ``folders``, and the
+    clusters that have a ``flux-system/`` folder, into ``flux``, when given), with its inode:
+    the writer's walker, by the rules of ``output_tree`` (the readers'), which also gives the
+    inodes that tell which shadow files are the live ones.
 
     Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
     """
@@ -103,6 +108,8 @@ def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.D
                         stack.append((rel + "/", entry.path))
                         if folders is not None:
                             folders.add(rel)
+                    elif flux is not None:
+                        flux.add(rel_dir[:-1])
                 else:
                     found[rel] = entry
     return found
@@ -120,7 +127,7 @@ def compare(
     not read; every other file is read.
     """
     changes = Changes()
-    existing = _scan(output)
+    existing = _scan(output, flux=changes.bootstrapped)
     sha256 = hashlib.sha256
     for rel, data in files.items():
         entry = existing.pop(rel, None)
@@ -340,7 +347,7 @@ def commit(
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _prepare_shadow(output, shadow, files, changes.inodes, scan)
+        _prepare_shadow(output, shadow, files, changes, scan)
         if lock_path is not None and lock_temp is not None:
             lock_temp.parent.mkdir(parents=True, exist_ok=True)
             lock_temp.unlink(missing_ok=True)
@@ -405,14 +412,14 @@ def _prepare_shadow(
     output: Path,
     shadow: Path,
     files: dict[str, bytes],
-    kept: dict[str, int],
+    changes: Changes,
     scan: fanout.Child | None = None,
 ):
     """Make ``shadow`` hold exactly ``files`` (and the live ``<cluster>/flux-system/``
     folders), writing only what it lacks.
 
     A shadow file is kept only when it is the inode of the live file whose bytes ``compare``
-    found right (``kept``: each kept path's live inode); anything else in it (left by an interrupted
+    found right (``changes.inodes``); anything else in it (left by an interrupted
     render, edited, planted) is replaced, so the shadow never needs to be trusted. ``scan``:
     the shadow's listing being made by ``_start_scan``.
     """
@@ -422,10 +429,11 @@ def _prepare_shadow(
     shadow.mkdir(parents=True, exist_ok=True)
     base = os.fspath(shadow)
     if listing is not None:
-        present, have_folders = _decode_scan(listing)
+        present, have_folders, flux = _decode_scan(listing)
     else:
-        have_folders = set()
-        present = {rel: entry.inode() for rel, entry in _scan(shadow, have_folders).items()}
+        have_folders, flux = set(), set()
+        scanned = _scan(shadow, have_folders, flux)
+        present = {rel: entry.inode() for rel, entry in scanned.items()}
     needed = _folders(files)
     clusters = {rel.split("/", 1)[0] for rel in files}
     # What the new tree does not have: stale files and folders, folders where files go.
@@ -439,6 +447,7 @@ def _prepare_shadow(
         shutil.rmtree(os.path.join(base, rel))
     # A file or link in a missing folder's place was unlinked above.
     work = fanout.Work(folders=sorted(needed - have_folders))
+    kept = changes.inodes
     for rel in files:
         have = present.get(rel)
         inode = kept.get(rel)
@@ -454,7 +463,7 @@ def _prepare_shadow(
     for folder in sorted(have_folders - needed, reverse=True):
         with suppress(OSError):  # gone with its cluster, or not empty (a flux-system/ inside)
             os.rmdir(os.path.join(base, folder))
-    for cluster in sorted(clusters):
+    for cluster in sorted(clusters & (changes.bootstrapped | flux)):
         _mirror_flux_system(output / cluster, shadow / cluster)
 
 
@@ -469,25 +478,32 @@ def _start_scan(shadow: Path, size: int) -> fanout.Child | None:
 
 
 def _encode_scan(shadow: Path) -> bytes:
-    """``_scan``'s answer as pairs of NUL-terminated fields (no file name holds a NUL):
-    a file's path and inode, or a folder's path and nothing."""
+    """``_scan``'s answer as pairs of NUL-terminated fields (no file name holds a NUL): a
+    file's path and inode, a folder's path and nothing, a cluster with a flux-system/ folder
+    and ``f``."""
     folders: set[str] = set()
-    fields = [f"{rel}\0{entry.inode()}\0" for rel, entry in _scan(shadow, folders).items()]
+    flux: set[str] = set()
+    found = _scan(shadow, folders, flux)
+    fields = [f"{rel}\0{entry.inode()}\0" for rel, entry in found.items()]
     fields.extend(f"{rel}\0\0" for rel in folders)
+    fields.extend(f"{cluster}\0f\0" for cluster in flux)
     return "".join(fields).encode("utf-8", "surrogateescape")
 
 
-def _decode_scan(data: bytes) -> tuple[dict[str, int], set[str]]:
-    """(file -> inode, folders) from ``_encode_scan``'s bytes."""
+def _decode_scan(data: bytes) -> tuple[dict[str, int], set[str], set[str]]:
+    """(file -> inode, folders, clusters with flux-system/) from ``_encode_scan``'s bytes."""
     fields = data.decode("utf-8", "surrogateescape").split("\0")[:-1]
     present: dict[str, int] = {}
     folders: set[str] = set()
+    flux: set[str] = set()
     for rel, inode in zip(fields[::2], fields[1::2], strict=True):
-        if inode:
+        if inode == "f":
+            flux.add(rel)
+        elif inode:
             present[rel] = int(inode)
         else:
             folders.add(rel)
-    return present, folders
+    return present, folders, flux
 
 
 def _write_new(path: str, data: bytes) -> None:
