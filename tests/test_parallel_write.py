@@ -21,7 +21,7 @@ from pathlib import Path
 import bootstrap_files
 import pytest
 from conftest import REPO
-from fleetc.shell import fanout, writer
+from fleetc.shell import fanout, store, writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_crash_safety import (
@@ -285,7 +285,7 @@ def test_a_kill_after_any_operation_with_two_processes_leaves_old_or_new(tmp_pat
 SLOW_RENDER = """
 import os, sys, time
 from pathlib import Path
-from fleetc.shell import fanout, writer
+from fleetc.shell import fanout, store, writer
 fanout.PARALLEL_MIN = 1
 parent = os.getpid()
 real = fanout._create
@@ -355,3 +355,12 @@ def test_flux_system_folders_survive_renders_in_two_processes(tmp_path, monkeypa
     set_version(root, "B")
     writer.commit(root, output, compiled(root).files)
     assert not flux.exists()
+
+
+def test_the_store_passes_vouched_digests_to_the_writer(tmp_path):
+    output = tmp_path / "rendered"
+    files = {"c1/a.yaml": b"a\n"}
+    store.commit(tmp_path, output, files, b"lock\n", {})
+    changes = store.commit(tmp_path, output, files, b"lock\n", {}, known=lambda rel: "0" * 64)
+    assert changes.changed == ["c1/a.yaml"]  # believed, not read
+    assert snapshot(output) == files

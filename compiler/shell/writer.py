@@ -9,10 +9,15 @@ change are hard links to the live ones, so they cost nothing), then swaps the tw
 ``renameat2(RENAME_EXCHANGE)``: a reader or a kill at any moment sees the old tree or the new
 one, never a mixture, and the old tree becomes the next render's shadow. Nothing in the shadow
 is trusted: every render scans it and keeps a file only when it is the very inode of a live file
-whose bytes were just compared. ``fleet.lock`` is staged with the tree, and a journal (in the
-git directory too) records the swap, so ``recover`` (run before every command) completes or
-rolls back a render killed between the swap and the lock's rename. ``<cluster>/flux-system/``
-folders, written by ``flux bootstrap``, are carried over untouched.
+whose bytes were just compared (read, or vouched for by the caller's digests). After a render
+into an absent output, the empty shadow is filled with links to the new tree, so the next
+render too writes only what it changes. Large amounts of work (the scan of the shadow, creating
+folders, links and files) are shared with a second process (``fanout``).
+
+``fleet.lock`` is staged with the tree, and a journal (in the git directory too) records the
+swap, so ``recover`` (run before every command) completes or rolls back a render killed between
+the swap and the lock's rename. ``<cluster>/flux-system/`` folders, written by ``flux
+bootstrap``, are carried over untouched.
 """
 
 from __future__ import annotations
