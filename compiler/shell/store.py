@@ -10,7 +10,6 @@ worst an unreferenced file remains, which the next render removes (``check`` nam
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from ..core.lock import LOCK_FILE
@@ -32,7 +31,7 @@ def commit(
     files: dict[str, bytes],
     lock: bytes,
     store: dict[str, bytes],
-    known: Callable[[str], str | None] | None = None,
+    known: writer.Known | None = None,
 ) -> writer.Changes:
     """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``, which
     takes ``known``), then prune."""

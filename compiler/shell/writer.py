@@ -57,6 +57,11 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+# known(rel, data): whether the live file rel holds exactly data; None when the caller cannot
+# vouch for it without reading it.
+Known = Callable[[str, bytes], bool | None]
+
+
 class WriteError(Exception):
     """Writing failed; the previous output is intact. The message says what failed."""
 
@@ -120,30 +125,26 @@ def _scan(
     return found
 
 
-def compare(
-    output: Path, files: dict[str, bytes], known: Callable[[str], str | None] | None = None
-) -> Changes:
+def compare(output: Path, files: dict[str, bytes], known: Known | None = None) -> Changes:
     """``output`` as it is (links not followed, ``<cluster>/flux-system/`` left out) against
     the files a render produces.
 
-    ``known(rel)``, when given, is the SHA-256 (hex) of the live file ``output/rel`` when the
-    caller vouches for its bytes (say, its ``lstat`` matches a manifest recorded when those
-    bytes were compared or written), else None. A vouched-for file is compared by digest and
-    not read; every other file is read.
+    ``known(rel, data)``, when given, says whether the live regular file ``output/rel`` holds
+    exactly ``data`` when the caller can vouch for its bytes without reading them (True or
+    False), else None: then the file is read.
     """
     changes = Changes()
     existing = _scan(output, flux=changes.bootstrapped)
-    sha256 = hashlib.sha256
     for rel, data in files.items():
         entry = existing.pop(rel, None)
         if entry is None:
             changes.added.append(rel)
             continue
-        digest = known(rel) if known is not None else None
+        vouched = known(rel, data) if known is not None else None
         if not entry.is_file(follow_symlinks=False):
             same = False
-        elif digest is not None:
-            same = sha256(data).hexdigest() == digest
+        elif vouched is not None:
+            same = vouched
         else:
             same = read_regular(entry.path) == data
         if same:
@@ -298,7 +299,7 @@ def commit(
     files: dict[str, bytes],
     lock_path: Path | None = None,
     lock: bytes = b"",
-    known: Callable[[str], str | None] | None = None,
+    known: Known | None = None,
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
@@ -309,10 +310,12 @@ def commit(
     always entirely old or entirely new. Errors leave both as they were and raise
     ``WriteError`` naming the file that failed.
 
-    ``known`` spares reading the live files the caller vouches for (see ``compare``): with
-    the cache's manifest of ``output``, ``known(rel)`` is the recorded digest of ``rel`` when
-    its ``lstat`` (inode, size, times) is the recorded one, else None. A wrong digest makes
-    a wrong output, so it must come from a check made in this run.
+    ``known`` spares reading the live files the caller vouches for (see ``compare``): say,
+    with the cache's manifest of ``output``, ``known(rel, data)`` compares the recorded digest
+    of ``rel`` with the digest of ``data`` when the file's ``lstat`` (inode, size, times) is
+    the recorded one, else returns None; or with git's index (``gitindex.clean_blobs``), it
+    compares the clean file's blob id with ``blob_id(data)``. A wrong answer makes a wrong
+    output, so it must come from a check made in this run.
 
     When ``output`` did not exist, the shadow is filled with links to the new tree afterwards,
     so that the next render writes only what it changes.
