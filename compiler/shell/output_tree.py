@@ -1,8 +1,9 @@
 """The one walker over an output tree (``rendered/``), in the working tree or in a commit.
 
-``render`` and ``check`` compare the tree with a new render (``writer``), ``render --commit``
-reads the committed one back for its message (``gitloop``), and ``validate --rendered`` checks
-every object in it (``validate_rendered``): all three list it here, from a ``sources.Source``.
+``render --commit`` reads the committed tree back for its message (``gitloop``), the snapshot
+store is compared (``store``), and ``validate --rendered`` checks every object in the output
+(``validate_rendered``): all list it here, from a ``sources.Source``. The writer, which needs
+each file's inode too, walks the working tree's output by the same rules (``writer._scan``).
 
 The rules are the same for every reader:
 - symbolic links are listed (kind ``LINK``) but never followed, neither into a folder nor to

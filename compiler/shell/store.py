@@ -26,9 +26,15 @@ def existing(root: Path) -> dict[str, bytes | None]:
 
 
 def commit(
-    root: Path, output: Path, files: dict[str, bytes], lock: bytes, store: dict[str, bytes]
+    root: Path,
+    output: Path,
+    files: dict[str, bytes],
+    lock: bytes,
+    store: dict[str, bytes],
+    known: writer.Known | None = None,
 ) -> writer.Changes:
-    """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``), then prune."""
+    """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``, which
+    takes ``known``), then prune."""
     folder = root / SNAPSHOT_STORE
     if folder.is_symlink():
         raise writer.WriteError(f"refusing to write through the symbolic link {folder}")
@@ -39,7 +45,7 @@ def commit(
             writer.write_file(root / rel, data)
     except OSError as exc:
         raise writer.WriteError(f"writing {folder} failed: {exc.strerror or exc}") from exc
-    changes = writer.commit(root, output, files, root / LOCK_FILE, lock)
+    changes = writer.commit(root, output, files, root / LOCK_FILE, lock, known)
     try:
         for rel in existing(root):
             if rel not in store:

@@ -9,10 +9,15 @@ change are hard links to the live ones, so they cost nothing), then swaps the tw
 ``renameat2(RENAME_EXCHANGE)``: a reader or a kill at any moment sees the old tree or the new
 one, never a mixture, and the old tree becomes the next render's shadow. Nothing in the shadow
 is trusted: every render scans it and keeps a file only when it is the very inode of a live file
-whose bytes were just compared. ``fleet.lock`` is staged with the tree, and a journal (in the
-git directory too) records the swap, so ``recover`` (run before every command) completes or
-rolls back a render killed between the swap and the lock's rename. ``<cluster>/flux-system/``
-folders, written by ``flux bootstrap``, are carried over untouched.
+whose bytes were just compared (read, or vouched for by the caller's digests). After a render
+into an absent output, the empty shadow is filled with links to the new tree, so the next
+render too writes only what it changes. Large amounts of work (the scan of the shadow, creating
+folders, links and files) are shared with a second process (``fanout``).
+
+``fleet.lock`` is staged with the tree, and a journal (in the git directory too) records the
+swap, so ``recover`` (run before every command) completes or rolls back a render killed between
+the swap and the lock's rename. ``<cluster>/flux-system/`` folders, written by ``flux
+bootstrap``, are carried over untouched.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +40,8 @@ from urllib.parse import quote
 
 from ..core.lock import LOCK_FILE as FLEET_LOCK
 from ..stages.emit import FLUX_SYSTEM
-from . import output_tree
-from .sources import FileSource, read_regular
+from . import fanout
+from .sources import read_regular
 
 STAGING_PREFIX = ".fleetc-staging-"
 # The shadow tree's name beside the output when the fleet has no git directory to keep it in.
@@ -50,6 +55,11 @@ SCRATCH_DIR = "fleetc"
 _JOURNAL_VERSION = 2
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+
+
+# known(rel, data): whether the live file rel holds exactly data; None when the caller cannot
+# vouch for it without reading it.
+Known = Callable[[str, bytes], bool | None]
 
 
 class WriteError(Exception):
@@ -70,16 +80,24 @@ class Changes:
     unchanged: int = 0
     # The files whose bytes are already right: the shadow links them, never rewrites them.
     kept: set[str] = field(default_factory=set, repr=False)
+    # Each kept file's live inode.
+    inodes: dict[str, int] = field(default_factory=dict, repr=False)
+    # The clusters whose live folder holds a flux-system/ folder.
+    bootstrapped: set[str] = field(default_factory=set, repr=False)
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
 
-def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.DirEntry]:
-    """Every non-folder entry below the shadow tree ``output`` but ``<cluster>/flux-system/``,
-    by relative path (and the folders, into ``folders`` when given), with its inode: the
-    writer's own buffer, which ``output_tree`` (the readers' walker) does not list.
+def _scan(
+    output: Path | str, folders: set[str] | None = None, flux: set[str] | None = None
+) -> dict[str, os.DirEntry]:
+    """Every non-folder entry below ``output`` (the live tree or the shadow) but
+    ``<cluster>/flux-system/``, by relative path (and the folders, into ``folders``, and the
+    clusters that have a ``flux-system/`` folder, into ``flux``, when given), with its inode:
+    the writer's walker, by the rules of ``output_tree`` (the readers'), which also gives the
+    inodes that tell which shadow files are the live ones.
 
     Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
     """
@@ -100,25 +118,41 @@ def _scan(output: Path | str, folders: set[str] | None = None) -> dict[str, os.D
                         stack.append((rel + "/", entry.path))
                         if folders is not None:
                             folders.add(rel)
+                    elif flux is not None:
+                        flux.add(rel_dir[:-1])
                 else:
                     found[rel] = entry
     return found
 
 
-def compare(output: Path, files: dict[str, bytes]) -> Changes:
+def compare(output: Path, files: dict[str, bytes], known: Known | None = None) -> Changes:
     """``output`` as it is (links not followed, ``<cluster>/flux-system/`` left out) against
-    the files a render produces."""
+    the files a render produces.
+
+    ``known(rel, data)``, when given, says whether the live regular file ``output/rel`` holds
+    exactly ``data`` when the caller can vouch for its bytes without reading them (True or
+    False), else None: then the file is read.
+    """
     changes = Changes()
-    tree = output_tree.walk(FileSource(output), "")
-    existing = dict(tree.files)
+    existing = _scan(output, flux=changes.bootstrapped)
     for rel, data in files.items():
-        if existing.pop(rel, None) is None:
+        entry = existing.pop(rel, None)
+        if entry is None:
             changes.added.append(rel)
-        elif tree.read(rel) != data:
-            changes.changed.append(rel)
+            continue
+        vouched = known(rel, data) if known is not None else None
+        if not entry.is_file(follow_symlinks=False):
+            same = False
+        elif vouched is not None:
+            same = vouched
         else:
+            same = read_regular(entry.path) == data
+        if same:
             changes.unchanged += 1
             changes.kept.add(rel)
+            changes.inodes[rel] = entry.inode()
+        else:
+            changes.changed.append(rel)
     changes.removed = sorted(existing)
     return changes
 
@@ -131,14 +165,16 @@ def read_bytes(path: Path) -> bytes | None:
 
 
 def check_relative(rel: str) -> None:
-    """Refuse an output path that is absolute or could climb out of the output folder."""
-    parts = rel.split("/")
+    """Refuse an output path that is absolute or could climb out of the output folder: one
+    with an empty, ``.`` or ``..`` part, a backslash or a NUL."""
+    wrapped = f"/{rel}/"
     if (
         not rel
-        or rel.startswith("/")
         or "\\" in rel
         or "\0" in rel
-        or any(part in ("", ".", "..") for part in parts)
+        or "//" in wrapped
+        or "/./" in wrapped
+        or "/../" in wrapped
     ):
         raise WriteError(f"refusing to write {rel!r}: it is not a plain path inside the output")
 
@@ -263,6 +299,7 @@ def commit(
     files: dict[str, bytes],
     lock_path: Path | None = None,
     lock: bytes = b"",
+    known: Known | None = None,
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
@@ -272,6 +309,16 @@ def commit(
     dies between the swap of ``output`` and the rename of the lock file. ``output`` alone is
     always entirely old or entirely new. Errors leave both as they were and raise
     ``WriteError`` naming the file that failed.
+
+    ``known`` spares reading the live files the caller vouches for (see ``compare``): say,
+    with the cache's manifest of ``output``, ``known(rel, data)`` compares the recorded digest
+    of ``rel`` with the digest of ``data`` when the file's ``lstat`` (inode, size, times) is
+    the recorded one, else returns None; or with git's index (``gitindex.clean_blobs``), it
+    compares the clean file's blob id with ``blob_id(data)``. A wrong answer makes a wrong
+    output, so it must come from a check made in this run.
+
+    When ``output`` did not exist, the shadow is filled with links to the new tree afterwards,
+    so that the next render writes only what it changes.
     """
     for rel in files:
         check_relative(rel)
@@ -290,17 +337,25 @@ def commit(
             f"cleaning up after an interrupted render failed: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename else "")
         ) from exc
-    changes = compare(output, files)
+    shadow = shadow_path(root, output)
+    scan = _start_scan(shadow, len(files))
+    try:
+        changes = compare(output, files, known)
+    except BaseException:
+        if scan is not None:
+            scan.stop()
+        raise
     if changes.clean:
+        if scan is not None:
+            scan.stop()
         if lock_path is not None:
             write_file(lock_path, lock)
         return changes
-    shadow = shadow_path(root, output)
     lock_temp = _lock_temp(root, lock_path) if lock_path is not None else None
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _prepare_shadow(output, shadow, files, changes.kept)
+        _prepare_shadow(output, shadow, files, changes, scan)
         if lock_path is not None and lock_temp is not None:
             lock_temp.parent.mkdir(parents=True, exist_ok=True)
             lock_temp.unlink(missing_ok=True)
@@ -330,6 +385,8 @@ def commit(
             ) from exc
         if journal is not None:
             _journal_file(root).unlink()
+    if not existed:
+        _mirror(output, shadow, files)
     return changes
 
 
@@ -359,27 +416,33 @@ def _undo(root: Path, lock_temp: Path | None, journal: Journal | None) -> None:
             _journal_file(root).unlink(missing_ok=True)
 
 
-def _prepare_shadow(output: Path, shadow: Path, files: dict[str, bytes], kept: set[str]):
+def _prepare_shadow(
+    output: Path,
+    shadow: Path,
+    files: dict[str, bytes],
+    changes: Changes,
+    scan: fanout.Child | None = None,
+):
     """Make ``shadow`` hold exactly ``files`` (and the live ``<cluster>/flux-system/``
     folders), writing only what it lacks.
 
     A shadow file is kept only when it is the inode of the live file whose bytes ``compare``
-    found right; anything else in it (left by an interrupted render, edited, planted) is
-    replaced, so the shadow never needs to be trusted.
+    found right (``changes.inodes``); anything else in it (left by an interrupted
+    render, edited, planted) is replaced, so the shadow never needs to be trusted. ``scan``:
+    the shadow's listing being made by ``_start_scan``.
     """
+    listing = scan.result() if scan is not None else None
     if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
         shadow.unlink()
     shadow.mkdir(parents=True, exist_ok=True)
     base = os.fspath(shadow)
-    live = os.fspath(output)
-    have_folders: set[str] = set()
-    present = {rel: entry.inode() for rel, entry in _scan(shadow, have_folders).items()}
-    needed: set[str] = set()
-    for rel in files:
-        folder = rel.rpartition("/")[0]
-        while folder and folder not in needed:
-            needed.add(folder)
-            folder = folder.rpartition("/")[0]
+    if listing is not None:
+        present, have_folders, flux = _decode_scan(listing)
+    else:
+        have_folders, flux = set(), set()
+        scanned = _scan(shadow, have_folders, flux)
+        present = {rel: entry.inode() for rel, entry in scanned.items()}
+    needed = _folders(files)
     clusters = {rel.split("/", 1)[0] for rel in files}
     # What the new tree does not have: stale files and folders, folders where files go.
     for rel in present:
@@ -390,27 +453,89 @@ def _prepare_shadow(output: Path, shadow: Path, files: dict[str, bytes], kept: s
             _remove(entry)
     for rel in sorted(have_folders.intersection(files)):
         shutil.rmtree(os.path.join(base, rel))
-    for folder in sorted(needed - have_folders):
-        Path(base, folder).mkdir()  # a file or link in its place was unlinked above
-    for rel, data in files.items():
+    # A file or link in a missing folder's place was unlinked above.
+    work = fanout.Work(folders=sorted(needed - have_folders))
+    kept = changes.inodes
+    for rel in files:
         have = present.get(rel)
-        target = os.path.join(base, rel)
-        if rel in kept:
-            source = os.path.join(live, rel)
-            if have is not None and have == os.lstat(source).st_ino:
+        inode = kept.get(rel)
+        if inode is not None:
+            if have == inode:
                 continue
-            if have is not None:
-                os.unlink(target)
-            os.link(source, target, follow_symlinks=False)
+            work.links.append(rel)
         else:
-            if have is not None:
-                os.unlink(target)
-            Path(target).write_bytes(data)
+            work.writes.append(rel)
+        if have is not None:
+            work.removals.append(rel)
+    fanout.run(base, os.fspath(output), files, work, _write_new)
     for folder in sorted(have_folders - needed, reverse=True):
         with suppress(OSError):  # gone with its cluster, or not empty (a flux-system/ inside)
             os.rmdir(os.path.join(base, folder))
-    for cluster in sorted(clusters):
+    for cluster in sorted(clusters & (changes.bootstrapped | flux)):
         _mirror_flux_system(output / cluster, shadow / cluster)
+
+
+def _start_scan(shadow: Path, size: int) -> fanout.Child | None:
+    """The shadow's listing (``_scan``), made by a second process while this one compares
+    the live tree: when the tree is large and the shadow a real folder."""
+    try:
+        real = size >= fanout.PARALLEL_MIN and stat.S_ISDIR(os.lstat(shadow).st_mode)
+    except OSError:
+        real = False
+    return fanout.Child(lambda: _encode_scan(shadow)) if real else None
+
+
+def _encode_scan(shadow: Path) -> bytes:
+    """``_scan``'s answer as pairs of NUL-terminated fields (no file name holds a NUL): a
+    file's path and inode, a folder's path and nothing, a cluster with a flux-system/ folder
+    and ``f``."""
+    folders: set[str] = set()
+    flux: set[str] = set()
+    found = _scan(shadow, folders, flux)
+    fields = [f"{rel}\0{entry.inode()}\0" for rel, entry in found.items()]
+    fields.extend(f"{rel}\0\0" for rel in folders)
+    fields.extend(f"{cluster}\0f\0" for cluster in flux)
+    return "".join(fields).encode("utf-8", "surrogateescape")
+
+
+def _decode_scan(data: bytes) -> tuple[dict[str, int], set[str], set[str]]:
+    """(file -> inode, folders, clusters with flux-system/) from ``_encode_scan``'s bytes."""
+    fields = data.decode("utf-8", "surrogateescape").split("\0")[:-1]
+    present: dict[str, int] = {}
+    folders: set[str] = set()
+    flux: set[str] = set()
+    for rel, inode in zip(fields[::2], fields[1::2], strict=True):
+        if inode == "f":
+            flux.add(rel)
+        elif inode:
+            present[rel] = int(inode)
+        else:
+            folders.add(rel)
+    return present, folders, flux
+
+
+def _write_new(path: str, data: bytes) -> None:
+    Path(path).write_bytes(data)
+
+
+def _folders(files: dict[str, bytes]) -> set[str]:
+    """Every folder the files lie in (the top folder, "", left out)."""
+    needed: set[str] = set()
+    for rel in files:
+        folder = rel.rpartition("/")[0]
+        while folder and folder not in needed:
+            needed.add(folder)
+            folder = folder.rpartition("/")[0]
+    return needed
+
+
+def _mirror(output: Path, shadow: Path, files: dict[str, bytes]) -> None:
+    """Fill the empty shadow with links to the files of the new tree ``output``, which
+    ``_prepare_shadow`` will keep. Only to spare the next render that work: a failure leaves
+    a partial shadow, which the next render completes."""
+    work = fanout.Work(folders=sorted(_folders(files)), links=list(files))
+    with suppress(OSError):
+        fanout.run(os.fspath(shadow), os.fspath(output), files, work, _write_new)
 
 
 def _remove(entry: os.DirEntry) -> None:
