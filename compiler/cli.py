@@ -22,7 +22,7 @@ from .core.reporter import SILENT, Reporter
 from .core.version import __version__
 from .shell import terminal as report
 from .shell import writer
-from .shell.cache import Cache, Hit, RecordingSource
+from .shell.cache import Cache, Hit, RecordingSource, vouched
 from .shell.cache import digest as cache_digest
 from .shell.sources import Source
 
@@ -475,7 +475,8 @@ def render(
     pending = _prepare_commit(root, output, include) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
-            changes = store.commit(root, output, result.files, result.lock, result.store)
+            known = vouched(cached.cache, cached.key, output)
+            changes = store.commit(root, output, result.files, result.lock, result.store, known)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -609,7 +610,8 @@ def check(
         safe = _check_base(path, base, options, result, strict)
     if against is not None:
         safe = _check_against(root, output, result, against, list(crd_folders), strict) and safe
-    exact = _report_stale(root, output, result, reporter)  # exits 1 when stale
+    known = vouched(cached.cache, cached.key, output)
+    exact = _report_stale(root, output, result, reporter, known)  # exits 1 when stale
     if exact:  # not when the output passed as rendered before 'flux bootstrap'
         _remember(cached, source, output, result)
     if not safe:
@@ -646,18 +648,20 @@ def _check_against(
     return not (diags.has_errors or (strict and diags.warnings))
 
 
-def _report_stale(root: Path, output: Path, result: Result, reporter: Reporter) -> bool:
+def _report_stale(
+    root: Path, output: Path, result: Result, reporter: Reporter, known: writer.Known
+) -> bool:
     """List every stale, missing or extra file and exit 1 when there is one. True when the
     output is exactly the compiled one, False when it passed as rendered before bootstrap."""
     adopted: list[str] = []
     with reporter.stage("compare"):
         expected = result.files
-        changes = writer.compare(output, expected)
+        changes = writer.compare(output, expected, known)
         comp = result.compilation
         if not changes.clean and comp is not None and comp.flux_system:
             expected, adopted = _before_bootstrap(root, output, result, comp.flux_system)
             if adopted:
-                changes = writer.compare(output, expected)
+                changes = writer.compare(output, expected, known)
                 for cluster in adopted:
                     click.echo(
                         f"note: {cluster}/flux-system/ (flux bootstrap) is newer than the "

@@ -39,7 +39,7 @@ import fleetc.schemas as fleetc_schemas
 
 from ..core.memo import NO_MEMO, Memo
 from ..stages.emit import FLUX_SYSTEM
-from . import writer
+from . import gitindex, writer
 from .sources import Entry, FileSource
 
 MAGIC = b"fleetc-cache 1\n"
@@ -256,14 +256,46 @@ class Cache:
 
     def digests(self, hit: Hit) -> dict[str, str] | None:
         """Each output file's digest (relative path -> digest), or None when unreadable."""
-        payload = self._read_raw(f"digests-{hit.key[:32]}.txt")
+        files = self._digests(hit.key)
+        if files is None:
+            return None
+        return files if len(files) == hit.count and tree_digest(files) == hit.tree else None
+
+    def _digests(self, key: str) -> dict[str, str] | None:
+        payload = self._read_raw(f"digests-{key[:32]}.txt")
         if payload is None:
             return None
         try:
-            files = dict(line.split("\0") for line in payload.decode().splitlines())
+            return dict(line.split("\0") for line in payload.decode().splitlines())
         except ValueError:
             return None
-        return files if len(files) == hit.count and tree_digest(files) == hit.tree else None
+
+    def known(self, output: Path, key: str) -> writer.Known | None:
+        """What the manifest of ``output`` vouches for (``writer.Known``): a live file whose
+        status is the one recorded holds the bytes whose digest the last compile under
+        ``key`` stored, when that compile's tree is the one the manifest recorded. None when
+        there is no such pair (the writer then reads the files)."""
+        if not self.enabled:
+            return None
+        files = self._digests(key)
+        manifest = self._manifest(output, tree_digest(files)) if files is not None else None
+        if files is None or manifest is None:
+            return None
+        recorded = manifest[1]
+        base = os.path.abspath(output)
+
+        def known(rel: str, data: bytes) -> bool | None:
+            status, want = recorded.get(rel), files.get(rel)
+            if not status or want is None:
+                return None
+            try:
+                info = os.lstat(base + "/" + rel)
+            except OSError:
+                return None
+            now = f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+            return digest(data) == want if now == status else None
+
+        return known
 
     def store(
         self,
@@ -432,6 +464,21 @@ class Cache:
                 return False
         self.reread = True
         return True
+
+
+def vouched(cache: Cache, key: str, output: Path) -> writer.Known:
+    """``writer.Known`` for ``output``: the cache's manifest when it has one, else what git's
+    index vouches for (a fresh clone); a file neither vouches for is read."""
+    from_cache = cache.known(output, key)
+    blobs = gitindex.clean_blobs(cache.root, output) if from_cache is None else {}
+
+    def known(rel: str, data: bytes) -> bool | None:
+        if from_cache is not None:
+            return from_cache(rel, data)
+        blob = blobs.get(rel)
+        return None if blob is None else gitindex.blob_id(data) == blob
+
+    return known
 
 
 def _children(files: dict[str, str]) -> dict[str, set[str]]:
