@@ -320,7 +320,7 @@ def expand(
     if not sources:
         return Expanded(fleet)
     values = fleet.spec.get("values") or {}
-    shared = _SharedKeys(values)
+    shared = _SharedKeys(values) if memo is not NO_MEMO else None
     renders: dict[str, dict[str, Render]] = {}
     identities: dict[ObjectKey, HubObject] = {}
     origin: dict[ObjectKey, str] = {}
@@ -340,7 +340,7 @@ def expand(
         if template.syntax_error is not None:
             diags.items.append(template.syntax_error)
             continue
-        recall = Recall(memo, source, shared) if memo is not NO_MEMO else None
+        recall = Recall(memo, source, shared) if shared is not None else None
         per_cluster = {
             name: template.render(c, values, budget, recall) for name, c in fleet.clusters.items()
         }
