@@ -110,7 +110,7 @@ def compile_fleet(
             return Result(diags)
         previous_lock = lock.read(inputs.lock, diags)
     with reporter.stage("templates"):
-        expanded = templates.expand(built, inputs.templates, diags)
+        expanded = templates.expand(built, inputs.templates, diags, memo)
     fleet = expanded.fleet
     with reporter.stage("schedule"):
         selections = select.select_all(fleet, diags)

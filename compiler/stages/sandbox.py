@@ -26,6 +26,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, nodes
 from jinja2 import filters as jinja_filters
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -136,10 +137,45 @@ def _is_iterator(value: Any) -> bool:
     return isinstance(value, Iterator)
 
 
+# The sandbox's own guards, which ``TemplateSandbox._parse`` wraps around template code.
+GUARDS = frozenset({"bounded_iter", "bounded_write", "bounded_concat"})
+
+
+def _charged_like_a_call(guard: Callable[..., Any]) -> Callable[..., Any]:
+    """``guard``, charged as ``TemplateSandbox.call`` charges a call from template code (a step,
+    then its measured result): the generated code calls the guards directly, which spares
+    the checks a trusted method does not need but keeps the count of steps."""
+
+    @functools.wraps(guard)
+    def charged(self: TemplateSandbox, value: Any) -> Any:
+        self.charge(1)
+        result = guard(self, value)
+        if isinstance(result, str) or not _is_iterator(result):
+            self.measure(result, "the result of a call")
+        return result
+
+    return charged
+
+
+class _GuardCallingCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with a direct call of each guard (``GUARDS``): a template
+    cannot name them, so only ``TemplateSandbox._guard`` makes such a call."""
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        target = node.node
+        if isinstance(target, nodes.EnvironmentAttribute) and target.name in GUARDS:
+            self.write(f"environment.{target.name}(")
+            self.visit(node.args[0], frame)
+            self.write(")")
+        else:
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+
+
 class TemplateSandbox(ImmutableSandboxedEnvironment):
     """The environment every hub template runs in; budgets are reset by ``start``."""
 
     intercepted_binops = frozenset({"+", "*", "**", "%"})
+    code_generator_class = _GuardCallingCodeGenerator
 
     def __init__(self) -> None:
         super().__init__(undefined=_StrictUndefined, loader=None, autoescape=False)
@@ -230,6 +266,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             raise _too_big("range()", MAX_RANGE)
         return numbers
 
+    @_charged_like_a_call
     def bounded_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
         for item in iterable:
             self.iterations += 1
@@ -238,6 +275,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             self.charge(1)
             yield item
 
+    @_charged_like_a_call
     def bounded_write(self, value: Any) -> str:
         text = self.text(value, "the text written (output, macros and blocks)")
         self.written += len(text)
@@ -245,6 +283,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             raise _too_big("the text written (output, macros and blocks)", MAX_WRITTEN)
         return text
 
+    @_charged_like_a_call
     def bounded_concat(self, values: list[Any]) -> str:
         total = 0
         pieces = []

@@ -23,9 +23,10 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from ..core import kube, secrets, yamlsource
 from ..core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from ..core.inputs import SourceText
+from ..core.memo import NO_MEMO, Memo, fingerprint
 from ..core.model import Cluster, Fleet, HubObject, ObjectKey
 from ..core.yamlsource import Document
-from . import envelopes
+from . import block_yaml, envelopes, sandbox
 from .sandbox import TemplateSandbox
 
 # Jinja compiles a template to Python, which costs far more time and memory than the text:
@@ -35,6 +36,8 @@ MAX_TEMPLATE_CHARS_PER_RUN = 2 * 1024 * 1024
 # Characters all templates may write in one run, over every cluster (as much as the inputs).
 MAX_OUTPUT_PER_RUN = yamlsource.MAX_TOTAL_BYTES
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# The memo's table of renders: the text and the steps of a render without diagnostics.
+MEMO_TABLE = "template"
 
 
 @dataclass
@@ -55,6 +58,15 @@ class Render:
     errors: list[Diagnostic]
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A text's objects, and what reading it charged to the run's YAML budget."""
+
+    objects: list[HubObject]
+    alias_nodes: int
+    alias_chars: int
+
+
 class Template:
     """A hub template, compiled once and rendered per cluster."""
 
@@ -63,6 +75,8 @@ class Template:
         self.env = TemplateSandbox()
         self.compiled: Any = None
         self.syntax_error: Diagnostic | None = None
+        # Within a run: each distinct text that read without diagnostics, and its objects.
+        self.readings: dict[str, _Reading] = {}
         try:
             code = self.env.compile(source.text, name=self.file, filename=self.file)
             self.compiled = self.env.template_class.from_code(
@@ -78,22 +92,62 @@ class Template:
             )
 
     def render(
-        self, cluster: Cluster, values: dict[str, Any], budget: RunBudget | None = None
+        self,
+        cluster: Cluster,
+        values: dict[str, Any],
+        budget: RunBudget | None = None,
+        recall: Recall | None = None,
     ) -> Render:
-        """The template's objects for ``cluster``; problems are returned, not reported."""
+        """The template's objects for ``cluster``; problems are returned, not reported.
+        ``recall`` finds and keeps the text of the render in a memo."""
         budget = budget if budget is not None else RunBudget()
         if self.syntax_error is not None:
             return Render([], [self.syntax_error])
         if budget.characters > MAX_OUTPUT_PER_RUN:
             return Render([], [self._over_budget()])
-        text, error = self._text(cluster, values, budget)
-        if error is not None:
-            return Render([], [error])
+        remembered = recall.text(cluster, budget.steps) if recall is not None else None
+        if remembered is not None:
+            text, steps = remembered
+            budget.steps += steps
+        else:
+            before = budget.steps
+            text, error = self._text(cluster, values, budget)
+            if error is not None:
+                return Render([], [error])
+            steps = budget.steps - before
         budget.characters += len(text)
         if budget.characters > MAX_OUTPUT_PER_RUN:
             return Render([], [self._over_budget()])
+        render = self._read(text, cluster, budget.yaml)
+        if recall is not None and remembered is None and not render.errors:
+            recall.keep(cluster, text, steps)
+        return render
+
+    def _read(self, text: str, cluster: Cluster, budget: yamlsource.Budget) -> Render:
+        """The objects of a render's ``text``: a text read once in this run is not read again
+        while its alias count stays within the run's budget."""
+        known = self.readings.get(text)
+        if (
+            known is not None
+            and budget.alias_nodes + known.alias_nodes <= yamlsource.MAX_ALIAS_NODES_PER_RUN
+            and budget.alias_chars + known.alias_chars <= yamlsource.MAX_ALIAS_CHARS_PER_RUN
+        ):
+            budget.alias_nodes += known.alias_nodes
+            budget.alias_chars += known.alias_chars
+            return Render(known.objects, [])
+        nodes, chars = budget.alias_nodes, budget.alias_chars
+        render = self._objects(text, cluster, budget)
+        if not render.errors:
+            self.readings[text] = _Reading(
+                render.objects, budget.alias_nodes - nodes, budget.alias_chars - chars
+            )
+        return render
+
+    def _objects(self, text: str, cluster: Cluster, budget: yamlsource.Budget) -> Render:
         scratch = Diagnostics()
-        docs = yamlsource.parse(text, self.file, scratch, budget.yaml)
+        docs = block_yaml.documents(text, self.file)
+        if docs is None:
+            docs = yamlsource.parse(text, self.file, scratch, budget)
         objects = [
             obj
             for listed in docs
@@ -152,6 +206,71 @@ class Template:
             budget.steps += self.env.steps
 
 
+class Recall:
+    """One template's renders in the memo, by what a render reads: the template, the fleet's
+    values, the cluster's context and the limits. A remembered render counts the steps it
+    took, and is rendered again where they would not fit in the run's budget (the render then
+    fails as it did not before)."""
+
+    def __init__(self, memo: Memo, source: SourceText, shared: _SharedKeys) -> None:
+        self.memo = memo
+        self.shared = shared
+        self.template_key = fingerprint(MEMO_TABLE, source.file, source.text, shared.values)
+
+    def key(self, cluster: Cluster) -> str:
+        return fingerprint(self.template_key, self.shared.context(cluster))
+
+    def text(self, cluster: Cluster, run_steps: int) -> tuple[str, int] | None:
+        """The text and steps of ``cluster``'s render, if remembered and within the budget."""
+        key = self.key(cluster)
+        value = self.memo.recall(MEMO_TABLE, key)
+        if value is None:
+            return None
+        if not (
+            isinstance(value, dict)
+            and isinstance(value.get("text"), str)
+            and type(value.get("steps")) is int
+            and 0 <= value["steps"] <= sandbox.MAX_STEPS
+        ):
+            self.memo.forget(MEMO_TABLE, key)
+            return None
+        if run_steps + value["steps"] > sandbox.MAX_STEPS_PER_RUN:
+            return None
+        return value["text"], value["steps"]
+
+    def keep(self, cluster: Cluster, text: str, steps: int) -> None:
+        self.memo.keep(MEMO_TABLE, self.key(cluster), {"text": text, "steps": steps})
+
+
+class _SharedKeys:
+    """The parts of the memo's keys every template shares: the fleet's values and the limits,
+    and each cluster's context (digested once for all templates)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = fingerprint(f"{MEMO_TABLE}-1", values, _limits())
+        self.contexts: dict[str, str] = {}
+
+    def context(self, cluster: Cluster) -> str:
+        key = self.contexts.get(cluster.name)
+        if key is None:
+            key = self.contexts[cluster.name] = fingerprint(cluster_context(cluster))
+        return key
+
+
+def _limits() -> list[int]:
+    """The limits a render's text and steps depend on (tests change them)."""
+    return [
+        sandbox.MAX_RANGE,
+        sandbox.MAX_ITERATIONS,
+        sandbox.MAX_WRITTEN,
+        sandbox.MAX_STRING,
+        sandbox.MAX_EXPONENT,
+        sandbox.MAX_INT_BITS,
+        sandbox.MAX_INDENT,
+        sandbox.MAX_STEPS,
+    ]
+
+
 def cluster_context(cluster: Cluster) -> dict[str, Any]:
     return {
         "name": cluster.name,
@@ -194,11 +313,14 @@ class Expanded:
         return self.renders[file][cluster] if file is not None else None
 
 
-def expand(fleet: Fleet, sources: list[SourceText], diags: Diagnostics) -> Expanded:
+def expand(
+    fleet: Fleet, sources: list[SourceText], diags: Diagnostics, memo: Memo = NO_MEMO
+) -> Expanded:
     """Render each template for every cluster; its objects join the fleet's hub objects."""
     if not sources:
         return Expanded(fleet)
     values = fleet.spec.get("values") or {}
+    shared = _SharedKeys(values) if memo is not NO_MEMO else None
     renders: dict[str, dict[str, Render]] = {}
     identities: dict[ObjectKey, HubObject] = {}
     origin: dict[ObjectKey, str] = {}
@@ -218,8 +340,9 @@ def expand(fleet: Fleet, sources: list[SourceText], diags: Diagnostics) -> Expan
         if template.syntax_error is not None:
             diags.items.append(template.syntax_error)
             continue
+        recall = Recall(memo, source, shared) if shared is not None else None
         per_cluster = {
-            name: template.render(c, values, budget) for name, c in fleet.clusters.items()
+            name: template.render(c, values, budget, recall) for name, c in fleet.clusters.items()
         }
         representative = _identity(source.file, per_cluster, diags)
         if representative is None:
