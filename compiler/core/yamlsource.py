@@ -8,7 +8,9 @@ count and nesting depth have limits, and exceeding one is a diagnostic, not a ha
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from . import yamlsyntax as syntax
 from .diagnostics import Diagnostics, Position
+from .memo import NO_MEMO, Memo, fingerprint
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
@@ -317,6 +320,118 @@ def parse(text: str, file: str, diags: Diagnostics, budget: Budget | None = None
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         diags.error(f"YAML syntax error: {message}", Position(file, 1, 1))
     return documents
+
+
+# -- parsed documents, remembered across runs (core.memo) ----------------------------------
+
+DOCUMENT_TABLE = "document"
+
+
+def parse_remembered(
+    text: str, file: str, diags: Diagnostics, budget: Budget, memo: Memo = NO_MEMO
+) -> list[Document]:
+    """``parse``, or what it gave for the same file name and text in an earlier run.
+
+    Only a parse without diagnostics is kept, with what it charged to the run's alias budget:
+    recalled, it is charged again, and a file that would now run over the budget is parsed
+    (for the diagnostic) instead. The value is a JSON text, so no later stage can change the
+    remembered data through the documents handed out."""
+    if memo is NO_MEMO:
+        return parse(text, file, diags, budget)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    key = fingerprint(f"{DOCUMENT_TABLE}-1", file, digest, _limits())
+    value = memo.recall(DOCUMENT_TABLE, key)
+    if value is not None:
+        recalled = _recall(value, file)
+        if recalled is None:
+            memo.forget(DOCUMENT_TABLE, key)
+        elif _charge(budget, recalled[0], recalled[1]):
+            return recalled[2]
+    before = (budget.alias_nodes, budget.alias_chars, len(diags.items))
+    documents = parse(text, file, diags, budget)
+    if len(diags.items) == before[2]:
+        charged = (budget.alias_nodes - before[0], budget.alias_chars - before[1])
+        memo.keep(DOCUMENT_TABLE, key, _remember(documents, *charged))
+    return documents
+
+
+def _limits() -> list[int]:
+    """Every limit ``parse`` reads (read at each call: tests lower them)."""
+    return [
+        MAX_DOCUMENTS_PER_FILE,
+        MAX_NODES_PER_DOCUMENT,
+        MAX_DEPTH,
+        MAX_ALIAS_NODES_PER_RUN,
+        MAX_EXPANDED_CHARS_PER_DOCUMENT,
+        MAX_ALIAS_CHARS_PER_RUN,
+        MAX_INT_DIGITS,
+        C_COMPOSER_NESTING_BOUND,
+    ]
+
+
+def _charge(budget: Budget, nodes: int, chars: int) -> bool:
+    """Charge a recalled file's alias work, unless it would run over a limit."""
+    if (
+        budget.alias_nodes + nodes > MAX_ALIAS_NODES_PER_RUN
+        or budget.alias_chars + chars > MAX_ALIAS_CHARS_PER_RUN
+    ):
+        return False
+    budget.alias_nodes += nodes
+    budget.alias_chars += chars
+    return True
+
+
+def _remember(documents: list[Document], nodes: int, chars: int) -> str:
+    """Documents as JSON: each one's index, data and the marks of its positions, in the
+    order ``parse`` records them (every field path in document order, then the root)."""
+    entries = [
+        [doc.index, doc.data, [n for mark in doc.positions.values() for n in mark]]
+        for doc in documents
+    ]
+    return json.dumps([nodes, chars, entries], separators=(",", ":"))
+
+
+def _recall(value: Any, file: str) -> tuple[int, int, list[Document]] | None:
+    """What ``_remember`` wrote, or None when ``value`` does not have that shape."""
+    try:
+        nodes, chars, entries = json.loads(value)
+        documents = [_document(file, *entry) for entry in entries]
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(nodes, int) or not isinstance(chars, int) or None in documents:
+        return None
+    return nodes, chars, documents  # type: ignore[return-value]
+
+
+def _document(file: str, index: int, data: Any, marks: list[int]) -> Document | None:
+    paths = _paths(data, ())
+    paths.append(())
+    if (
+        not isinstance(index, int)
+        or len(marks) != 2 * len(paths)
+        or not all(type(n) is int for n in marks)
+    ):
+        return None
+    positions = {path: (marks[2 * i], marks[2 * i + 1]) for i, path in enumerate(paths)}
+    return Document(data, file, index, positions)
+
+
+def _paths(data: Any, path: Path) -> list[Path]:
+    """Every field path below ``data``, in document order (the order ``parse`` met them)."""
+    found: list[Path] = []
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for step, child in items:
+        below = (*path, step)
+        found.append(below)
+        if isinstance(child, dict | list):
+            found += _paths(child, below)
+    return found
 
 
 class _Yaml12Resolver(VersionedResolver):

@@ -52,4 +52,6 @@ def compile_file(
 ) -> Compiled:
     """The fleet whose fleet.yaml is ``fleet_file``, as it is in the working tree (read through
     ``source`` when given, such as the cache's recorder)."""
-    return compile_loaded(lambda diags: load(fleet_file, diags, source), options, reporter, memo)
+    return compile_loaded(
+        lambda diags: load(fleet_file, diags, source, memo), options, reporter, memo
+    )

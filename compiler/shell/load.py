@@ -22,6 +22,7 @@ from ..core.inputs import (
     SourceText,
 )
 from ..core.lock import LOCK_FILE
+from ..core.memo import NO_MEMO, Memo
 from ..core.output_layout import FLUX_SYSTEM
 from ..core.snapshot_store import SNAPSHOT_STORE
 from ..core.yamlsource import Document
@@ -39,9 +40,10 @@ class Reader:
     Paths are relative to the root, written with ``/``.
     """
 
-    def __init__(self, source: Source, diags: Diagnostics) -> None:
+    def __init__(self, source: Source, diags: Diagnostics, memo: Memo = NO_MEMO) -> None:
         self.source = source
         self.diags = diags
+        self.memo = memo
         self.files_read = 0
         self.bytes_read = 0
         self.budget = yamlsource.Budget()
@@ -95,7 +97,9 @@ class Reader:
 
     def read_documents(self, rel: str) -> list[Document]:
         text = self.read_text(rel)
-        return [] if text is None else yamlsource.parse(text, rel, self.diags, self.budget)
+        if text is None:
+            return []
+        return yamlsource.parse_remembered(text, rel, self.diags, self.budget, self.memo)
 
     def walk(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:
         """Files below ``folder`` with one of ``suffixes``, sorted; symlinks must stay inside."""
@@ -150,9 +154,13 @@ def resolve_fleet_file(fleet_file: Path) -> Path:
     return Path(os.path.realpath(fleet_file.parent)) / fleet_file.name
 
 
-def load(fleet_file: Path, diags: Diagnostics, source: Source | None = None) -> Inputs:
+def load(
+    fleet_file: Path, diags: Diagnostics, source: Source | None = None, memo: Memo = NO_MEMO
+) -> Inputs:
     """Load the fleet whose fleet.yaml is ``fleet_file``, from the working tree (through
-    ``source`` when given: a ``FileSource`` of its folder, such as the cache's recorder)."""
+    ``source`` when given: a ``FileSource`` of its folder, such as the cache's recorder).
+    ``memo`` holds documents parsed in earlier runs: every file is still read, and only a
+    changed one parsed."""
     fleet_file = resolve_fleet_file(fleet_file)
     root = fleet_file.parent
     if not fleet_file.is_file():
@@ -160,7 +168,7 @@ def load(fleet_file: Path, diags: Diagnostics, source: Source | None = None) -> 
             f"no fleet file at {fleet_file}", hint="pass -f PATH to fleet.yaml or its folder"
         )
         return Inputs(root, None)
-    inputs = load_source(source or FileSource(root), root, diags, fleet_file.name)
+    inputs = load_source(source or FileSource(root), root, diags, fleet_file.name, memo)
     inputs.repo_prefix = _repo_prefix(root)
     return inputs
 
@@ -176,10 +184,14 @@ def _repo_prefix(root: Path) -> str:
 
 
 def load_source(
-    source: Source, root: Path, diags: Diagnostics, fleet_name: str = FLEET_FILE
+    source: Source,
+    root: Path,
+    diags: Diagnostics,
+    fleet_name: str = FLEET_FILE,
+    memo: Memo = NO_MEMO,
 ) -> Inputs:
     """Load a fleet from ``source``, whose root folder holds ``fleet_name``."""
-    reader = Reader(source, diags)
+    reader = Reader(source, diags, memo)
     if not reader.inside(fleet_name):
         # A linked fleet.yaml could make a CI check print another file's contents.
         diags.error(

@@ -7,10 +7,11 @@ usable only if, after following symbolic links, it stays inside the root.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 # What a folder entry itself is (a symbolic link is never followed to find out).
 FOLDER = "folder"
@@ -57,33 +58,44 @@ def join(folder: str, name: str) -> str:
 
 
 class FileSource:
-    """The file system below ``root``."""
+    """The file system below ``root``.
+
+    Paths are joined as strings, not ``pathlib`` objects: the load asks about every input
+    file and every output cluster folder, and building a ``Path`` cost more than the question.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
         self._base = os.fspath(root)
-
-    def _path(self, rel: str) -> Path:
-        return self.root / rel if rel else self.root
+        self._real = os.fspath(self.real_root)
+        self._real_prefix = os.path.join(self._real, "")
+        # Links are resolved from the real root, resolved once, unless the root is a loop of
+        # links (its real path resolves further each time it is resolved again).
+        self._links_from = self._real if os.path.realpath(self._real) == self._real else self._base
 
     def _str(self, rel: str) -> str:
-        """``_path`` as a string, without building a Path (listing and reading whole trees)."""
-        return os.path.join(self._base, rel) if rel else self._base
+        """The path of ``rel``, as ``pathlib`` spells ``root / rel``: it drops empty and "."
+        components (so "file/." is the file), and an absolute ``rel`` replaces the root."""
+        if not rel:
+            return self._base
+        if rel.startswith("/") or "//" in rel or "/./" in f"/{rel}/" or rel.endswith("/"):
+            return os.fspath(self.root / rel)
+        return os.path.join(self._base, rel)
 
     def resolve(self, rel: str) -> str | None:
-        real = Path(os.path.realpath(self._path(rel)))
-        if real == self.real_root:
+        real = os.path.realpath(os.path.join(self._links_from, rel) if rel else self._links_from)
+        if real == self._real:
             return ""
-        if self.real_root in real.parents:
-            return real.relative_to(self.real_root).as_posix()
+        if real.startswith(self._real_prefix):
+            return real[len(self._real_prefix) :].replace(os.sep, "/")
         return None
 
     def is_dir(self, rel: str) -> bool:
-        return self._path(rel).is_dir()
+        return stat.S_ISDIR(_mode(self._str(rel)))
 
     def is_file(self, rel: str) -> bool:
-        return self._path(rel).is_file()
+        return stat.S_ISREG(_mode(self._str(rel)))
 
     def list_dir(self, rel: str) -> list[Entry]:
         with os.scandir(self._str(rel)) as entries:
@@ -91,11 +103,39 @@ class FileSource:
         return sorted(found)
 
     def read_bytes(self, rel: str, limit: int) -> bytes:
-        with open(self._path(rel), "rb") as handle:
-            return handle.read(limit)
+        with open(self._str(rel), "rb") as handle:
+            return _read(handle, limit)
 
     def read_regular(self, rel: str, limit: int = -1) -> bytes | None:
         return read_regular(self._str(rel), limit)
+
+
+def _read(handle: BinaryIO, limit: int) -> bytes:
+    """``handle.read(limit)``, without first setting aside ``limit`` bytes (the limit is
+    megabytes, an input file a few hundred bytes): read the file's size and one byte more, and
+    only if that byte came (it grew, or has no size), the rest up to the limit."""
+    size = os.fstat(handle.fileno()).st_size
+    data = handle.read(min(limit, size + 1))
+    if len(data) > size:
+        data += handle.read(limit - len(data))
+    return data
+
+
+# The errors after which pathlib's is_dir() and is_file() answer False (any other is raised).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def _mode(path: str) -> int:
+    """The mode of what ``path`` leads to, links followed; 0 when there is nothing there,
+    as pathlib (3.10 to 3.12) tells."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno not in _ABSENT:
+            raise
+        return 0
+    except ValueError:  # a NUL byte in the path
+        return 0
 
 
 def _kind(entry: os.DirEntry) -> str:
