@@ -11,6 +11,7 @@ import os
 import posixpath
 from pathlib import Path
 
+from ..core import lock as fleetlock
 from ..core import yamlsource
 from ..core.diagnostics import Diagnostics, Position
 from ..core.inputs import (
@@ -249,7 +250,12 @@ def load_source(
 
     if source.is_file(LOCK_FILE):
         if reader.inside(LOCK_FILE):
-            lock_docs = reader.read_documents(LOCK_FILE)
+            # fleetc's own format, read by its quick reader (the positional parser when the
+            # file is not as fleetc writes it).
+            text = reader.read_text(LOCK_FILE)
+            lock_docs = (
+                [] if text is None else fleetlock.parse(text, LOCK_FILE, diags, reader.budget)
+            )
             inputs.lock = lock_docs[0] if lock_docs else None
         else:
             diags.error(
