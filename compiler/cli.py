@@ -263,20 +263,22 @@ def _up_to_date(cached: _Cached, out: Path | None, reporter: Reporter) -> Path |
 
 
 def _remember(cached: _Cached, source: Source | None, output: Path, result: Result) -> None:
-    """Cache a compilation without any diagnostic, and the output folder now holding it.
-    Not when the fleet names CRD folders (spec.crds): the hub is checked against files the
-    load stage does not read."""
+    """Record the output folder as now holding ``result``'s files (so the next comparison
+    need not read them), and cache the compilation when it has no diagnostic (warnings are
+    not replayed from the cache). Not the compilation when the fleet names CRD folders
+    (spec.crds): the hub is checked against files the load stage does not read."""
     comp = result.compilation
-    if comp is None or result.diagnostics.items or not isinstance(source, RecordingSource):
+    if comp is None or not isinstance(source, RecordingSource):
         return
     root = cached.cache.root
-    if validate_hub.spec_crds(root, comp.fleet, Diagnostics()):
+    files = {k: cache_digest(v) for k, v in result.files.items()}
+    cached.cache.store_digests(cached.key, files)
+    cached.cache.remember_tree(output, files, cached.started_ns)
+    if result.diagnostics.items or validate_hub.spec_crds(root, comp.fleet, Diagnostics()):
         return
     objects = sum(len(objs) for objs in comp.clusters.values())
     rel = os.path.relpath(output, root)
-    files = {k: cache_digest(v) for k, v in result.files.items()}
     cached.cache.store(cached.key, source, rel, result.lock, files, len(comp.clusters), objects)
-    cached.cache.remember_tree(output, files, cached.started_ns)
 
 
 def _finish(result: Result, strict: bool) -> int:

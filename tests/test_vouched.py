@@ -106,3 +106,19 @@ def test_a_render_after_a_change_reads_no_file_the_manifest_vouches_for(
     assert "3 file(s) written" in result.output
     assert reads == []
     assert run(cli, "check", "-f", str(tmp_path), "--no-cache").exit_code == 0
+
+
+def test_a_render_with_warnings_still_records_what_it_wrote(tmp_path, cli, reads, monkeypatch):
+    """Warnings keep the compile out of the cache (they must be shown again), not the output's
+    manifest: the next render still reads no file it vouches for."""
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+    fleet = committed_fleet(tmp_path, cli)
+    fleet.write("hub/stray.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: stray\n")
+    fleet.write("hub/app.yaml", hub("2"))  # files git's index no longer vouches for
+    first = run(cli, "render", "-f", str(tmp_path))
+    assert first.exit_code == 0 and "warning" in first.output
+    fleet.write("hub/app.yaml", hub("3"))
+    reads.clear()
+    second = run(cli, "render", "-f", str(tmp_path))
+    assert second.exit_code == 0 and "3 file(s) written" in second.output
+    assert reads == []

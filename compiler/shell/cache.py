@@ -297,6 +297,15 @@ class Cache:
 
         return known
 
+    def store_digests(self, key: str, files: dict[str, str]) -> None:
+        """The digests of the output a compile under ``key`` produced, which ``known`` pairs
+        with the output's manifest: written after every render or exact check, with or
+        without warnings."""
+        if not self.enabled:
+            return
+        lines = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
+        self._write_raw(f"digests-{key[:32]}.txt", lines.encode())
+
     def store(
         self,
         key: str,
@@ -307,11 +316,9 @@ class Cache:
         clusters: int,
         objects: int,
     ) -> None:
-        """``files``: relative path -> digest."""
+        """``files``: relative path -> digest (``store_digests`` has written them)."""
         if not self.enabled or not isinstance(source, RecordingSource):
             return
-        lines = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
-        self._write_raw(f"digests-{key[:32]}.txt", lines.encode())
         entry = {
             "key": key,
             "record": source.record,
