@@ -24,6 +24,7 @@ from .shell import terminal as report
 from .shell import writer
 from .shell.cache import Cache, Hit, RecordingSource, vouched
 from .shell.cache import digest as cache_digest
+from .shell.gitindex import IndexQuery
 from .shell.sources import Source
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ class _Cached:
     key: str
     hit: Hit | None
     started_ns: int
+    # git's index, asked while the fleet compiles when the cache cannot vouch for the output.
+    index: IndexQuery | None = None
 
 
 def _lookup(
@@ -240,7 +243,11 @@ def _lookup(
     key = cache.key(options, out, fleet_file.name)
     with reporter.stage("load"):
         hit = cache.lookup(key)
-    return _Cached(cache, key, hit, started)
+    index = None
+    if hit is None and not cache.may_vouch(key):
+        index = IndexQuery(root)
+        click.get_current_context().call_on_close(index.close)
+    return _Cached(cache, key, hit, started, index)
 
 
 def _up_to_date(cached: _Cached, out: Path | None, reporter: Reporter) -> Path | None:
@@ -477,7 +484,7 @@ def render(
     pending = _prepare_commit(root, output, include) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
-            known = vouched(cached.cache, cached.key, output)
+            known = vouched(cached.cache, cached.key, output, cached.index)
             changes = store.commit(root, output, result.files, result.lock, result.store, known)
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -612,7 +619,7 @@ def check(
         safe = _check_base(path, base, options, result, strict)
     if against is not None:
         safe = _check_against(root, output, result, against, list(crd_folders), strict) and safe
-    known = vouched(cached.cache, cached.key, output)
+    known = vouched(cached.cache, cached.key, output, cached.index)
     exact = _report_stale(root, output, result, reporter, known)  # exits 1 when stale
     if exact:  # not when the output passed as rendered before 'flux bootstrap'
         _remember(cached, source, output, result)

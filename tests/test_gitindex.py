@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fleetc.shell.gitindex import blob_id, clean_blobs
+from fleetc.shell.gitindex import IndexQuery, blob_id, clean_blobs
 
 
 def git(root: Path, *args: str) -> str:
@@ -89,3 +89,22 @@ def test_outside_git_or_without_the_folder_nothing_is_known(tmp_path: Path, repo
     (plain / "rendered" / "a.yaml").write_bytes(b"a\n")
     assert clean_blobs(plain, plain / "rendered") == {}
     assert clean_blobs(repo, repo / "missing") == {}
+
+
+def test_a_query_asked_early_answers_for_the_output_as_it_was_when_asked(repo: Path) -> None:
+    """IndexQuery runs git while the fleet compiles: made for the fleet's folder, it answers
+    for any output folder below it, as often as asked; an output outside it is asked afresh."""
+    query = IndexQuery(repo)
+    both = {"c1/a.yaml": blob_id(b"a: 1\n"), "c1/b.yaml": blob_id(b"b: 1\n")}
+    assert query.clean_blobs(repo / "rendered") == both
+    assert query.clean_blobs(repo / "rendered" / "c1") == {
+        "a.yaml": blob_id(b"a: 1\n"),
+        "b.yaml": blob_id(b"b: 1\n"),
+    }
+    assert query.clean_blobs(repo / "rendered") == both
+    assert IndexQuery(repo / "rendered" / "c1").clean_blobs(repo / "rendered") == both
+
+
+def test_an_early_query_still_leaves_out_files_checkout_may_convert(repo: Path) -> None:
+    (repo / ".gitattributes").write_text("rendered/c1/a.yaml filter=lfs\n")
+    assert IndexQuery(repo).clean_blobs(repo / "rendered") == {"c1/b.yaml": blob_id(b"b: 1\n")}

@@ -4,6 +4,7 @@ index vouch for, and still find every stale file."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,44 @@ def test_a_render_with_warnings_still_records_what_it_wrote(tmp_path, cli, reads
     second = run(cli, "render", "-f", str(tmp_path))
     assert second.exit_code == 0 and "3 file(s) written" in second.output
     assert reads == []
+
+
+def test_a_confirmed_file_is_recorded_again_unread_and_a_later_change_still_shows(
+    tmp_path, monkeypatch
+):
+    """The manifest keeps the status ``known`` confirmed a file with (no second lstat); a file
+    changed after it was confirmed has another status, so the next run reads it."""
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+    git(tmp_path, "init", "-q", "-b", "main")
+    out = tmp_path / "rendered"
+    out.mkdir()
+    (out / "a.yaml").write_bytes(b"a: 1\n")
+    (out / "b.yaml").write_bytes(b"b: 1\n")
+    files = {"a.yaml": cache.digest(b"a: 1\n"), "b.yaml": cache.digest(b"b: 1\n")}
+    key = "k" * 64
+    first = cache.Cache(tmp_path)
+    first.store_digests(key, files)
+    first.remember_tree(out, files, time.time_ns())
+
+    second = cache.Cache(tmp_path)
+    known = second.known(out, key)
+    assert known is not None
+    assert known("a.yaml", b"a: 1\n") is True
+    statted: list[str] = []
+    real_lstat = cache.os.lstat
+
+    def counting(path, *args, **kwargs):
+        statted.append(str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    (out / "a.yaml").write_bytes(b"a: 22\n")  # changed after it was confirmed
+    monkeypatch.setattr(cache.os, "lstat", counting)
+    second.remember_tree(out, files, time.time_ns())
+    monkeypatch.setattr(cache.os, "lstat", real_lstat)
+    assert not any(path.endswith("a.yaml") for path in statted)
+    assert any(path.endswith("b.yaml") for path in statted)
+
+    third = cache.Cache(tmp_path).known(out, key)
+    assert third is not None
+    assert third("a.yaml", b"a: 1\n") is None  # read, not vouched for
+    assert third("b.yaml", b"b: 1\n") is True

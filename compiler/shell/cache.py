@@ -28,7 +28,6 @@ import json
 import os
 import stat
 import sys
-from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -184,6 +183,9 @@ class Cache:
         self.folder = scratch / CACHE_DIR
         # Whether ``tree_holds`` had to read files the manifest did not vouch for.
         self.reread = False
+        # Per output folder, the files ``known`` found as the manifest recorded them (relative
+        # path -> that status): ``remember_tree`` records them again without a second lstat.
+        self._confirmed: dict[str, dict[str, str]] = {}
 
     def key(self, options: Any, out: Path | None, fleet_name: str) -> str:
         parts = {
@@ -283,6 +285,7 @@ class Cache:
             return None
         recorded = manifest[1]
         base = os.path.abspath(output)
+        confirmed = self._confirmed.setdefault(base, {})
 
         def known(rel: str, data: bytes) -> bool | None:
             status, want = recorded.get(rel), files.get(rel)
@@ -293,9 +296,19 @@ class Cache:
             except OSError:
                 return None
             now = f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
-            return digest(data) == want if now == status else None
+            if now != status:
+                return None
+            if digest(data) != want:
+                return False
+            confirmed[rel] = status
+            return True
 
         return known
+
+    def may_vouch(self, key: str) -> bool:
+        """Whether ``known`` may vouch for an output under ``key`` (a compile under it stored
+        its digests); when not, the caller asks git's index early (``vouched``)."""
+        return self.enabled and (self.folder / f"digests-{key[:32]}.txt").is_file()
 
     def store_digests(self, key: str, files: dict[str, str]) -> None:
         """The digests of the output a compile under ``key`` produced, which ``known`` pairs
@@ -369,29 +382,42 @@ class Cache:
     def remember_tree(self, output: Path, files: dict[str, str], started_ns: int) -> None:
         """Record ``output`` as holding exactly ``files`` (relative path -> digest), which the
         caller has just compared or written: each file's and folder's status, except those
-        changed too recently to rule out a change in the same clock tick."""
+        changed too recently to rule out a change in the same clock tick.
+
+        A file ``known`` confirmed keeps the status it was confirmed with, unread: its inode
+        is still the live file (a render links unchanged files, never rewrites them), and a
+        later change, a link included, moves its ctime, so the next run reads it."""
         if not self.enabled:
             return
         limit = started_ns - RACY_NS
         base = os.path.abspath(output)
+        confirmed = self._confirmed.get(base, {})
         header = json.dumps({"output": base, "tree": tree_digest(files)})
         lines = [header]
+        lstat, is_dir, is_file = os.lstat, stat.S_ISDIR, stat.S_ISREG
         for rel in sorted(_folders(files)):
             line = f"D\0{rel}"
-            with suppress(OSError):
-                info = os.lstat(os.path.join(base, rel) if rel else base)
-                if stat.S_ISDIR(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-                    line += f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+            try:
+                info = lstat(base + "/" + rel if rel else base)
+            except OSError:
+                info = None
+            if info and is_dir(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+                line += f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
             lines.append(line)
         for rel in sorted(files):
-            line = f"F\0{rel}"
-            with suppress(OSError):
-                info = os.lstat(os.path.join(base, rel))
-                if stat.S_ISREG(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-                    line += (
-                        f"\0{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
-                    )
-            lines.append(line)
+            status = confirmed.get(rel)
+            if status is not None:
+                lines.append(f"F\0{rel}\0{status}")
+                continue
+            try:
+                info = lstat(base + "/" + rel)
+            except OSError:
+                info = None
+            if info and is_file(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+                times = f"{info.st_mtime_ns}\0{info.st_ctime_ns}"
+                lines.append(f"F\0{rel}\0{info.st_ino}\0{info.st_size}\0{times}")
+            else:
+                lines.append(f"F\0{rel}")
         self._write_raw(self._manifest_name(output), "\n".join(lines).encode())
 
     def _manifest(self, output: Path, tree: str) -> tuple[dict, dict] | None:
@@ -473,11 +499,16 @@ class Cache:
         return True
 
 
-def vouched(cache: Cache, key: str, output: Path) -> writer.Known:
+def vouched(
+    cache: Cache, key: str, output: Path, index: gitindex.IndexQuery | None = None
+) -> writer.Known:
     """``writer.Known`` for ``output``: the cache's manifest when it has one, else what git's
-    index vouches for (a fresh clone); a file neither vouches for is read."""
+    index vouches for (a fresh clone; ``index`` when the caller asked git early); a file
+    neither vouches for is read."""
     from_cache = cache.known(output, key)
-    blobs = gitindex.clean_blobs(cache.root, output) if from_cache is None else {}
+    blobs: dict[str, str] = {}
+    if from_cache is None:
+        blobs = (index or gitindex.IndexQuery(output)).clean_blobs(output)
 
     def known(rel: str, data: bytes) -> bool | None:
         if from_cache is not None:

@@ -16,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 from .writer import scratch_dir
 
@@ -32,68 +35,124 @@ def blob_id(data: bytes) -> str:
 def clean_blobs(root: Path, output: Path) -> dict[str, str]:
     """Relative path below ``output`` -> blob id, for every tracked file there whose working
     copy git vouches for; empty outside a git repository or when git fails."""
-    if scratch_dir(root) == root:  # not in a git repository
-        return {}
-    output = Path(os.path.realpath(output))
-    try:
-        # diff-files stats every file: it runs while the index is listed and checked.
-        dirty_proc = _start(output, "diff-files", "--name-only", "-z", "--", ".")
-        top = _git(output, "rev-parse", "--show-toplevel").strip()
-        staged = _git(output, "ls-files", "-s", "-z", "--full-name", "--", ".")
-        dirty, _ = dirty_proc.communicate(timeout=120)
-        if dirty_proc.returncode != 0:
-            return {}
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    prefix = os.path.relpath(output, os.path.realpath(top.decode())).replace(os.sep, "/") + "/"
-    if prefix.startswith("../"):
-        return {}
-    if _git_config(output, "core.autocrlf") == b"true":
-        return {}
-    modified = set(dirty.split(b"\0"))
-    found: dict[str, str] = {}
-    for entry in staged.split(b"\0"):
-        meta, _, path = entry.partition(b"\t")
-        parts = meta.split(b" ")
-        # Stage 0 only: a file in a merge conflict is read.
-        if len(parts) != 3 or parts[2] != b"0" or parts[0].decode() not in _REGULAR_MODES:
-            continue
-        if path in modified:
-            continue
-        name = path.decode("utf-8", "surrogateescape")
-        if name.startswith(prefix):
-            found[name[len(prefix) :]] = parts[1].decode()
-    try:
-        converted = _converted(output, [prefix + rel for rel in found], top)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    for path in converted:
-        found.pop(path[len(prefix) :], None)
-    return found
+    return IndexQuery(root).clean_blobs(output)
 
 
 _ATTRIBUTES = ("text", "eol", "filter", "ident", "working-tree-encoding")
 
 
-def _converted(cwd: Path, paths: list[str], top: bytes) -> set[str]:
-    """The paths (relative to the top) checkout may convert: any attribute of
-    ``_ATTRIBUTES`` set, unset or given a value."""
-    if not paths:
-        return set()
-    proc = subprocess.run(
-        ["git", "check-attr", "-z", "--stdin", *_ATTRIBUTES],
-        cwd=top.decode(),
-        input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths) + b"\0",
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    fields = proc.stdout.split(b"\0")
-    return {
-        fields[i].decode("utf-8", "surrogateescape")
-        for i in range(0, len(fields) - 2, 3)
-        if fields[i + 2] != b"unspecified"
-    }
+class IndexQuery:
+    """git's answers about every tracked file below a folder, asked for when this is made and
+    read by ``clean_blobs``: made before the compile, git works on the other core meanwhile.
+
+    Three questions, each answered by git into a temporary file: the index's entries
+    (``ls-files -s``), the files whose working copy no longer matches them (``diff-files``,
+    which stats every file and writes nothing), and each file's conversion attributes
+    (``check-attr``, fed by ``ls-files``). Every path is relative to the folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(os.path.realpath(folder))
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._files = ExitStack()  # git's answers, temporary files
+        self._answers: tuple[IO[bytes], ...] = ()
+        self._read_answers: tuple[bytes, bytes, bytes] | None = None
+        self._failed = scratch_dir(self.folder) == self.folder  # not in a git repository
+        if not self._failed:
+            try:
+                self._ask()
+            except OSError:
+                self._failed = True
+
+    def _ask(self) -> None:
+        staged = self._start(["ls-files", "-s", "-z", "--", "."])
+        dirty = self._start(["diff-files", "--name-only", "-z", "--relative", "--", "."])
+        names = subprocess.Popen(
+            ["git", "ls-files", "-z", "--", "."],
+            cwd=self.folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+        )
+        self._procs.append(names)
+        attributes = self._start(["check-attr", "-z", "--stdin", *_ATTRIBUTES], stdin=names.stdout)
+        assert names.stdout is not None
+        names.stdout.close()  # check-attr holds the pipe's reading end now
+        self._answers = (staged, dirty, attributes)
+
+    def _start(self, args: list[str], stdin: IO[bytes] | None = None) -> IO[bytes]:
+        # Outlives this call (git writes it while the fleet compiles): ``_files`` closes it.
+        answer = self._files.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+        self._procs.append(
+            subprocess.Popen(
+                ["git", *args],
+                cwd=self.folder,
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                stdout=answer,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+        )
+        return answer
+
+    def close(self) -> None:
+        """Wait for git (a few seconds at most, at any fleet size)."""
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                self._failed = True
+            if proc.returncode != 0:
+                self._failed = True
+        self._procs = []
+
+    def clean_blobs(self, output: Path) -> dict[str, str]:
+        """Relative path below ``output`` -> blob id, for every tracked file there whose
+        working copy git vouches for; empty when git failed. An ``output`` outside the folder
+        is asked about afresh."""
+        output = Path(os.path.realpath(output))
+        prefix = os.path.relpath(output, self.folder).replace(os.sep, "/")
+        if prefix == ".." or prefix.startswith("../"):
+            return IndexQuery(output).clean_blobs(output)
+        prefix = "" if prefix == "." else prefix + "/"
+        self.close()
+        if self._failed or not output.is_dir():
+            return {}
+        if self._read_answers is None:
+            staged, dirty, attributes = (self._read(answer) for answer in self._answers)
+            self._read_answers = (staged, dirty, attributes)
+            self._files.close()
+        staged, dirty, attributes = self._read_answers
+        if _git_config(self.folder, "core.autocrlf") == b"true":
+            return {}
+        modified = set(dirty.split(b"\0"))
+        converted = _converted(attributes)
+        encoded = prefix.encode("utf-8", "surrogateescape")
+        found: dict[str, str] = {}
+        for entry in staged.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            if not path.startswith(encoded) or path in modified or path in converted:
+                continue
+            parts = meta.split(b" ")
+            # Stage 0 only: a file in a merge conflict is read.
+            if len(parts) != 3 or parts[2] != b"0" or parts[0].decode() not in _REGULAR_MODES:
+                continue
+            found[path[len(encoded) :].decode("utf-8", "surrogateescape")] = parts[1].decode()
+        return found
+
+    @staticmethod
+    def _read(answer: IO[bytes]) -> bytes:
+        answer.seek(0)
+        return answer.read()
+
+
+def _converted(answer: bytes) -> set[bytes]:
+    """The paths ``check-attr`` says checkout may convert: any attribute of ``_ATTRIBUTES``
+    set, unset or given a value (its answer: path, attribute, value, NUL-separated)."""
+    fields = answer.split(b"\0")
+    return {fields[i] for i in range(0, len(fields) - 2, 3) if fields[i + 2] != b"unspecified"}
 
 
 def _git_config(cwd: Path, name: str) -> bytes:
@@ -101,23 +160,5 @@ def _git_config(cwd: Path, name: str) -> bytes:
     return proc.stdout.strip().lower()
 
 
-def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["git", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env()
-    )
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-
-
-def _git(cwd: Path, *args: str) -> bytes:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        check=True,
-        timeout=120,
-        env=_env(),
-    )
-    return proc.stdout
