@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from fleetc.core import yamlsource
+from fleetc.core import block_yaml, yamlsource
 from fleetc.core.diagnostics import Diagnostics
 from fleetc.core.memo import Memo
 from fleetc.shell.load import load
@@ -129,10 +129,18 @@ def test_the_load_recalls_every_unchanged_file_and_parses_a_changed_one(tmp_path
     shutil.copytree(
         REPO / "examples" / "azure-fleet-l4", root, ignore=shutil.ignore_patterns("rendered")
     )
+    cluster = sorted((root / "clusters").glob("*.yaml"))[0]
+    # A comment after a value: outside the quick reader's subset, so yamlsource parses it.
+    cluster.write_text(cluster.read_text().replace("kind: Cluster\n", "kind: Cluster  # c\n"))
     memo = Memo()
     first = load(root / "fleet.yaml", Diagnostics(), memo=memo)
     saved = json.loads(json.dumps(memo.used()))
     files = len(saved[yamlsource.DOCUMENT_TABLE])
+    # Plain block YAML is read by the quick reader (core/block_yaml), never kept.
+    quick = [p for p in (root / "clusters").glob("*.yaml") if p != cluster]
+    assert quick and files == len(
+        [p for p in root.rglob("*.yaml") if block_yaml.documents(p.read_text(), "x") is None]
+    )
 
     again = Memo(saved)
     second = load(root / "fleet.yaml", Diagnostics(), memo=again)
@@ -144,7 +152,6 @@ def test_the_load_recalls_every_unchanged_file_and_parses_a_changed_one(tmp_path
     ):
         assert _shape([a]) == _shape([b])
 
-    cluster = sorted((root / "clusters").glob("*.yaml"))[0]
     cluster.write_text(cluster.read_text() + "# changed\n")
     changed = Memo(saved)
     load(root / "fleet.yaml", Diagnostics(), memo=changed)

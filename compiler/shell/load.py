@@ -11,8 +11,8 @@ import os
 import posixpath
 from pathlib import Path
 
+from ..core import block_yaml, yamlsource
 from ..core import lock as fleetlock
-from ..core import yamlsource
 from ..core.diagnostics import Diagnostics, Position
 from ..core.inputs import (
     DEFAULT_INVENTORY,
@@ -97,9 +97,14 @@ class Reader:
         return yamlsource.decode(raw, rel, self.diags)
 
     def read_documents(self, rel: str) -> list[Document]:
+        """The file's documents: plain block YAML by the quick reader, else by ``yamlsource``
+        (recalled from the memo when the same text was parsed before)."""
         text = self.read_text(rel)
         if text is None:
             return []
+        quick = block_yaml.documents(text, rel)
+        if quick is not None:
+            return quick
         return yamlsource.parse_remembered(text, rel, self.diags, self.budget, self.memo)
 
     def walk(self, folder: str, suffixes: tuple[str, ...]) -> list[str]:

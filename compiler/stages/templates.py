@@ -20,13 +20,13 @@ from typing import Any
 
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 
-from ..core import kube, secrets, yamlsource
+from ..core import block_yaml, kube, secrets, yamlsource
 from ..core.diagnostics import Diagnostic, Diagnostics, Position, Severity
 from ..core.inputs import SourceText
 from ..core.memo import NO_MEMO, Memo, fingerprint
 from ..core.model import Cluster, Fleet, HubObject, ObjectKey
 from ..core.yamlsource import Document
-from . import block_yaml, envelopes, sandbox
+from . import envelopes, sandbox
 from .sandbox import TemplateSandbox
 
 # Jinja compiles a template to Python, which costs far more time and memory than the text:

@@ -1,12 +1,13 @@
-"""Template output in plain block YAML, read quickly; other text goes to ``yamlsource.parse``.
+"""Plain block YAML, read quickly; other text goes to ``yamlsource.parse``.
 
-Most template output is one mapping of ``key: value`` lines nested by indentation, with block
-sequences. That subset is read here with a regular expression per line (each distinct line
-once: lines repeat from cluster to cluster) into the Document ``yamlsource.parse`` would make.
-Other text (several documents, flow collections, multi-line, quoted-with-escapes or tagged
-scalars, anchors, comments after a value, tabs, text that is not printable ASCII, anything
-invalid) is not read here: ``documents`` returns None and the caller asks ``yamlsource``.
-Pure.
+Most template output, and most inventory and hub files, are mappings of ``key: value`` lines
+nested by indentation, with block sequences, one-line flow sequences of scalars
+(``[a, "b"]``), and several documents separated by ``---`` lines. That subset is read here
+with a regular expression per line (each distinct line once: lines repeat from cluster to
+cluster) into the Documents ``yamlsource.parse`` would make. Other text (an empty document,
+flow mappings or nested flow collections, multi-line, quoted-with-escapes or tagged scalars,
+anchors, comments after a value, tabs, text that is not printable ASCII, anything invalid) is
+not read here: ``documents`` returns None and the caller asks ``yamlsource``. Pure.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ from typing import Any, NamedTuple
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from ..core.yamlsource import Document, Path
+from .yamlsource import Document, Path
 
 MAX_CHARS = 64 * 1024  # far under yamlsource's limits on nodes and expanded size
 MAX_DEPTH = 32  # under yamlsource.MAX_DEPTH
 _KEY = r"[A-Za-z0-9_][A-Za-z0-9_./-]*"
 # A plain scalar on one line: no indicator first, no ': ', no '#', nothing trailing.
 _PLAIN = r"(?:--?|\+)?[A-Za-z0-9_./(](?:[A-Za-z0-9_./()+=@,;~^$%*&!?<>'\"-]|:(?=[^ ])| (?=[^ ]))*"
-_VALUE = rf"\"[ !#-\[\]-~]*\"|'[ -&(-~]*'|\{{\}}|\[\]|{_PLAIN}"
+_QUOTED = r"\"[ !#-\[\]-~]*\"|'[ -&(-~]*'"
+# An item of a one-line flow sequence: quoted, or plain without flow indicators or colons.
+_FLOW_ITEM = rf"{_QUOTED}|[A-Za-z0-9_./][A-Za-z0-9_./+-]*"
+_FLOW = rf"\[(?:{_FLOW_ITEM})(?:, (?:{_FLOW_ITEM}))*\]"
+_FLOW_PAIR = rf"{_KEY}: (?:{_FLOW_ITEM})"
+_FLOW_MAP = rf"\{{{_FLOW_PAIR}(?:, {_FLOW_PAIR})*\}}"
+_VALUE = rf"{_QUOTED}|\{{\}}|\[\]|{_FLOW}|{_FLOW_MAP}|{_PLAIN}"
+_FLOW_ITEMS = re.compile(rf"(?:\[|, )({_FLOW_ITEM})")
+_FLOW_PAIRS = re.compile(rf"(?:\{{|, )({_KEY}): ({_FLOW_ITEM})")
+_DOCUMENT_START = "---"
 _ENTRY = re.compile(rf"( *)(- )?({_KEY}):(?: ({_VALUE}))?")
 _ITEM = re.compile(rf"( *)- ({_VALUE})")
 _SKIPPED = re.compile(r" *(?:#.*)?")
@@ -49,6 +59,21 @@ class _Line(NamedTuple):
     value: Any  # a scalar, _EMPTY_MAPPING, _EMPTY_SEQUENCE or _NESTED
 
 
+class _FlowSequence(NamedTuple):
+    """A one-line flow sequence: its items' values and columns (0-based, in the line)."""
+
+    items: tuple[Any, ...]
+    columns: tuple[int, ...]
+
+
+class _FlowMapping(NamedTuple):
+    """A one-line flow mapping of scalars: its keys, values and the keys' columns."""
+
+    keys: tuple[str, ...]
+    items: tuple[Any, ...]
+    columns: tuple[int, ...]
+
+
 _NESTED = object()  # the value of a key with nothing after it on its line
 _EMPTY_MAPPING = object()  # {}: a new dict for each occurrence
 _EMPTY_SEQUENCE = object()  # []
@@ -59,22 +84,31 @@ def documents(text: str, file: str) -> list[Document] | None:
     the subset above; None for other text."""
     if len(text) > MAX_CHARS or _OUTSIDE_SUBSET.search(text):
         return None
-    lines = []
+    parts: list[list[_Line]] = [[]]
+    opened = False  # a '---' before any content opens document 0
     for number, raw in enumerate(text.split("\n"), 1):
+        if raw == _DOCUMENT_START:
+            if parts[-1] or opened:
+                parts.append([])
+            opened = True
+            continue
         shape = _shape(raw)
         if shape is None:
             return None
         if shape:
-            lines.append(_Line(number, *shape))
-    if not lines:
-        return None
-    reader = _BlockReader(lines)
-    try:
-        data = reader.mapping(0, (), 0)
-    except _NotSimple:
-        return None
-    reader.positions[()] = (lines[0].number, 1)
-    return [Document(data, file, 0, reader.positions)]
+            parts[-1].append(_Line(number, *shape))
+    found = []
+    for index, lines in enumerate(parts):
+        if not lines:
+            return None  # an empty document: yamlsource skips it but counts it
+        reader = _BlockReader(lines)
+        try:
+            data = reader.mapping(0, (), 0)
+        except _NotSimple:
+            return None
+        reader.positions[()] = (lines[0].number, 1)
+        found.append(Document(data, file, index, reader.positions))
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
@@ -87,16 +121,37 @@ def _shape(raw: str) -> tuple[Any, ...] | None:
             if key in _NULL_KEYS:
                 return None
             start = len(indent)
-            scalar = _NESTED if value is None else _scalar(value)
+            scalar = _NESTED if value is None else _value(value, entry.start(4))
             if dash:
                 return (start, start + 2, start, key, scalar)
             return (start, start, None, key, scalar)
         if (item := _ITEM.fullmatch(raw)) is not None:
             indent, value = item.groups()
-            return (len(indent), len(indent) + 2, len(indent), None, _scalar(value))
+            return (len(indent), len(indent) + 2, len(indent), None, _value(value, item.start(2)))
     except _NotSimple:
         return None
     return () if _SKIPPED.fullmatch(raw) else None
+
+
+def _value(text: str, column: int) -> Any:
+    """A value starting at ``column`` of its line: a flow sequence or a scalar."""
+    if text[0] == "[" and text != "[]":
+        matches = list(_FLOW_ITEMS.finditer(text))
+        return _FlowSequence(
+            tuple(_scalar(m.group(1)) for m in matches),
+            tuple(column + m.start(1) for m in matches),
+        )
+    if text[0] == "{" and text != "{}":
+        matches = list(_FLOW_PAIRS.finditer(text))
+        keys = tuple(m.group(1) for m in matches)
+        if len(set(keys)) != len(keys) or _NULL_KEYS.intersection(keys):
+            raise _NotSimple  # yamlsource reports a duplicate or null key
+        return _FlowMapping(
+            keys,
+            tuple(_scalar(m.group(2)) for m in matches),
+            tuple(column + m.start(1) for m in matches),
+        )
+    return _scalar(text)
 
 
 def _scalar(text: str) -> Any:
@@ -175,7 +230,7 @@ class _BlockReader:
             self.positions[child] = (line.number, line.column + 1)
             if line.key is None:
                 self.at += 1
-                items.append(_fresh(line.value))
+                items.append(self._scalar(line, child))
             else:
                 items.append(self.mapping(line.column, child, depth + 1, item=True))
         return items
@@ -184,7 +239,7 @@ class _BlockReader:
         if depth > MAX_DEPTH:
             raise _NotSimple
         if line.value is not _NESTED:
-            return _fresh(line.value)
+            return self._scalar(line, path)
         below = self.lines[self.at] if self.at < len(self.lines) else None
         if below is None or below.start <= line.column:
             if below is not None and below.dash == line.column:
@@ -194,6 +249,17 @@ class _BlockReader:
             return self.sequence(below.dash, path, depth)
         return self.mapping(below.column, path, depth)
 
+    def _scalar(self, line: _Line, path: Path) -> Any:
+        """The value on ``line`` (a flow sequence's items get their positions)."""
+        value = line.value
+        if isinstance(value, _FlowSequence):
+            for index, column in enumerate(value.columns):
+                self.positions[(*path, index)] = (line.number, column + 1)
+        elif isinstance(value, _FlowMapping):
+            for key, column in zip(value.keys, value.columns, strict=True):
+                self.positions[(*path, key)] = (line.number, column + 1)
+        return _fresh(value)
+
 
 def _fresh(value: Any) -> Any:
     """A line's value, with a new {} or [] for each occurrence (documents own their data)."""
@@ -201,4 +267,8 @@ def _fresh(value: Any) -> Any:
         return {}
     if value is _EMPTY_SEQUENCE:
         return []
+    if isinstance(value, _FlowSequence):
+        return list(value.items)
+    if isinstance(value, _FlowMapping):
+        return dict(zip(value.keys, value.items, strict=True))
     return value

@@ -1,13 +1,13 @@
-"""The quick reader of template output (stages/block_yaml) against the reference reader,
-core/yamlsource: where the quick reader answers, it answers exactly as yamlsource does."""
+"""The quick reader of plain block YAML (core/block_yaml: template output, inventory and hub
+files) against the reference reader, core/yamlsource: where the quick reader answers, it answers
+exactly as yamlsource does, data, document indexes and positions alike."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fleetc.core import yamlsource
+from fleetc.core import block_yaml, yamlsource
 from fleetc.core.diagnostics import Diagnostics
-from fleetc.stages import block_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +19,10 @@ TRICKY = [
     "*a", "&a", "!t", "|", ">", "%x", "@x", "`x", "a  b", "a b ", " a", "caf\u00e9", "t\tb",
     "it's", 'say "hi"', "back\\slash", "{}", "[]", "{a: 1}", "[1]", "(x)", "/p", "./p", "?x",
     "v1.31.2", "nginx:1.25", "http://x/y", "a,b", "a - b", "--x", "---", "-- x", "+-1", "12345678901234567890",
+    "[a, b]", "[a,b]", "[ a ]", "[a, 'b', \"c\"]", "[1, true, null, 1.5, 0x1f]", "[-]", "[-x, .5]",
+    "[a: b]", "[a, [b]]", "[a, {b: 1}]", "[1, 2", "[a, ]", "{a: 1, b: x}", "{a: 1,b: 2}",
+    "{a: b, a: c}", "{null: 1}", "{1: a, true: b}", "{a: [1]}", "{a: {b: 1}}", "{ a: 1 }",
+    "{a: 'x', b: \"y\"}", "{a.b/c: d-e}", "{a: }", "{a}",
 ]  # fmt: skip
 KEYS = ["a", "name", "app.kubernetes.io/name", "1", "true", "null", "<<", "a b", "k:", "-k", "x"]
 
@@ -38,7 +42,11 @@ def _scalar(draw: Any, tricky: bool) -> str:
         return _quoted(value, draw(st.sampled_from(["plain", "single", "double"])))
     plain = st.from_regex(r"[a-z][a-z0-9.-]{0,8}", fullmatch=True)
     number = st.integers(-1000, 10**6).map(str)
-    return draw(plain | number | st.sampled_from(["true", "1.5", '"3"', "'x y'", "{}", "[]"]))
+    flow = st.sampled_from(["[a, b]", '[1, "x", true]', "[10.0.0.0/16]", "{cpu: 100m, memory: 1Gi}",
+                            "{a: 1}", "[x-1.y_2]"])  # fmt: skip
+    return draw(
+        plain | number | flow | st.sampled_from(["true", "1.5", '"3"', "'x y'", "{}", "[]"])
+    )
 
 
 def _tree(tricky: bool) -> st.SearchStrategy[Any]:
@@ -84,6 +92,14 @@ def _emit(node: Any, indent: int, step: int, compact: bool, tricky_layout: Any) 
 
 @st.composite
 def _text(draw: Any, tricky: bool) -> str:
+    """One to three documents, separated by '---' lines (and opened by one, sometimes)."""
+    documents = draw(st.lists(_document(tricky), min_size=1, max_size=3))
+    opened = draw(st.booleans())
+    return ("---\n" if opened else "") + "---\n".join(documents)
+
+
+@st.composite
+def _document(draw: Any, tricky: bool) -> str:
     root = draw(st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "data"]),
                                 _tree(tricky), min_size=1))  # fmt: skip
     step = draw(st.sampled_from([2, 4] + ([1, 3] if tricky else [])))
@@ -95,7 +111,7 @@ def _text(draw: Any, tricky: bool) -> str:
         for _ in range(draw(st.integers(0, 3))):
             where = draw(st.integers(0, len(lines)))
             lines.insert(where, draw(st.sampled_from(extras)))
-    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
+    return "\n".join(lines) + "\n" + draw(st.sampled_from(["", "\n"]))
 
 
 def _as_parsed(docs: list[yamlsource.Document]) -> list[tuple[Any, ...]]:
@@ -180,7 +196,19 @@ def test_empty_collections_are_not_shared_between_documents():
     assert first.data["a"] is not other.data["a"] and first.data["b"] is not other.data["b"]
 
 
+def test_documents_and_one_line_flow_collections_are_read_with_their_positions():
+    text = "---\na: [x, 'y']\n---\nb:\n  - {c: 1, d: z}\n"
+    first, second = block_yaml.documents(text, "t") or []
+    assert (first.index, first.data, second.index, second.data) == (
+        0, {"a": ["x", "y"]}, 1, {"b": [{"c": 1, "d": "z"}]})  # fmt: skip
+    assert first.positions[("a", 1)] == (2, 8)
+    assert second.positions[("b", 0, "d")] == (5, 12)
+    assert _check(text)
+
+
 def test_text_outside_the_subset_is_declined():
-    for text in ("a: &x 1\nb: *x\n", "a: 1\n---\nb: 2\n", "a: {b: 1}\n", "a: |\n  x\n",
-                 "a: 1\na: 2\n", "- a\n", "a:\n- b\n", "a: 'x\n  y'\n", "a: b # c\n"):  # fmt: skip
+    for text in ("a: &x 1\nb: *x\n", "a: {b: {c: 1}}\n", "a: [[1]]\n", "a: |\n  x\n",
+                 "a: 1\na: 2\n", "- a\n", "a:\n- b\n", "a: 'x\n  y'\n", "a: b # c\n",
+                 "a: 1\n---\n", "---\n---\na: 1\n", "a: 1\n---\n# only a comment\n---\nb: 2\n",
+                 "a: 1\n--- \nb: 2\n", "a: 1\n...\n", "a: {b: 1, b: 2}\n"):  # fmt: skip
         assert block_yaml.documents(text, "t") is None, text
