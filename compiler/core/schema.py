@@ -8,15 +8,17 @@ import numbers
 import re
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from . import secrets
 from .diagnostics import Diagnostics, did_you_mean, field_path
 from .yamlsource import Document
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 # The schemas' ``$id``s are their file names, so their ``$ref``s resolve next to the file a
 # validator read them from (no remote fetch); fleetc itself serves them under this base.
@@ -54,7 +56,23 @@ def _uri(name: str, pointer: str) -> str:
 def validator(name: str, pointer: str = "") -> jsonschema.protocols.Validator:
     """A validator for ``schemas/<name>.schema.json`` (or a ``#/$defs/...`` pointer inside it);
     one per schema, reused (a validator holds no state between instances)."""
+    import jsonschema  # only to explain a failure: a valid input never loads it
+
     return jsonschema.Draft202012Validator({"$ref": _uri(name, pointer)}, registry=_registry())
+
+
+@functools.cache
+def checker(name: str, pointer: str = "") -> Callable[[Any], bool]:
+    """Whether a value is valid against ``validator(name, pointer)``'s schema: the quick check
+    when it says so, else jsonschema (loaded only then)."""
+    quick = _quick_check(name, pointer)
+
+    def valid(instance: Any) -> bool:
+        if quick is not None and quick(instance):
+            return True
+        return bool(validator(name, pointer).is_valid(instance))
+
+    return valid
 
 
 def validate(
@@ -467,7 +485,9 @@ def _explain(error: ValidationError, redact: bool = False) -> list[Explained]:
             )
         ]
     if kind in ("anyOf", "oneOf") and error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
         return [((*path, *best.relative_path), best.message, None)]
     message = error.message if len(error.message) < 200 else error.message[:197] + "..."
     return [(path, message, None)]

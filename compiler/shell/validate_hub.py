@@ -16,10 +16,8 @@ import functools
 import json
 import os
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING
 
 from ..core import secrets
 from ..core.diagnostics import Diagnostics, did_you_mean, field_path
@@ -28,12 +26,15 @@ from ..core.yamlsource import Document
 from ..pipeline import Compilation
 from .load import TEMPLATE_SUFFIX
 from .validate_rendered import (
-    _SCHEMA_ROOT,
     CustomResourceDefinitions,
     builtin_validator,
     crd_validator,
+    kubernetes_schemas,
     schema_version,
 )
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 CRD_KEY = ObjectKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "")
 
@@ -68,7 +69,7 @@ def _builtin_group(group: str) -> bool:
 def _kinds(version: tuple[int, int], group: str, api: str) -> dict[str, str]:
     """Lower-cased kind -> file name, of the built-in kinds this version serves in group/api."""
     folder = f"v{version[0]}.{version[1]}.0-local-strict"
-    root = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder)
+    root = kubernetes_schemas().joinpath(folder)
     short = group.split(".", 1)[0]
     suffix = f"-{short}-{api}.json" if group else f"-{api}.json"
     found = {}
@@ -155,7 +156,7 @@ def _check(
 
 def _proper(version: tuple[int, int], group: str, api: str, file: str) -> str:
     folder = f"v{version[0]}.{version[1]}.0-local-strict"
-    path = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder, file)
+    path = kubernetes_schemas().joinpath(folder, file)
     for gvk in (
         json.loads(path.read_text(encoding="utf-8")).get("x-kubernetes-group-version-kind") or []
     ):

@@ -12,15 +12,16 @@ and what CI must vouch for (``fleetc check`` separately proves they are current)
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
@@ -32,6 +33,9 @@ from ..core.yamlsource import Document
 from . import output_tree
 from .load import Reader
 from .sources import FILE, LINK, FileSource
+
+if TYPE_CHECKING:
+    import jsonschema
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -109,9 +113,20 @@ class CustomResourceDefinitions:
 
 
 @lru_cache(maxsize=1)
+def kubernetes_schemas() -> Traversable:
+    """kubernetes-validate's folder of OpenAPI schemas, found without running the package (its
+    import loads jsonschema, which a valid fleet never needs)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if locations:
+        return Path(locations[0]) / _SCHEMA_ROOT
+    return resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT)
+
+
+@lru_cache(maxsize=1)
 def shipped_versions() -> list[tuple[int, int]]:
     """The Kubernetes minor versions whose schemas kubernetes-validate ships, ascending."""
-    root = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT)
+    root = kubernetes_schemas()
     found = {
         (int(m.group(1)), int(m.group(2)))
         for entry in root.iterdir()
@@ -143,7 +158,7 @@ def _registry(version: tuple[int, int]) -> Registry:
 
 def _schema_file(version: tuple[int, int], name: str) -> str | None:
     folder = f"v{version[0]}.{version[1]}.0-local-strict"
-    path = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder, name)
+    path = kubernetes_schemas().joinpath(folder, name)
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
@@ -164,6 +179,8 @@ def builtin_validator(
     gvks = schema.get("x-kubernetes-group-version-kind") or []
     if {"group": group, "version": api, "kind": kind} not in gvks:
         return None
+    import jsonschema  # loaded only when something is validated
+
     return jsonschema.Draft202012Validator(schema, registry=_registry(version))
 
 
@@ -171,7 +188,7 @@ def builtin_validator(
 def builtin_versions(version: tuple[int, int], kind: str) -> tuple[str, ...]:
     """Every apiVersion under which this Kubernetes serves ``kind`` (for messages)."""
     folder = f"v{version[0]}.{version[1]}.0-local-strict"
-    root = resources.files("kubernetes_validate").joinpath(_SCHEMA_ROOT, folder)
+    root = kubernetes_schemas().joinpath(folder)
     served: set[str] = set()
     for entry in root.iterdir():
         if not entry.name.startswith(kind.lower() + "-"):
@@ -229,6 +246,8 @@ def crd_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     root = structural(schema)
     if isinstance(root, dict) and isinstance(root.get("properties"), dict):
         root = {**root, "properties": {**_ROOT_FIELDS, **root["properties"]}}
+    import jsonschema  # loaded only when something is validated
+
     return jsonschema.Draft202012Validator(root, registry=_LOCAL_ONLY)
 
 

@@ -99,9 +99,9 @@ def collect(fleet: Fleet, diags: Diagnostics) -> list[Override]:
 def _from_fleet_file(fleet: Fleet, diags: Diagnostics) -> list[Override]:
     items = fleet.spec.get("overrides")
     out: list[Override] = []
-    shape = schema.validator("overrides", "/$defs/namedOverride")
+    well_formed = schema.checker("overrides", "/$defs/namedOverride")
     for index, item in enumerate(items if isinstance(items, list) else []):
-        if not shape.is_valid(item):
+        if not well_formed(item):
             continue  # the fleet schema has reported it
         base = ("spec", "overrides", index)
         spec = {k: v for k, v in item.items() if k not in ("name", "kind", "namespace")}

@@ -49,7 +49,7 @@ class Flux:
     def generate(self, given: SectionInput, diags: Diagnostics) -> SectionOutput:
         out = SectionOutput()
         settings = given.fleet.spec.get("flux")
-        if settings is not None and not schema.validator("flux").is_valid(settings):
+        if settings is not None and not schema.checker("flux")(settings):
             return out  # the model stage has reported why; nothing is written with errors
         base = output_path(given.fleet.spec, given.repo_prefix)
         for cluster, objects in given.clusters.items():

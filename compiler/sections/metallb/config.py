@@ -117,7 +117,7 @@ class Config:
 
 def read(fleet: Fleet, diags: Diagnostics) -> Config:
     section = fleet.spec.get("loadBalancers") or {}
-    if not schema.validator("loadbalancers").is_valid(section):
+    if not schema.checker("loadbalancers")(section):
         section = {}  # the fleet.yaml schema check has reported why
     inputs = Config(
         section.get("installKustomization", DEFAULT_INSTALL_KUSTOMIZATION),

@@ -519,10 +519,10 @@ def check_local_pref(
 
 
 def _well_formed(spec: dict[str, Any]) -> bool:
-    selector = schema.validator("common", "/$defs/labelSelector")
+    selector = schema.checker("common", "/$defs/labelSelector")
     for name in ("nodeSelectors", "ipAddressPoolSelectors"):
         value = spec.get(name) or []
-        if not isinstance(value, list) or not all(selector.is_valid(v) for v in value):
+        if not isinstance(value, list) or not all(selector(v) for v in value):
             return False
     for name in ("peers", "ipAddressPools"):
         value = spec.get(name) or []

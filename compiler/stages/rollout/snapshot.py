@@ -155,10 +155,10 @@ def read(doc: Document, diags: Diagnostics) -> Content | None:
         )
         secrets.check_object(obj, problems)
         objects.append(obj)
-    shape = schema.validator("overrides", "/$defs/namedOverride")
+    well_formed = schema.checker("overrides", "/$defs/namedOverride")
     overrides: list[Override] = []
     for index, item in enumerate(spec["overrides"]):
-        if not shape.is_valid(item):
+        if not well_formed(item):
             diags.error(
                 f"{doc.file}: override {index} is malformed",
                 doc.pos(("spec", "overrides", index)),

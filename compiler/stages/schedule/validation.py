@@ -37,7 +37,7 @@ def check(placement: Placement, diags: Diagnostics) -> bool:
     policy = placement.spec.get("policy")
     if policy is None:
         return True
-    if not schema.validator("placement", "/$defs/policy").is_valid(policy):
+    if not schema.checker("placement", "/$defs/policy")(policy):
         return False  # the schema stage has reported it
     checker = _Checker(placement, diags)
     kind = policy.get("placementType", "PickAll")
@@ -105,9 +105,9 @@ def _check_preferred(checker: _Checker, affinity: dict[str, Any], kind: str) -> 
 
 
 def _check_tolerations(checker: _Checker, tolerations: list[dict[str, Any]]) -> None:
-    label_key = schema.validator("common", "/$defs/labelKey")
+    label_key = schema.checker("common", "/$defs/labelKey")
     for index, toleration in enumerate(tolerations):
-        if toleration.get("key") and not label_key.is_valid(toleration["key"]):
+        if toleration.get("key") and not label_key(toleration["key"]):
             checker.error(
                 f"toleration key {toleration['key']!r} is not a valid label key",
                 "tolerations",
