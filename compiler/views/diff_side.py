@@ -1,0 +1,334 @@
+"""One side of a diff, as data: what ``views.diff.compare`` reads of a compilation. Pure.
+
+A side is made from a compilation (``of``), or recalled from the plain JSON data ``to_data``
+gives (``from_data``), so that ``fleetc diff`` compiles a base commit once. Each object is kept
+as the text the diff compares (its annotated body as YAML), each distinct text once; a recalled
+body is parsed back from its text only where Secret values may need redacting.
+
+Recalled data is checked, never trusted: any other shape is no side at all (None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import yaml
+
+from ..core import yamlout
+from ..core.model import Cluster, ObjectKey
+from ..core.output_layout import object_path
+from ..core.placed import RenderedObject
+from ..stages import emit as layout
+
+if TYPE_CHECKING:
+    from ..pipeline import Compilation
+
+FORMAT = 1
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Item(NamedTuple):
+    """One object on one cluster."""
+
+    rel: str  # its path relative to the cluster's folder
+    text: str  # its annotated body as YAML: what the diff compares and shows
+    obj: RenderedObject | None = None  # the object itself, when the side was compiled
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A recalled scheduling decision: what the diff names of it."""
+
+    cluster: str
+    selected: bool
+    reason: str
+    evicted_by: str = ""
+    kept_by_lock: str = ""
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """A recalled placement outcome."""
+
+    decisions: tuple[Decided, ...]
+
+    @property
+    def selected(self) -> list[str]:
+        return [d.cluster for d in self.decisions if d.selected]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A recalled placement: a ResourcePlacement has a namespace."""
+
+    namespace: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A recalled staged rollout: the snapshot each cluster runs, and the newest."""
+
+    clusters: dict[str, int]
+    newest: int
+
+
+@dataclass(frozen=True)
+class Side:
+    """A compiled side holds the compilation's own placements, outcomes and rollouts (the
+    attributes the diff reads have the same names); a recalled one, the classes above."""
+
+    output: str  # the fleet's spec.output
+    clusters: dict[str, dict[str, Any]]  # inventory cluster -> facts (``cluster_facts``)
+    placements: Mapping[str, Any]  # name -> .namespace, .spec
+    outcomes: Mapping[str, Any]  # name -> .selected, .decisions
+    flux_system: frozenset[str]
+    rollout: Mapping[str, Any]  # staged placement -> .clusters, .newest
+    objects: dict[str, dict[ObjectKey, Item]]  # every cluster's objects
+    # Recalled: the body of each text that may hold a Secret, parsed back.
+    bodies: dict[str, dict[str, Any]]
+
+    def body(self, item: Item) -> dict[str, Any]:
+        """The annotated body of ``item``."""
+        if item.obj is not None:
+            return layout.annotated(item.obj.body, item.obj.provenance)
+        return self.bodies[item.text]
+
+
+def cluster_facts(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "labels": dict(cluster.labels),
+        "taints": sorted(t.readable() for t in cluster.taints),
+        "state": cluster.state,
+        "kubernetesVersion": cluster.kubernetes_version,
+    }
+
+
+def may_redact(text: str) -> bool:
+    """False when the object cannot be a Secret or a List of them (redaction leaves it as it
+    is); its kind is in its text as written."""
+    return "Secret" in text or "List" in text
+
+
+def of(comp: Compilation, output: str = "") -> Side:
+    """The side of ``comp`` (whose fleet writes into ``output``). Each distinct (body,
+    provenance) is serialised once, each key's path found once."""
+    texts: dict[tuple[Any, ...], str] = {}
+    rels: dict[tuple[ObjectKey, str], str] = {}
+    objects: dict[str, dict[ObjectKey, Item]] = {}
+    for cluster, placed in comp.clusters.items():
+        items: dict[ObjectKey, Item] = {}
+        for key, obj in placed.items():
+            # What the provenance is made of, without building it for every object.
+            made_of = (id(obj.body), obj.source, obj.placements, obj.overrides)
+            text = texts.get(made_of)
+            if text is None:
+                body = layout.annotated(obj.body, obj.provenance)
+                text = texts[made_of] = yamlout.dump_object(body).decode("utf-8")
+            rel = rels.get((key, obj.bundle))
+            if rel is None:
+                rel = object_path(key)
+                rel = rels[(key, obj.bundle)] = f"{obj.bundle}/{rel}" if obj.bundle else rel
+            items[key] = Item(rel, text, obj)
+        objects[cluster] = items
+    return Side(
+        output,
+        {name: cluster_facts(c) for name, c in comp.fleet.clusters.items()},
+        {p.name: p for p in comp.fleet.placements},
+        comp.outcomes,
+        comp.flux_system,
+        comp.rollout.placements,
+        objects,
+        {},
+    )
+
+
+# -- as plain data -----------------------------------------------------------------------------
+
+
+def to_data(side: Side) -> dict[str, Any] | None:
+    """``side`` as JSON data; None when something in it would not come back the same (a
+    placement spec that is not plain JSON data, a body its text does not read back as)."""
+    try:
+        return _data(side)
+    except _Shape:
+        return None
+
+
+def _data(side: Side) -> dict[str, Any]:
+    clusters = {
+        name: [f["labels"], f["taints"], f["state"], f["kubernetesVersion"]]
+        for name, f in side.clusters.items()
+    }
+    for entry in clusters.values():
+        _facts(entry)
+    placements = {}
+    for name, placement in side.placements.items():
+        _need(_is(placement.namespace, str) and _is(placement.spec, dict))
+        _need(_plain(placement.spec))
+        placements[name] = [placement.namespace, placement.spec]
+    outcomes = {
+        name: [
+            [d.cluster, d.selected, d.reason, d.evicted_by, d.kept_by_lock]
+            for d in outcome.decisions
+        ]
+        for name, outcome in side.outcomes.items()
+    }
+    for entries in outcomes.values():
+        for entry in entries:
+            _decided(entry)
+    rollout = {name: [r.newest, dict(r.clusters)] for name, r in side.rollout.items()}
+    for newest, snapshots in rollout.values():
+        _need(_is(newest, int) and all(_is(n, int) for n in _mapping(snapshots, int).values()))
+    keys: dict[ObjectKey, int] = {}
+    rels: dict[str, int] = {}
+    texts: dict[str, int] = {}
+    objects: dict[str, list[int]] = {}
+    for cluster, items in side.objects.items():
+        flat: list[int] = []
+        for key, item in items.items():
+            if item.text not in texts and may_redact(item.text):
+                # Redaction reads the body back from the text: it must be the same body.
+                _need(_parsed(item.text) == side.body(item))
+            flat += (
+                keys.setdefault(key, len(keys)),
+                rels.setdefault(item.rel, len(rels)),
+                texts.setdefault(item.text, len(texts)),
+            )
+        objects[cluster] = flat
+    _need(all(all(_is(part, str) for part in _key(k)) for k in keys))
+    return {
+        "format": FORMAT,
+        "output": side.output,
+        "clusters": clusters,
+        "placements": placements,
+        "outcomes": outcomes,
+        "fluxSystem": sorted(side.flux_system),
+        "rollout": rollout,
+        "keys": [_key(k) for k in keys],
+        "paths": list(rels),
+        "texts": list(texts),
+        "objects": objects,
+    }
+
+
+def _key(key: ObjectKey) -> list[str]:
+    return [key.group, key.kind, key.namespace, key.name]
+
+
+class _Shape(Exception):
+    """The data is not what ``to_data`` writes."""
+
+
+def from_data(data: Any) -> Side | None:
+    """The side ``to_data`` wrote; None for anything else."""
+    try:
+        return _side(data)
+    except _Shape:
+        return None
+
+
+def _side(data: Any) -> Side:
+    _need(isinstance(data, dict) and data.get("format") == FORMAT)
+    clusters = {name: _facts(facts) for name, facts in _mapping(data.get("clusters"), list).items()}
+    placements = {}
+    for name, entry in _mapping(data.get("placements"), list).items():
+        _need(len(entry) == 2 and _is(entry[0], str) and isinstance(entry[1], dict))
+        placements[name] = Spec(entry[0], entry[1])
+    outcomes = {
+        name: Decisions(tuple(_decided(d) for d in entry))
+        for name, entry in _mapping(data.get("outcomes"), list).items()
+    }
+    flux = data.get("fluxSystem")
+    _need(isinstance(flux, list) and all(_is(c, str) for c in flux))
+    rollout = {}
+    for name, entry in _mapping(data.get("rollout"), list).items():
+        _need(len(entry) == 2 and _is(entry[0], int))
+        rollout[name] = Staged(_mapping(entry[1], int), entry[0])
+    keys = [ObjectKey(*_strings(k, 4)) for k in _list(data.get("keys"), list)]
+    rels = _list(data.get("paths"), str)
+    texts = _list(data.get("texts"), str)
+    objects: dict[str, dict[ObjectKey, Item]] = {}
+    for cluster, flat in _mapping(data.get("objects"), list).items():
+        _need(len(flat) % 3 == 0 and all(_is(i, int) for i in flat))
+        _need(not flat or (min(flat) >= 0 and max(flat[0::3]) < len(keys)))
+        _need(not flat or (max(flat[1::3]) < len(rels) and max(flat[2::3]) < len(texts)))
+        items = {
+            keys[flat[i]]: Item(rels[flat[i + 1]], texts[flat[i + 2]])
+            for i in range(0, len(flat), 3)
+        }
+        _need(len(items) * 3 == len(flat))  # a key twice on one cluster
+        objects[cluster] = items
+    output = data.get("output")
+    _need(_is(output, str))
+    bodies = {text: _parsed(text) for text in texts if may_redact(text)}
+    return Side(output, clusters, placements, outcomes, frozenset(flux), rollout, objects, bodies)
+
+
+def _need(condition: bool) -> None:
+    if not condition:
+        raise _Shape
+
+
+def _is(value: Any, kind: type) -> bool:
+    """Exactly of type ``kind`` (True is not an int here)."""
+    return type(value) is kind
+
+
+def _list(value: Any, kind: type) -> list[Any]:
+    _need(isinstance(value, list) and all(_is(v, kind) for v in value))
+    return value
+
+
+def _mapping(value: Any, kind: type) -> dict[str, Any]:
+    _need(isinstance(value, dict) and all(_is(k, str) for k in value))
+    _need(all(_is(v, kind) for v in value.values()))
+    return value
+
+
+def _strings(value: list[Any], count: int) -> list[str]:
+    _need(len(value) == count and all(_is(v, str) for v in value))
+    return value
+
+
+def _facts(entry: list[Any]) -> dict[str, Any]:
+    _need(len(entry) == 4)
+    labels, taints, state, version = entry
+    _need(_is(state, str) and (version is None or _is(version, str)))
+    return {
+        "labels": _mapping(labels, str),
+        "taints": _list(taints, str),
+        "state": state,
+        "kubernetesVersion": version,
+    }
+
+
+def _decided(entry: Any) -> Decided:
+    _need(isinstance(entry, list) and len(entry) == 5 and _is(entry[1], bool))
+    cluster, selected, reason, evicted_by, kept_by_lock = entry
+    _need(all(_is(v, str) for v in (cluster, reason, evicted_by, kept_by_lock)))
+    return Decided(cluster, selected, reason, evicted_by, kept_by_lock)
+
+
+def _parsed(text: str) -> dict[str, Any]:
+    """The body ``text`` was dumped from: the safe loader reads back what ``yamlout`` writes
+    (which never writes anchors or aliases; a text that has them was not written by it)."""
+    try:
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            _need(not isinstance(event, yaml.AliasEvent) and getattr(event, "anchor", None) is None)
+        body = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _Shape from exc
+    _need(isinstance(body, dict))
+    return body
+
+
+def _plain(value: Any) -> bool:
+    """JSON data that reads back as the same values of the same types."""
+    if isinstance(value, dict):
+        return all(_is(k, str) and _plain(v) for k, v in value.items()) and _is(value, dict)
+    if isinstance(value, list):
+        return _is(value, list) and all(_plain(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
