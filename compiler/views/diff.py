@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import yamlout
+from ..core.model import ObjectKey
 from ..core.output_layout import KUSTOMIZATION
 from . import diff_side, rollout
 from .diff_side import Item, Side
@@ -150,11 +151,15 @@ def _kind(item: Any, old: Container[Any], new: Container[Any]) -> str:
 
 def _object_changes(cluster: str, base: Side, head: Side) -> list[ObjectChange]:
     old, new = base.objects.get(cluster) or {}, head.objects.get(cluster) or {}
+    # Those whose path or text differ, in key order (ObjectKey's).
+    differ = [k for k in old if k not in new]
+    for key, item in new.items():
+        was = old.get(key)
+        if was is None or was[0] != item[0] or was[1] != item[1]:
+            differ.append(key)
     changes: list[ObjectChange] = []
-    for key in sorted(set(old) | set(new)):
+    for key in sorted(differ):
         before, after = old.get(key), new.get(key)
-        if before is not None and after is not None and before[:2] == after[:2]:
-            continue  # the same path and text
         old_text, new_text = _shown(base, before, head, after)
         path = _path(cluster, after or before)  # type: ignore[arg-type]
         change = _kind(key, old, new)
@@ -168,7 +173,7 @@ def _object_changes(cluster: str, base: Side, head: Side) -> list[ObjectChange]:
                 tofile=f"b/{new_path}" if after else new_path,
             )
         )
-        changes.append(ObjectChange(str(key), path, change, diff))
+        changes.append(ObjectChange(str(ObjectKey(*key)), path, change, diff))
     return changes
 
 

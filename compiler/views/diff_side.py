@@ -10,14 +10,16 @@ Recalled data is checked, never trusted: any other shape is no side at all (None
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
 from ..core import yamlout
-from ..core.model import Cluster, ObjectKey
+from ..core.model import Cluster
 from ..core.output_layout import object_path
 from ..core.placed import RenderedObject
 from ..stages import emit as layout
@@ -29,6 +31,11 @@ FORMAT = 1
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# An object's key as a tuple of ObjectKey's fields, in its order: faster to hash and sort.
+Key = tuple[str, str, str, str]
+_key_of = attrgetter("group", "kind", "namespace", "name")
+
+
 class Item(NamedTuple):
     """One object on one cluster."""
 
@@ -37,8 +44,7 @@ class Item(NamedTuple):
     obj: RenderedObject | None = None  # the object itself, when the side was compiled
 
 
-@dataclass(frozen=True)
-class Decided:
+class Decided(NamedTuple):
     """A recalled scheduling decision: what the diff names of it."""
 
     cluster: str
@@ -86,7 +92,7 @@ class Side:
     outcomes: Mapping[str, Any]  # name -> .selected, .decisions
     flux_system: frozenset[str]
     rollout: Mapping[str, Any]  # staged placement -> .clusters, .newest
-    objects: dict[str, dict[ObjectKey, Item]]  # every cluster's objects
+    objects: dict[str, dict[Key, Item]]  # every cluster's objects
     # Recalled: the body of each text that may hold a Secret, parsed back.
     bodies: dict[str, dict[str, Any]]
 
@@ -116,21 +122,23 @@ def of(comp: Compilation, output: str = "") -> Side:
     """The side of ``comp`` (whose fleet writes into ``output``). Each distinct (body,
     provenance) is serialised once, each key's path found once."""
     texts: dict[tuple[Any, ...], str] = {}
-    rels: dict[tuple[ObjectKey, str], str] = {}
-    objects: dict[str, dict[ObjectKey, Item]] = {}
+    rels: dict[str, dict[Key, str]] = {}  # bundle -> key -> path
+    objects: dict[str, dict[Key, Item]] = {}
     for cluster, placed in comp.clusters.items():
-        items: dict[ObjectKey, Item] = {}
-        for key, obj in placed.items():
+        items: dict[Key, Item] = {}
+        for object_key, obj in placed.items():
+            key = _key_of(object_key)
             # What the provenance is made of, without building it for every object.
             made_of = (id(obj.body), obj.source, obj.placements, obj.overrides)
             text = texts.get(made_of)
             if text is None:
                 body = layout.annotated(obj.body, obj.provenance)
                 text = texts[made_of] = yamlout.dump_object(body).decode("utf-8")
-            rel = rels.get((key, obj.bundle))
+            in_bundle = rels.setdefault(obj.bundle, {})
+            rel = in_bundle.get(key)
             if rel is None:
-                rel = object_path(key)
-                rel = rels[(key, obj.bundle)] = f"{obj.bundle}/{rel}" if obj.bundle else rel
+                rel = object_path(object_key)
+                rel = in_bundle[key] = f"{obj.bundle}/{rel}" if obj.bundle else rel
             items[key] = Item(rel, text, obj)
         objects[cluster] = items
     return Side(
@@ -182,7 +190,7 @@ def _data(side: Side) -> dict[str, Any]:
     rollout = {name: [r.newest, dict(r.clusters)] for name, r in side.rollout.items()}
     for newest, snapshots in rollout.values():
         _need(_is(newest, int) and all(_is(n, int) for n in _mapping(snapshots, int).values()))
-    keys: dict[ObjectKey, int] = {}
+    keys: dict[Key, int] = {}
     rels: dict[str, int] = {}
     texts: dict[str, int] = {}
     objects: dict[str, list[int]] = {}
@@ -198,7 +206,7 @@ def _data(side: Side) -> dict[str, Any]:
                 texts.setdefault(item.text, len(texts)),
             )
         objects[cluster] = flat
-    _need(all(all(_is(part, str) for part in _key(k)) for k in keys))
+    _need(all(all(_is(part, str) for part in k) for k in keys))
     return {
         "format": FORMAT,
         "output": side.output,
@@ -207,15 +215,11 @@ def _data(side: Side) -> dict[str, Any]:
         "outcomes": outcomes,
         "fluxSystem": sorted(side.flux_system),
         "rollout": rollout,
-        "keys": [_key(k) for k in keys],
+        "keys": [list(k) for k in keys],
         "paths": list(rels),
         "texts": list(texts),
         "objects": objects,
     }
-
-
-def _key(key: ObjectKey) -> list[str]:
-    return [key.group, key.kind, key.namespace, key.name]
 
 
 class _Shape(Exception):
@@ -226,7 +230,7 @@ def from_data(data: Any) -> Side | None:
     """The side ``to_data`` wrote; None for anything else."""
     try:
         return _side(data)
-    except _Shape:
+    except (_Shape, LookupError, TypeError, ValueError):  # the last three: a bug, not a crash
         return None
 
 
@@ -241,24 +245,25 @@ def _side(data: Any) -> Side:
         name: Decisions(tuple(_decided(d) for d in entry))
         for name, entry in _mapping(data.get("outcomes"), list).items()
     }
-    flux = data.get("fluxSystem")
-    _need(isinstance(flux, list) and all(_is(c, str) for c in flux))
+    flux = _list(data.get("fluxSystem"), str)
     rollout = {}
     for name, entry in _mapping(data.get("rollout"), list).items():
         _need(len(entry) == 2 and _is(entry[0], int))
         rollout[name] = Staged(_mapping(entry[1], int), entry[0])
-    keys = [ObjectKey(*_strings(k, 4)) for k in _list(data.get("keys"), list)]
+    keys: list[Key] = []
+    for k in _list(data.get("keys"), list):
+        group, kind, namespace, name = _strings(k, 4)
+        keys.append((group, kind, namespace, name))
     rels = _list(data.get("paths"), str)
     texts = _list(data.get("texts"), str)
-    objects: dict[str, dict[ObjectKey, Item]] = {}
+    objects: dict[str, dict[Key, Item]] = {}
     for cluster, flat in _mapping(data.get("objects"), list).items():
-        _need(len(flat) % 3 == 0 and all(_is(i, int) for i in flat))
+        _need(len(flat) % 3 == 0 and _only(flat, int))
         _need(not flat or (min(flat) >= 0 and max(flat[0::3]) < len(keys)))
         _need(not flat or (max(flat[1::3]) < len(rels) and max(flat[2::3]) < len(texts)))
-        items = {
-            keys[flat[i]]: Item(rels[flat[i + 1]], texts[flat[i + 2]])
-            for i in range(0, len(flat), 3)
-        }
+        rel, text = map(rels.__getitem__, flat[1::3]), map(texts.__getitem__, flat[2::3])
+        found = map(Item._make, zip(rel, text, repeat(None), strict=False))
+        items = dict(zip(map(keys.__getitem__, flat[0::3]), found, strict=True))
         _need(len(items) * 3 == len(flat))  # a key twice on one cluster
         objects[cluster] = items
     output = data.get("output")
@@ -277,19 +282,23 @@ def _is(value: Any, kind: type) -> bool:
     return type(value) is kind
 
 
+def _only(values: Iterable[Any], kind: type) -> bool:
+    """Every value is exactly of type ``kind``."""
+    return set(map(type, values)) <= {kind}
+
+
 def _list(value: Any, kind: type) -> list[Any]:
-    _need(isinstance(value, list) and all(_is(v, kind) for v in value))
+    _need(isinstance(value, list) and _only(value, kind))
     return value
 
 
 def _mapping(value: Any, kind: type) -> dict[str, Any]:
-    _need(isinstance(value, dict) and all(_is(k, str) for k in value))
-    _need(all(_is(v, kind) for v in value.values()))
+    _need(isinstance(value, dict) and _only(value, str) and _only(value.values(), kind))
     return value
 
 
 def _strings(value: list[Any], count: int) -> list[str]:
-    _need(len(value) == count and all(_is(v, str) for v in value))
+    _need(len(value) == count and _only(value, str))
     return value
 
 
@@ -305,11 +314,12 @@ def _facts(entry: list[Any]) -> dict[str, Any]:
     }
 
 
+_DECIDED = (str, bool, str, str, str)
+
+
 def _decided(entry: Any) -> Decided:
-    _need(isinstance(entry, list) and len(entry) == 5 and _is(entry[1], bool))
-    cluster, selected, reason, evicted_by, kept_by_lock = entry
-    _need(all(_is(v, str) for v in (cluster, reason, evicted_by, kept_by_lock)))
-    return Decided(cluster, selected, reason, evicted_by, kept_by_lock)
+    _need(_is(entry, list) and tuple(map(type, entry)) == _DECIDED)
+    return Decided._make(entry)
 
 
 def _parsed(text: str) -> dict[str, Any]:
