@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 
 import pytest
 import stagedfleet as sf
@@ -30,6 +31,12 @@ def edit_secret(fleet):
     path.write_text(path.read_text().replace("hunter2-old", "hunter2-new"))
 
 
+def mention_secret(fleet):
+    """A ConfigMap whose new text, not its old, has the word: only one side may be a Secret."""
+    path = fleet.root / "hub/app.yaml"
+    path.write_text(path.read_text().replace("color: blue", "color: Secret"))
+
+
 def taint(fleet):
     fleet.cluster(
         "c2", {"env": "prod"}, spec="spec:\n  taints:\n    - {key: maint, effect: NoSchedule}\n"
@@ -41,6 +48,7 @@ EDITS = {
     "policy": change_policy,
     "hub object": edit_resource,
     "secret": edit_secret,
+    "the word Secret": mention_secret,
     "cluster added": add_cluster,
     "cluster removed": remove_cluster,
     "taint": taint,
@@ -382,3 +390,17 @@ def test_data_of_another_shape_is_no_side(path, value):
 @pytest.mark.parametrize("data", [None, [], "side", 5, {"format": 1}])
 def test_no_side_from_something_else(data):
     assert diff_side.from_data(data) is None
+
+
+def test_a_side_that_would_not_come_back_the_same_is_not_kept(tmp_path):
+    fleet = demo_fleet(tmp_path)
+    base = compare_with(fleet.root / "fleet.yaml", "HEAD", Options()).head
+    assert base.compilation is not None
+    side = diff_side.of(base.compilation, "rendered")
+    assert diff_side.to_data(side) is not None
+    placement = next(iter(side.placements.values()))
+    for odd in ({1: "x"}, {"x": ("a", "b")}, {"x": {1, 2}}):
+        spec = diff_side.Spec(placement.namespace, odd)
+        assert diff_side.to_data(replace(side, placements={"p": spec})) is None
+    odd_facts = {**side.clusters["c1"], "labels": {"env": 5}}
+    assert diff_side.to_data(replace(side, clusters={"c1": odd_facts})) is None

@@ -178,14 +178,18 @@ def _object_changes(cluster: str, base: Side, head: Side) -> list[ObjectChange]:
 
 
 def _shown(base: Side, before: Item | None, head: Side, after: Item | None) -> tuple[str, str]:
-    """Both texts with Secret values redacted (``redact_pair``); an object that cannot be a
-    Secret, nor a List of them, shows as it is."""
-    if not any(item is not None and diff_side.may_redact(item.text) for item in (before, after)):
-        return (before.text if before else ""), (after.text if after else "")
-    old_body = base.body(before) if before else None
-    new_body = head.body(after) if after else None
+    """Both texts with Secret values redacted (``redact_pair``). An object that cannot be a
+    Secret, nor a List of them, shows as it is, and is to the other side's redaction what no
+    object is: its body is not needed."""
+    old_body = base.body(before) if before and diff_side.may_redact(before.text) else None
+    new_body = head.body(after) if after and diff_side.may_redact(after.text) else None
+    old_text, new_text = (before.text if before else ""), (after.text if after else "")
+    if old_body is None and new_body is None:
+        return old_text, new_text
     old_body, new_body = redact_pair(old_body, new_body)
-    return _yaml(old_body), _yaml(new_body)
+    return (old_text if old_body is None else _yaml(old_body)), (
+        new_text if new_body is None else _yaml(new_body)
+    )
 
 
 def _yaml(body: dict[str, Any] | None) -> str:

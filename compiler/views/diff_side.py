@@ -198,8 +198,11 @@ def _data(side: Side) -> dict[str, Any]:
         flat: list[int] = []
         for key, item in items.items():
             if item.text not in texts and may_redact(item.text):
-                # Redaction reads the body back from the text: it must be the same body.
-                _need(_parsed(item.text) == side.body(item))
+                # Redaction reads the body back from the text: it must be the same body, and
+                # give the same text again.
+                body = _parsed(item.text)
+                _need(body == side.body(item))
+                _need(yamlout.dump_object(body).decode("utf-8") == item.text)
             flat += (
                 keys.setdefault(key, len(keys)),
                 rels.setdefault(item.rel, len(rels)),
