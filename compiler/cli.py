@@ -22,6 +22,7 @@ from .core.reporter import SILENT, Reporter
 from .core.version import __version__
 from .shell import terminal as report
 from .shell import writer
+from .shell.base_cache import BaseCache
 from .shell.cache import Cache, Hit, RecordingSource, vouched
 from .shell.cache import digest as cache_digest
 from .shell.gitindex import IndexQuery
@@ -898,10 +899,9 @@ def diff(
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
     if compared.diff is None:
-        for label, result in (("base", compared.base), ("working tree", compared.head)):
-            if not result.ok:
-                click.echo(f"the {label} does not compile:", err=True)
-                _show(result.diagnostics)
+        for label, result in compared.failures():
+            click.echo(f"the {label} does not compile:", err=True)
+            _show(result.diagnostics)
         raise SystemExit(report.EXIT_ERRORS)
     diags = Diagnostics()
     if compared.base_output is not None:
@@ -930,11 +930,12 @@ def diff(
 def _compare_with(
     path: Path, base: str | None, options: Options, reporter: Reporter, no_cache: bool
 ) -> gitloop.Compared:
-    """``gitloop.compare_with``, both trees recalling from the cache's memo and saving into it."""
+    """``gitloop.compare_with``, both trees recalling from the cache's memo and saving into it,
+    the base recalled from the cache when it was compiled before."""
     fleet_file = loader.find_fleet_file(path)
-    cache = Cache(Path(os.path.abspath(fleet_file)).parent, enabled=not no_cache)
+    cache = BaseCache(Path(os.path.abspath(fleet_file)).parent, enabled=not no_cache)
     memo = cache.memo()
-    compared = gitloop.compare_with(fleet_file, base, options, reporter, memo=memo)
+    compared = gitloop.compare_with(fleet_file, base, options, reporter, memo=memo, bases=cache)
     cache.save_memo(memo)
     return compared
 
@@ -982,10 +983,9 @@ def report_command(
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(report.EXIT_ERRORS) from exc
         if compared.diff is None:
-            for label, result in (("base", compared.base), ("working tree", compared.head)):
-                if not result.ok:
-                    click.echo(f"the {label} does not compile:", err=True)
-                    _show(result.diagnostics)
+            for label, failed in compared.failures():
+                click.echo(f"the {label} does not compile:", err=True)
+                _show(failed.diagnostics)
             raise SystemExit(report.EXIT_ERRORS)
         result, found = compared.head, compared.diff
         _show(result.diagnostics)

@@ -24,8 +24,9 @@ from ..core.reporter import SILENT, Reporter
 from ..core.snapshot_store import SNAPSHOT_STORE
 from ..pipeline import Options, Result
 from ..views import diff as fleetdiff
-from ..views import diff_format
+from ..views import diff_format, diff_side
 from . import gitsource, output_tree, writer
+from .base_cache import BaseCache
 from .compile import compile_file, compile_loaded
 from .gitsource import load_commit
 from .load import load
@@ -38,13 +39,19 @@ SCRATCH_PREFIXES = (writer.RENDER_LOCK, writer.STAGING_PREFIX, writer.SHADOW_PRE
 @dataclass
 class Compared:
     diff: fleetdiff.FleetDiff | None
-    base: Result
+    # The base's compile; None when its side was recalled (only bases that compile are kept).
+    base: Result | None
     head: Result
     # The output committed at the base (relative to its output folder), for the transition
     # checks: what Flux applied, which the new output replaces.
     base_output: dict[str, bytes] | None = None
     # The output folder the findings point into (relative to the fleet's folder).
     output: str = ""
+
+    def failures(self) -> list[tuple[str, Result]]:
+        """The trees that do not compile, as diff names them."""
+        trees = (("base", self.base), ("working tree", self.head))
+        return [(label, r) for label, r in trees if r is not None and not r.ok]
 
 
 def compare_with(
@@ -54,12 +61,14 @@ def compare_with(
     reporter: Reporter = SILENT,
     head: Result | None = None,
     memo: Memo = NO_MEMO,
+    bases: BaseCache | None = None,
 ) -> Compared:
     """Compile ``base_ref`` (default: ``gitsource.default_base``) and compare the working tree
     with it. ``head`` is the working tree already compiled with ``options`` (else it is
-    compiled here): each tree is compiled once. Both compiles recall from ``memo``: what the
-    change did not touch is not done again, and a base compiled before (the same commit, or
-    one sharing its files) is mostly recalled."""
+    compiled here): each tree is compiled once. A base whose side ``bases`` keeps is not
+    compiled at all; one that compiles is kept there. Both compiles recall from ``memo``: what
+    the change did not touch is not done again, and a base compiled before (the same commit,
+    or one sharing its files) is mostly recalled."""
     root = Path(os.path.abspath(fleet_file)).parent
     with reporter.stage("load"):
         repo = gitsource.open_repo(root)
@@ -67,31 +76,47 @@ def compare_with(
         ref, how = (base_ref, base_ref) if base_ref else gitsource.default_base(repo)
         commit = gitsource.resolve_commit(repo, ref)
         empty = not gitsource.GitSource(commit, prefix).is_file(FLEET_FILE)
+        key = bases.base_key(commit.hexsha, prefix, options) if bases is not None else None
+        side = bases.recall_base(key) if bases is not None else None
+    base: Result | None = None
+    if side is None:
+        base, side = _compile_base(commit, prefix, root, options, reporter, memo)
+        if side is not None and bases is not None:
+            bases.store_base(key, side)
+    output = side.output if side else ""
+    if head is None:
+        compiled = compile_file(fleet_file, options, reporter, memo=memo)
+        head, output = compiled.result, compiled.inputs.output
+    if side is None or not head.ok:
+        return Compared(None, base, head)
+    name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
+    if empty:
+        name += ", without fleet.yaml: an empty fleet"
+    assert head.compilation is not None
+    with reporter.stage("compare"):
+        found = fleetdiff.compare(side, head.compilation, name, "working tree")
+        output_rel = join(prefix, side.output.strip("/"))
+        base_output = committed_output_like(commit, output_rel, head.files)
+    return Compared(found, base, head, base_output, output)
+
+
+def _compile_base(
+    commit: git.Commit, prefix: str, root: Path, options: Options, reporter: Reporter, memo: Memo
+) -> tuple[Result, diff_side.Side | None]:
+    """The base compiled from git objects, and its side when it compiles."""
     try:
-        base_compiled = compile_loaded(
+        compiled = compile_loaded(
             lambda diags: load_commit(commit, prefix, root, diags), options, reporter, memo
         )
     except (ValueError, git.GitCommandError) as exc:  # objects missing from a partial clone
         raise gitsource.GitError(
             f"cannot read commit {commit.hexsha[:12]}: {gitsource.SHALLOW_HINT}"
         ) from exc
-    base, base_inputs = base_compiled.result, base_compiled.inputs
-    output = base_inputs.output
-    if head is None:
-        compiled = compile_file(fleet_file, options, reporter, memo=memo)
-        head, output = compiled.result, compiled.inputs.output
-    if not (base.ok and head.ok):
-        return Compared(None, base, head)
-    name = commit.hexsha[:12] if how == commit.hexsha else f"{how} ({commit.hexsha[:12]})"
-    if empty:
-        name += ", without fleet.yaml: an empty fleet"
-    assert base.compilation is not None and head.compilation is not None
-    with reporter.stage("compare"):
-        found = fleetdiff.compare(base.compilation, head.compilation, name, "working tree")
-        base_output = committed_output_like(
-            commit, join(prefix, base_inputs.output.strip("/")), head.files
-        )
-    return Compared(found, base, head, base_output, output)
+    result = compiled.result
+    if not result.ok:
+        return result, None
+    assert result.compilation is not None
+    return result, diff_side.of(result.compilation, compiled.inputs.output)
 
 
 def output_at(fleet_root: Path, ref: str, like: dict[str, bytes]) -> tuple[str, dict[str, bytes]]:

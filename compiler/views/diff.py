@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import yamlout
-from ..core.model import Cluster, ObjectKey
-from ..core.output_layout import KUSTOMIZATION, object_path
-from ..core.placed import RenderedObject
-from ..stages import emit as layout
-from . import rollout
+from ..core.model import ObjectKey
+from ..core.output_layout import KUSTOMIZATION
+from . import diff_side, rollout
+from .diff_side import Item, Side
 from .status import readable
 from .transitions import Finding
 
@@ -91,22 +90,25 @@ class FleetDiff:
         )
 
 
-def compare(base: Compilation, head: Compilation, base_name: str, head_name: str) -> FleetDiff:
+def compare(
+    base: Compilation | Side, head: Compilation, base_name: str, head_name: str
+) -> FleetDiff:
+    """What changes from ``base`` (compiled, or its side recalled: ``diff_side``) to ``head``."""
+    old = base if isinstance(base, Side) else diff_side.of(base)
+    new = diff_side.of(head)
     result = FleetDiff(base_name, head_name)
-    result.inventory = _inventory_changes(base.fleet.clusters, head.fleet.clusters)
-    policies = _policy_changes(base, head)
+    result.inventory = _inventory_changes(old.clusters, new.clusters)
+    policies = _policy_changes(old, new)
     result.policies = list(policies.values())
-    result.placements = _placement_changes(base, head, policies)
-    result.kept = _newly_kept(base, head)
-    result.rollouts = rollout.moves(base, head)
-    texts = _Texts()
-    for name in sorted(set(base.clusters) | set(head.clusters)):
-        old, new = base.clusters.get(name), head.clusters.get(name)
-        status = _kind(name, base.clusters, head.clusters)
-        objects = _object_changes(name, old or {}, new or {}, texts)
+    result.placements = _placement_changes(old, new, policies)
+    result.kept = _newly_kept(old, new)
+    result.rollouts = rollout.moves(old.rollout, head)
+    for name in sorted(set(old.objects) | set(new.objects)):
+        status = _kind(name, old.objects, new.objects)
+        objects = _object_changes(name, old, new)
         if objects or status != CHANGED:
             result.clusters.append(ClusterDiff(name, status, objects))
-    bootstrapped = base.flux_system | head.flux_system
+    bootstrapped = old.flux_system | new.flux_system
     for cluster in result.clusters:
         if cluster.status == REMOVED and cluster.name in bootstrapped:
             result.warnings.append(
@@ -147,34 +149,18 @@ def _kind(item: Any, old: Container[Any], new: Container[Any]) -> str:
     return ADDED if item not in old else REMOVED if item not in new else CHANGED
 
 
-class _Texts:
-    """Each distinct (body, provenance) serialised once, however many clusters share it (the
-    compilations outlive this, so the ids stay valid)."""
-
-    def __init__(self) -> None:
-        self.cache: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
-
-    def of(self, obj: RenderedObject) -> str:
-        key = (id(obj.body), tuple(obj.provenance.items()))
-        text = self.cache.get(key)
-        if text is None:
-            text = self.cache[key] = _yaml(_body(obj))
-        return text
-
-
-def _object_changes(
-    cluster: str,
-    old: dict[ObjectKey, RenderedObject],
-    new: dict[ObjectKey, RenderedObject],
-    texts: _Texts,
-) -> list[ObjectChange]:
+def _object_changes(cluster: str, base: Side, head: Side) -> list[ObjectChange]:
+    old, new = base.objects.get(cluster) or {}, head.objects.get(cluster) or {}
+    # Those whose path or text differ, in key order (ObjectKey's).
+    differ = [k for k in old if k not in new]
+    for key, item in new.items():
+        was = old.get(key)
+        if was is None or was[0] != item[0] or was[1] != item[1]:
+            differ.append(key)
     changes: list[ObjectChange] = []
-    for key in sorted(set(old) | set(new)):
+    for key in sorted(differ):
         before, after = old.get(key), new.get(key)
-        if before is not None and after is not None and _same(cluster, before, after, texts):
-            continue
-        old_body, new_body = redact_pair(_body(before), _body(after))
-        old_text, new_text = _yaml(old_body), _yaml(new_body)
+        old_text, new_text = _shown(base, before, head, after)
         path = _path(cluster, after or before)  # type: ignore[arg-type]
         change = _kind(key, old, new)
         old_path = _path(cluster, before) if before else "/dev/null"
@@ -187,26 +173,31 @@ def _object_changes(
                 tofile=f"b/{new_path}" if after else new_path,
             )
         )
-        changes.append(ObjectChange(str(key), path, change, diff))
+        changes.append(ObjectChange(str(ObjectKey(*key)), path, change, diff))
     return changes
 
 
-def _same(cluster: str, before: RenderedObject, after: RenderedObject, texts: _Texts) -> bool:
-    same_path = _path(cluster, before) == _path(cluster, after)
-    return same_path and texts.of(before) == texts.of(after)
-
-
-def _body(obj: RenderedObject | None) -> dict[str, Any] | None:
-    return None if obj is None else layout.annotated(obj.body, obj.provenance)
+def _shown(base: Side, before: Item | None, head: Side, after: Item | None) -> tuple[str, str]:
+    """Both texts with Secret values redacted (``redact_pair``). An object that cannot be a
+    Secret, nor a List of them, shows as it is, and is to the other side's redaction what no
+    object is: its body is not needed."""
+    old_body = base.body(before) if before and diff_side.may_redact(before.text) else None
+    new_body = head.body(after) if after and diff_side.may_redact(after.text) else None
+    old_text, new_text = (before.text if before else ""), (after.text if after else "")
+    if old_body is None and new_body is None:
+        return old_text, new_text
+    old_body, new_body = redact_pair(old_body, new_body)
+    return (old_text if old_body is None else _yaml(old_body)), (
+        new_text if new_body is None else _yaml(new_body)
+    )
 
 
 def _yaml(body: dict[str, Any] | None) -> str:
     return "" if body is None else yamlout.dump_object(body).decode("utf-8")
 
 
-def _path(cluster: str, obj: RenderedObject) -> str:
-    rel = object_path(obj.key)
-    return f"{cluster}/{obj.bundle}/{rel}" if obj.bundle else f"{cluster}/{rel}"
+def _path(cluster: str, item: Item) -> str:
+    return f"{cluster}/{item.rel}"
 
 
 def _is_secret(body: dict[str, Any] | None) -> bool:
@@ -260,16 +251,8 @@ def _redact(body: dict[str, Any] | None, other: dict[str, Any] | None, marker: s
     return out
 
 
-def _cluster_facts(cluster: Cluster) -> dict[str, Any]:
-    return {
-        "labels": dict(cluster.labels),
-        "taints": sorted(t.readable() for t in cluster.taints),
-        "state": cluster.state,
-        "kubernetesVersion": cluster.kubernetes_version,
-    }
-
-
-def _inventory_changes(old: dict[str, Cluster], new: dict[str, Cluster]) -> list[str]:
+def _inventory_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[str]:
+    """Between two inventories' facts (``diff_side.cluster_facts``)."""
     lines: list[str] = []
     for name in sorted(set(old) | set(new)):
         if name not in old:
@@ -282,10 +265,11 @@ def _inventory_changes(old: dict[str, Cluster], new: dict[str, Cluster]) -> list
     return lines
 
 
-def _cluster_changes(old: Cluster, new: Cluster) -> list[str]:
+def _cluster_changes(facts_old: dict[str, Any], facts_new: dict[str, Any]) -> list[str]:
     texts: list[str] = []
-    for key in sorted(set(old.labels) | set(new.labels)):
-        before, after = old.labels.get(key), new.labels.get(key)
+    old, new = facts_old["labels"], facts_new["labels"]
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
         if before == after:
             continue
         if before is None:
@@ -294,7 +278,6 @@ def _cluster_changes(old: Cluster, new: Cluster) -> list[str]:
             texts.append(f"label {key}={before} removed")
         else:
             texts.append(f"label {key} changed from {before} to {after}")
-    facts_old, facts_new = _cluster_facts(old), _cluster_facts(new)
     for fact in ("taints", "state", "kubernetesVersion"):
         if facts_old[fact] != facts_new[fact]:
             before, after = _fact(facts_old[fact]), _fact(facts_new[fact])
@@ -308,10 +291,9 @@ def _fact(value: Any) -> str:
     return "(none)" if value is None else str(value)
 
 
-def _policy_changes(base: Compilation, head: Compilation) -> dict[str, str]:
+def _policy_changes(base: Side, head: Side) -> dict[str, str]:
     """Placement name -> what changed in its spec (policy, resourceSelectors, ...)."""
-    old = {p.name: p for p in base.fleet.placements}
-    new = {p.name: p for p in head.fleet.placements}
+    old, new = base.placements, head.placements
     lines: dict[str, str] = {}
     for name in sorted(set(old) | set(new)):
         # A ResourcePlacement (key namespace/name) is named as such.
@@ -372,9 +354,7 @@ def _value(prefix: str, value: Any) -> str:
     return prefix + _show(value)
 
 
-def _placement_changes(
-    base: Compilation, head: Compilation, policies: dict[str, str]
-) -> list[PlacementChange]:
+def _placement_changes(base: Side, head: Side, policies: dict[str, str]) -> list[PlacementChange]:
     changes: list[PlacementChange] = []
     for name in sorted(set(base.outcomes) | set(head.outcomes)):
         old = base.outcomes.get(name)
@@ -401,7 +381,7 @@ def _placement_changes(
     return changes
 
 
-def _newly_kept(base: Compilation, head: Compilation) -> list[str]:
+def _newly_kept(base: Side, head: Side) -> list[str]:
     """Selections that the change leaves in place only because fleet.lock remembers them."""
     lines = []
     for name, outcome in sorted(head.outcomes.items()):
@@ -417,8 +397,8 @@ def _newly_kept(base: Compilation, head: Compilation) -> list[str]:
     return lines
 
 
-def _cluster_reasons(name: str, base: Compilation, head: Compilation) -> list[str]:
-    old, new = base.fleet.clusters.get(name), head.fleet.clusters.get(name)
+def _cluster_reasons(name: str, base: Side, head: Side) -> list[str]:
+    old, new = base.clusters.get(name), head.clusters.get(name)
     if old is None:
         return [f"cluster {name} added to the inventory"]
     if new is None:

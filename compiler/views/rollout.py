@@ -4,6 +4,7 @@ from what the rollout stage recorded (``Compilation.rollout``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..core.escape import printable
@@ -218,12 +219,13 @@ def object_snapshots(comp: Compilation, cluster: str, placements: tuple[str, ...
 # -- diff ------------------------------------------------------------------------------------
 
 
-def moves(base: Compilation, head: Compilation) -> list[str]:
+def moves(base: Mapping[str, Any], head: Compilation) -> list[str]:
     """Per staged placement and stage, which clusters move from snapshot N to M; and a new
-    snapshot that reaches no cluster yet."""
+    snapshot that reaches no cluster yet. ``base``: the base's staged placements, of which
+    only ``clusters`` and ``newest`` are read (``PlacementRollout`` or ``diff_side.Staged``)."""
     lines: list[str] = []
     for name, after in head.rollout.placements.items():
-        before = base.rollout.placements.get(name)
+        before = base.get(name)
         if before is None and after.clusters:
             # Newly External: its clusters keep what they were given; nothing rolls out.
             lines.append(
