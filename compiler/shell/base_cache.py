@@ -20,7 +20,7 @@ from typing import Any
 
 from ..pipeline import Options
 from ..views import diff_side
-from .cache import Cache, _code_fingerprint, digest
+from .cache import Cache, code_fingerprint, digest
 
 PREFIX = "base-"
 # Entries kept: a pull request's base, main, and a few more.
@@ -39,7 +39,7 @@ class BaseCache(Cache):
             "format": diff_side.FORMAT,
             "commit": commit,
             "prefix": prefix,
-            "code": _code_fingerprint(),
+            "code": code_fingerprint(),
             "strict": bool(options.strict),
             "reschedule": sorted(options.reschedule),
         }

@@ -47,6 +47,9 @@ MEMO_FILE = "memo.json"
 # A file changed less than this long before the manifest was written may have changed again
 # within the same timestamp tick: it is not recorded as verified.
 RACY_NS = 2_000_000_000
+# The files kept per cache key, and how many keys' files are kept.
+_KEYED = ("compile-", "digests-")
+KEPT_KEYS = 4
 
 
 def digest(data: bytes) -> str:
@@ -54,7 +57,7 @@ def digest(data: bytes) -> str:
 
 
 @functools.cache
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """fleetc's source files (name, size, modification time) and the interpreter and library
     versions: any change to the compiler invalidates every entry."""
     parts = [sys.version]
@@ -191,7 +194,7 @@ class Cache:
         parts = {
             "root": os.fspath(self.root),
             "fleet": fleet_name,
-            "code": _code_fingerprint(),
+            "code": code_fingerprint(),
             "strict": bool(options.strict),
             "reschedule": sorted(options.reschedule),
             "out": os.path.abspath(out) if out is not None else None,
@@ -318,6 +321,24 @@ class Cache:
             return
         lines = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
         self._write_raw(f"digests-{key[:32]}.txt", lines.encode())
+        self._prune(key[:32])
+
+    def _prune(self, current: str) -> None:
+        """Keep the compilations and digests of the ``KEPT_KEYS`` keys written last (``current``
+        among them): other options, another output folder or an upgrade of fleetc make new
+        keys, and the old ones' files would otherwise stay for good."""
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.name.startswith(_KEYED)]
+            written: dict[str, int] = {}
+            for entry in entries:
+                name = entry.name.split("-", 1)[1].split(".", 1)[0]
+                written[name] = max(written.get(name, 0), entry.stat().st_mtime_ns)
+            kept = sorted(written, key=lambda k: (k == current, written[k]), reverse=True)
+            for entry in entries:
+                if entry.name.split("-", 1)[1].split(".", 1)[0] not in kept[:KEPT_KEYS]:
+                    os.unlink(entry.path)
+        except OSError:
+            pass  # another run pruned them first
 
     def store(
         self,
@@ -354,7 +375,7 @@ class Cache:
         entry = self._read(MEMO_FILE)
         if (
             not isinstance(entry, dict)
-            or entry.get("code") != _code_fingerprint()
+            or entry.get("code") != code_fingerprint()
             or not isinstance(entry.get("tables"), dict)
         ):
             return Memo()
@@ -372,7 +393,7 @@ class Cache:
             return
         used = memo.used()
         if used:
-            self._write(MEMO_FILE, {"code": _code_fingerprint(), "tables": used})
+            self._write(MEMO_FILE, {"code": code_fingerprint(), "tables": used})
 
     # -- the output folder's manifest ---------------------------------------------------
 
