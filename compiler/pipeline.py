@@ -88,6 +88,8 @@ class Result:
     lock: bytes = b""
     # The snapshot store beside fleet.lock (path relative to the fleet's root -> bytes).
     store: dict[str, bytes] = field(default_factory=dict)
+    # Each distinct object's annotated YAML, by ``emit.text_key`` (for the diff's texts).
+    serialised: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -173,7 +175,8 @@ def compile_fleet(
         return Result(diags, compilation)
     with reporter.stage("serialize"):
         try:
-            files = emit.files(clusters, inputs.flux_system, reporter)
+            serialised: dict[tuple[Any, ...], bytes] = {}
+            files = emit.files(clusters, inputs.flux_system, reporter, serialised=serialised)
         except emit.OutputTooLarge as exc:
             diags.error(
                 f"the output would exceed {exc.limit // (1024 * 1024)} MiB "
@@ -183,7 +186,7 @@ def compile_fleet(
                 hint="place large objects on fewer clusters, or make them smaller",
             )
             return Result(diags, compilation)
-    return Result(diags, compilation, files, lock.dump(new_lock), rolled.store)
+    return Result(diags, compilation, files, lock.dump(new_lock), rolled.store, serialised)
 
 
 def _run_sections(

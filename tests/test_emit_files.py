@@ -109,6 +109,21 @@ def test_files_are_those_of_the_reference(fleet):
     assert list(emit.files(clusters, flux)) == list(reference_files(clusters, flux))
 
 
+@settings(max_examples=200, deadline=None)
+@given(fleets())
+def test_the_texts_it_shares_are_each_objects_annotated_yaml(fleet):
+    """``serialised`` (what the diff reuses) holds, by ``text_key``, an object's annotated YAML:
+    for a SOPS-encrypted object, whose file is its body as written, nothing under that key."""
+    clusters, flux = fleet
+    serialised: dict = {}
+    assert emit.files(clusters, flux, serialised=serialised) == reference_files(clusters, flux)
+    for objects in clusters.values():
+        for obj in objects.values():
+            text = yamlout.dump_object(emit.annotated(obj.body, obj.provenance))
+            shared = serialised.get(emit.text_key(obj))
+            assert shared == (None if secrets.has_sops_metadata(obj.body) else text)
+
+
 def shared_fleet(count: int) -> ClusterObjects:
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}}
     objects = {

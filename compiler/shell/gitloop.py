@@ -94,7 +94,7 @@ def compare_with(
         name += ", without fleet.yaml: an empty fleet"
     assert head.compilation is not None
     with reporter.stage("compare"):
-        found = fleetdiff.compare(side, head.compilation, name, "working tree")
+        found = fleetdiff.compare(side, head.compilation, name, "working tree", head.serialised)
         output_rel = join(prefix, side.output.strip("/"))
         base_output = committed_output_like(commit, output_rel, head.files)
     return Compared(found, base, head, base_output, output)
@@ -116,7 +116,7 @@ def _compile_base(
     if not result.ok:
         return result, None
     assert result.compilation is not None
-    return result, diff_side.of(result.compilation, compiled.inputs.output)
+    return result, diff_side.of(result.compilation, compiled.inputs.output, result.serialised)
 
 
 def output_at(fleet_root: Path, ref: str, like: dict[str, bytes]) -> tuple[str, dict[str, bytes]]:

@@ -76,17 +76,20 @@ def files(
     flux_system: frozenset[str] = frozenset(),
     reporter: Reporter = SILENT,
     limit: int | None = None,
+    serialised: dict[tuple[Any, ...], bytes] | None = None,
 ) -> dict[str, bytes]:
     """Every output file, keyed by its path relative to the output folder.
 
     Clusters with the same keys and bundles share one layout. Raises ``OutputTooLarge`` as
-    soon as the files hold more than ``limit`` bytes together."""
+    soon as the files hold more than ``limit`` bytes together. ``serialised``, when given,
+    is filled with each distinct object's annotated YAML, by ``text_key`` (what the diff
+    compares: a SOPS-encrypted object's file is not that, and is kept under another key)."""
     limit = MAX_OUTPUT_BYTES if limit is None else limit
     out: dict[str, bytes] = {}
     total = 0
     largest: tuple[int, RenderedObject] | None = None
     layouts: dict[tuple[Any, ...], _Layout] = {}
-    cache: dict[tuple[Any, ...], bytes] = {}
+    cache: dict[tuple[Any, ...], bytes] = {} if serialised is None else serialised
     for cluster, objects in reporter.progress("serialize", list(clusters.items())):
         flux = cluster in flux_system
         shape = (tuple(map(_order, objects)), tuple(map(_bundle, objects.values())), flux)
@@ -140,13 +143,25 @@ def _serialise(obj: RenderedObject, cache: dict[tuple[Any, ...], bytes]) -> byte
     A SOPS-encrypted object is written as it is: its MAC covers every value and the order of
     its keys, so an added annotation would make decryption on the cluster fail.
     """
-    # What the provenance is made of, without building it for every object.
-    key = (id(obj.body), obj.source, obj.placements, obj.overrides)
+    key = text_key(obj)
     data = cache.get(key)
     if data is None:
+        sops = (*key, _AS_WRITTEN)
+        data = cache.get(sops)
+        if data is not None:
+            return data
         if secrets.has_sops_metadata(obj.body):
-            body = obj.body
+            data = cache[sops] = yamlout.dump(obj.body).encode("utf-8")
         else:
             body = yamlout.ordered(annotated(obj.body, obj.provenance))
-        data = cache[key] = yamlout.dump(body).encode("utf-8")
+            data = cache[key] = yamlout.dump(body).encode("utf-8")
     return data
+
+
+_AS_WRITTEN = "as written"  # the key of a SOPS-encrypted object's bytes: not its annotated YAML
+
+
+def text_key(obj: RenderedObject) -> tuple[Any, ...]:
+    """What an object's annotated YAML is made of (its body and what its provenance is made
+    of), without building the provenance: objects with the same key have the same text."""
+    return (id(obj.body), obj.source, obj.placements, obj.overrides)

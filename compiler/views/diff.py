@@ -10,7 +10,7 @@ the value changed.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,11 +91,16 @@ class FleetDiff:
 
 
 def compare(
-    base: Compilation | Side, head: Compilation, base_name: str, head_name: str
+    base: Compilation | Side,
+    head: Compilation,
+    base_name: str,
+    head_name: str,
+    serialised: Mapping[tuple[Any, ...], bytes] | None = None,
 ) -> FleetDiff:
-    """What changes from ``base`` (compiled, or its side recalled: ``diff_side``) to ``head``."""
+    """What changes from ``base`` (compiled, or its side recalled: ``diff_side``) to ``head``
+    (whose objects' texts the emit stage may have serialised: ``Result.serialised``)."""
     old = base if isinstance(base, Side) else diff_side.of(base)
-    new = diff_side.of(head)
+    new = diff_side.of(head, serialised=serialised)
     result = FleetDiff(base_name, head_name)
     result.inventory = _inventory_changes(old.clusters, new.clusters)
     policies = _policy_changes(old, new)

@@ -118,9 +118,13 @@ def may_redact(text: str) -> bool:
     return "Secret" in text or "List" in text
 
 
-def of(comp: Compilation, output: str = "") -> Side:
+def of(
+    comp: Compilation, output: str = "", serialised: Mapping[tuple[Any, ...], bytes] | None = None
+) -> Side:
     """The side of ``comp`` (whose fleet writes into ``output``). Each distinct (body,
-    provenance) is serialised once, each key's path found once."""
+    provenance) is serialised once (or taken from ``serialised``, the emit stage's texts by
+    ``emit.text_key``), each key's path found once."""
+    serialised = serialised or {}
     texts: dict[tuple[Any, ...], str] = {}
     rels: dict[str, dict[Key, str]] = {}  # bundle -> key -> path
     objects: dict[str, dict[Key, Item]] = {}
@@ -128,12 +132,13 @@ def of(comp: Compilation, output: str = "") -> Side:
         items: dict[Key, Item] = {}
         for object_key, obj in placed.items():
             key = _key_of(object_key)
-            # What the provenance is made of, without building it for every object.
-            made_of = (id(obj.body), obj.source, obj.placements, obj.overrides)
+            made_of = layout.text_key(obj)
             text = texts.get(made_of)
             if text is None:
-                body = layout.annotated(obj.body, obj.provenance)
-                text = texts[made_of] = yamlout.dump_object(body).decode("utf-8")
+                data = serialised.get(made_of)
+                if data is None:
+                    data = yamlout.dump_object(layout.annotated(obj.body, obj.provenance))
+                text = texts[made_of] = data.decode("utf-8")
             in_bundle = rels.setdefault(obj.bundle, {})
             rel = in_bundle.get(key)
             if rel is None:
