@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,8 @@ from .load import Reader
 from .sources import FILE, LINK, FileSource
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable  # Python 3.11+; a name only here
+
     import jsonschema
 
 KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
