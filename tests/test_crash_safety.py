@@ -132,6 +132,34 @@ class KillSwitch:
         return operation
 
 
+def kill_after_each_operation(
+    monkeypatch: pytest.MonkeyPatch, root: Path, old, new, switch: type[KillSwitch] = KillSwitch
+) -> None:
+    """Render ``new`` over ``old`` (committed in ``root/rendered``), killed after the 1st,
+    2nd, ... operation until one render finishes; after each kill ``rendered/`` alone is old
+    or new, and after recovery ``rendered/`` and ``fleet.lock`` together are."""
+    output, lock_path = root / "rendered", root / "fleet.lock"
+    old_lock = lock_before(old.lock, "old")
+    outcomes = set()
+    for after in range(1, 1000):
+        lock_path.write_bytes(old_lock)
+        with monkeypatch.context() as patch:
+            counter = switch(patch, after)
+            with contextlib.suppress(Killed):
+                writer.commit(root, output, new.files, lock_path, new.lock)
+            finished = counter.count < after
+        assert snapshot(output) in (old.files, new.files)
+        writer.recover(root)
+        state = (snapshot(output), lock_path.read_bytes())
+        assert state in ((old.files, old_lock), (new.files, new.lock)), f"killed after op {after}"
+        outcomes.add("new" if state[0] == new.files else "old")
+        writer.commit(root, output, old.files, lock_path, old.lock)
+        assert snapshot(output) == old.files and leftovers(root) == []
+        if finished:
+            break
+    assert outcomes == {"old", "new"} and after > 10
+
+
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "three-renames"])
 def test_a_kill_after_any_operation_leaves_old_or_new(tmp_path, monkeypatch, exchange):
     root = tmp_path / "repo"

@@ -3,7 +3,6 @@ git directory, and recovery trusts only a journal fleetc wrote in this working t
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -15,11 +14,9 @@ import pytest
 from conftest import run
 from fleetc.shell import writer
 from test_crash_safety import (
-    Killed,
-    KillSwitch,
     compiled,
+    kill_after_each_operation,
     leftovers,
-    lock_before,
     make_fleet,
     set_version,
     snapshot,
@@ -125,29 +122,9 @@ def test_a_kill_after_any_operation_in_a_git_repository_leaves_old_or_new(tmp_pa
     root = tmp_path / "repo"
     git_init(root)
     make_fleet(root, clusters=2, configmaps=2)
-    output, lock_path = root / "rendered", root / "fleet.lock"
     old = render(root)
-    old_lock = lock_before(old.lock, "old")
     set_version(root, "B")
-    new = compiled(root)
-    outcomes = set()
-    for after in range(1, 1000):
-        lock_path.write_bytes(old_lock)
-        with monkeypatch.context() as patch:
-            switch = KillSwitch(patch, after)
-            with contextlib.suppress(Killed):
-                writer.commit(root, output, new.files, lock_path, new.lock)
-            finished = switch.count < after
-        assert snapshot(output) in (old.files, new.files)
-        writer.recover(root)
-        state = (snapshot(output), lock_path.read_bytes())
-        assert state in ((old.files, old_lock), (new.files, new.lock)), f"killed after op {after}"
-        outcomes.add("new" if state[0] == new.files else "old")
-        writer.commit(root, output, old.files, lock_path, old.lock)
-        assert snapshot(output) == old.files and leftovers(root) == []
-        if finished:
-            break
-    assert outcomes == {"old", "new"} and after > 10
+    kill_after_each_operation(monkeypatch, root, old, compiled(root))
 
 
 def test_a_tampered_shadow_is_not_trusted(tmp_path):

@@ -7,7 +7,6 @@ in-process writer, or simply the files a render asks for.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -25,11 +24,10 @@ from fleetc.shell import fanout, store, writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_crash_safety import (
-    Killed,
     KillSwitch,
     compiled,
+    kill_after_each_operation,
     leftovers,
-    lock_before,
     make_fleet,
     set_version,
     snapshot,
@@ -264,31 +262,11 @@ def test_a_kill_after_any_operation_with_two_processes_leaves_old_or_new(tmp_pat
     this process's operations (a killed child is tested above)."""
     root = tmp_path / "repo"
     make_fleet(root, clusters=3, configmaps=2)
-    output, lock_path = root / "rendered", root / "fleet.lock"
     monkeypatch.setattr(fanout, "PARALLEL_MIN", 1)
     old = compiled(root)
-    writer.commit(root, output, old.files, lock_path, old.lock)
-    old_lock = lock_before(old.lock, "old")
+    writer.commit(root, root / "rendered", old.files, root / "fleet.lock", old.lock)
     set_version(root, "B")
-    new = compiled(root)
-    outcomes = set()
-    for after in range(1, 1000):
-        lock_path.write_bytes(old_lock)
-        with monkeypatch.context() as patch:
-            switch = ParentKillSwitch(patch, after)
-            with contextlib.suppress(Killed):
-                writer.commit(root, output, new.files, lock_path, new.lock)
-            finished = switch.count < after
-        assert snapshot(output) in (old.files, new.files)
-        writer.recover(root)
-        state = (snapshot(output), lock_path.read_bytes())
-        assert state in ((old.files, old_lock), (new.files, new.lock)), f"killed after op {after}"
-        outcomes.add("new" if state[0] == new.files else "old")
-        writer.commit(root, output, old.files, lock_path, old.lock)
-        assert snapshot(output) == old.files and leftovers(root) == []
-        if finished:
-            break
-    assert outcomes == {"old", "new"} and after > 10
+    kill_after_each_operation(monkeypatch, root, old, compiled(root), ParentKillSwitch)
 
 
 SLOW_RENDER = """
