@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fleetc.shell.gitindex import IndexQuery, blob_id, clean_blobs
+from fleetc.shell.gitindex import IndexQuery, blob_id
 
 
 def git(root: Path, *args: str) -> str:
@@ -31,6 +31,10 @@ def repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-qm", "base")
     return root
+
+
+def clean_blobs(root: Path, output: Path) -> dict[str, str]:
+    return IndexQuery(root).clean_blobs(output)
 
 
 def test_blob_id_is_gits(repo: Path) -> None:

@@ -32,12 +32,6 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def clean_blobs(root: Path, output: Path) -> dict[str, str]:
-    """Relative path below ``output`` -> blob id, for every tracked file there whose working
-    copy git vouches for; empty outside a git repository or when git fails."""
-    return IndexQuery(root).clean_blobs(output)
-
-
 _ATTRIBUTES = ("text", "eol", "filter", "ident", "working-tree-encoding")
 
 

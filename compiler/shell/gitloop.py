@@ -8,7 +8,6 @@ refuses when anything else is staged.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..core.snapshot_store import SNAPSHOT_STORE
 from ..pipeline import Options, Result
 from ..views import diff as fleetdiff
 from ..views import diff_format, diff_side
-from . import gitsource, output_tree, writer
+from . import gitindex, gitsource, output_tree, writer
 from .base_cache import BaseCache
 from .compile import compile_file, compile_loaded
 from .gitsource import load_commit
@@ -131,11 +130,6 @@ def output_at(fleet_root: Path, ref: str, like: dict[str, bytes]) -> tuple[str, 
     return name, committed_output_like(commit, join(prefix, base_inputs.output.strip("/")), like)
 
 
-def _blob_id(data: bytes) -> str:
-    """The id git gives a blob of ``data``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 def committed_output_like(
     commit: git.Commit, output_rel: str, like: dict[str, bytes]
 ) -> dict[str, bytes]:
@@ -155,7 +149,7 @@ def committed_output_like(
         if len(cluster_level) > 2 and cluster_level[1] == FLUX_SYSTEM:
             continue  # bootstrap's, not fleetc's
         mine = like.get(rel)
-        if mine is not None and _blob_id(mine) == parts[2]:
+        if mine is not None and gitindex.blob_id(mine) == parts[2]:
             found[rel] = mine
         else:
             blob = commit.repo.odb.stream(bytes.fromhex(parts[2]))

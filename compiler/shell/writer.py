@@ -313,7 +313,7 @@ def commit(
     ``known`` spares reading the live files the caller vouches for (see ``compare``): say,
     with the cache's manifest of ``output``, ``known(rel, data)`` compares the recorded digest
     of ``rel`` with the digest of ``data`` when the file's ``lstat`` (inode, size, times) is
-    the recorded one, else returns None; or with git's index (``gitindex.clean_blobs``), it
+    the recorded one, else returns None; or with git's index (``gitindex.IndexQuery``), it
     compares the clean file's blob id with ``blob_id(data)``. A wrong answer makes a wrong
     output, so it must come from a check made in this run.
 

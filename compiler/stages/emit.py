@@ -145,16 +145,16 @@ def _serialise(obj: RenderedObject, cache: dict[tuple[Any, ...], bytes]) -> byte
     """
     key = text_key(obj)
     data = cache.get(key)
-    if data is None:
-        sops = (*key, _AS_WRITTEN)
-        data = cache.get(sops)
-        if data is not None:
-            return data
-        if secrets.has_sops_metadata(obj.body):
-            data = cache[sops] = yamlout.dump(obj.body).encode("utf-8")
-        else:
-            body = yamlout.ordered(annotated(obj.body, obj.provenance))
-            data = cache[key] = yamlout.dump(body).encode("utf-8")
+    if data is not None:
+        return data
+    if secrets.has_sops_metadata(obj.body):
+        key = (*key, _AS_WRITTEN)  # not its annotated YAML: not under text_key
+        data = cache.get(key)
+        if data is None:
+            data = cache[key] = yamlout.dump(obj.body).encode("utf-8")
+        return data
+    body = yamlout.ordered(annotated(obj.body, obj.provenance))
+    data = cache[key] = yamlout.dump(body).encode("utf-8")
     return data
 
 
