@@ -271,13 +271,8 @@ def test_extra_files_are_found_and_flux_system_folders_ignored(tmp_path, cli, no
 def test_only_the_last_keys_files_are_kept(tmp_path):
     """Each option set, output folder or fleetc version has its own key: the files of all but
     the last ``KEPT_KEYS`` keys written are deleted, the one just written never."""
-    import os
-    import subprocess
-
-    from fleetc.shell import cache as cache_module
-
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    store = cache_module.Cache(tmp_path)
+    store = cache.Cache(tmp_path)
     keys = [f"{n:x}" * 64 for n in range(1, 8)]
     for age, key in enumerate(keys):
         store.store_digests(key, {"c1/a.yaml": "d"})
@@ -285,5 +280,5 @@ def test_only_the_last_keys_files_are_kept(tmp_path):
         os.utime(name, ns=(age * 10**9, age * 10**9))
     store.store_digests(keys[0], {"c1/a.yaml": "d"})  # the oldest, written again: current
     left = sorted(p.name for p in store.folder.iterdir() if p.name.startswith("digests-"))
-    expected = [keys[0], *keys[-(cache_module.KEPT_KEYS - 1) :]]
+    expected = [keys[0], *keys[-(cache.KEPT_KEYS - 1) :]]
     assert left == sorted(f"digests-{k[:32]}.txt" for k in expected)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -355,9 +357,6 @@ def test_compiling_a_valid_fleet_never_loads_jsonschema():
     """jsonschema costs a tenth of a second to import: compiling a valid fleet gets by with the
     quick checks and never loads it (checking hub objects against Kubernetes' own schemas, a
     shell step after the compile, does)."""
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from pathlib import Path\n"
