@@ -24,7 +24,6 @@ from .shell import terminal as report
 from .shell import writer
 from .shell.base_cache import BaseCache
 from .shell.cache import Cache, Hit, RecordingSource, vouched
-from .shell.cache import digest as cache_digest
 from .shell.gitindex import IndexQuery
 from .shell.sources import Source
 
@@ -279,7 +278,7 @@ def _remember(cached: _Cached, source: Source | None, output: Path, result: Resu
     if comp is None or not isinstance(source, RecordingSource):
         return
     root = cached.cache.root
-    files = {k: cache_digest(v) for k, v in result.files.items()}
+    files = {k: cached.cache.output_digest(v) for k, v in result.files.items()}
     cached.cache.store_digests(cached.key, files)
     cached.cache.remember_tree(output, files, cached.started_ns)
     if result.diagnostics.items or validate_hub.spec_crds(root, comp.fleet, Diagnostics()):

@@ -282,3 +282,16 @@ def test_only_the_last_keys_files_are_kept(tmp_path):
     left = sorted(p.name for p in store.folder.iterdir() if p.name.startswith("digests-"))
     expected = [keys[0], *keys[-(cache.KEPT_KEYS - 1) :]]
     assert left == sorted(f"digests-{k[:32]}.txt" for k in expected)
+
+
+def test_an_output_files_digest_is_computed_once_per_bytes_object(tmp_path, monkeypatch):
+    """The comparison and the record of the output both ask; the emit stage shares one bytes
+    object between clusters whose file is the same."""
+    hashed: list[bytes] = []
+    real = cache.digest
+    monkeypatch.setattr(cache, "digest", lambda data: hashed.append(data) or real(data))
+    store = cache.Cache(tmp_path)
+    shared, alike = b"a: 1\n", bytes(b"a: 1\n"[i] for i in range(5))
+    assert store.output_digest(shared) == store.output_digest(shared) == real(shared)
+    assert store.output_digest(alike) == real(shared)
+    assert len(hashed) == 2  # once for each object, the equal copy included

@@ -189,6 +189,17 @@ class Cache:
         # Per output folder, the files ``known`` found as the manifest recorded them (relative
         # path -> that status): ``remember_tree`` records them again without a second lstat.
         self._confirmed: dict[str, dict[str, str]] = {}
+        # Digests of the new output's bytes, by object identity: the emit stage shares one
+        # bytes object between the clusters whose file is the same, and both the comparison
+        # and the record of the output ask for them.
+        self._digested: dict[int, tuple[bytes, str]] = {}
+
+    def output_digest(self, data: bytes) -> str:
+        """``digest(data)`` of a new output file, computed once per bytes object."""
+        seen = self._digested.get(id(data))
+        if seen is None or seen[0] is not data:
+            seen = self._digested[id(data)] = (data, digest(data))
+        return seen[1]
 
     def key(self, options: Any, out: Path | None, fleet_name: str) -> str:
         parts = {
@@ -301,7 +312,7 @@ class Cache:
             now = f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
             if now != status:
                 return None
-            if digest(data) != want:
+            if self.output_digest(data) != want:
                 return False
             confirmed[rel] = status
             return True
