@@ -485,7 +485,10 @@ def render(
     try:
         with writer.repository_lock(root), reporter.stage("write"):
             known = vouched(cached.cache, cached.key, output, cached.index)
-            changes = store.commit(root, output, result.files, result.lock, result.store, known)
+            listed = cached.cache.listing(output, cached.key)
+            changes = store.commit(
+                root, output, result.files, result.lock, result.store, known, listed
+            )
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -619,8 +622,7 @@ def check(
         safe = _check_base(path, base, options, result, strict)
     if against is not None:
         safe = _check_against(root, output, result, against, list(crd_folders), strict) and safe
-    known = vouched(cached.cache, cached.key, output, cached.index)
-    exact = _report_stale(root, output, result, reporter, known)  # exits 1 when stale
+    exact = _report_stale(root, output, result, reporter, cached)  # exits 1 when stale
     if exact:  # not when the output passed as rendered before 'flux bootstrap'
         _remember(cached, source, output, result)
     if not safe:
@@ -658,19 +660,21 @@ def _check_against(
 
 
 def _report_stale(
-    root: Path, output: Path, result: Result, reporter: Reporter, known: writer.Known
+    root: Path, output: Path, result: Result, reporter: Reporter, cached: _Cached
 ) -> bool:
     """List every stale, missing or extra file and exit 1 when there is one. True when the
     output is exactly the compiled one, False when it passed as rendered before bootstrap."""
     adopted: list[str] = []
     with reporter.stage("compare"):
+        known = vouched(cached.cache, cached.key, output, cached.index)
+        listed = cached.cache.listing(output, cached.key)
         expected = result.files
-        changes = writer.compare(output, expected, known)
+        changes = writer.compare(output, expected, known, listed)
         comp = result.compilation
         if not changes.clean and comp is not None and comp.flux_system:
             expected, adopted = _before_bootstrap(root, output, result, comp.flux_system)
             if adopted:
-                changes = writer.compare(output, expected, known)
+                changes = writer.compare(output, expected, known, listed)
                 for cluster in adopted:
                     click.echo(
                         f"note: {cluster}/flux-system/ (flux bootstrap) is newer than the "

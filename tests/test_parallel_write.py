@@ -135,8 +135,8 @@ def test_vouched_files_are_compared_by_digest_and_not_read(tmp_path, monkeypatch
     writer.commit(tmp_path, output, old)
     new = {"c1/a.yaml": b"a\n", "c1/b.yaml": b"B\n", "c2/d.yaml": b"d\n"}
     read: list[str] = []
-    real = writer.read_regular
-    monkeypatch.setattr(writer, "read_regular", lambda path: read.append(path) or real(path))
+    real = writer.read_with_inode
+    monkeypatch.setattr(writer, "read_with_inode", lambda path: read.append(path) or real(path))
     changes = writer.compare(output, new, known=vouching({"c1/a.yaml": old["c1/a.yaml"]}))
     assert (changes.changed, changes.added, changes.removed) == (
         ["c1/b.yaml"],

@@ -49,14 +49,17 @@ def git(root: Path, *args: str) -> None:
 def reads(monkeypatch) -> list[str]:
     """Every output file the writer's comparison reads."""
     seen: list[str] = []
-    real = writer.read_regular
 
-    def counting(path, *args):
-        if "/rendered/" in str(path):
-            seen.append(str(path).split("/rendered/", 1)[1])
-        return real(path, *args)
+    def counting(real):
+        def read(path, *args):
+            if "/rendered/" in str(path):
+                seen.append(str(path).split("/rendered/", 1)[1])
+            return real(path, *args)
 
-    monkeypatch.setattr(writer, "read_regular", counting)
+        return read
+
+    for name in ("read_regular", "read_with_inode"):
+        monkeypatch.setattr(writer, name, counting(getattr(writer, name)))
     return seen
 
 

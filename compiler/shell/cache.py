@@ -163,6 +163,16 @@ def _replays(root: Path, record: list[list[Any]]) -> bool:
 
 
 @dataclass(frozen=True)
+class _Vouching:
+    """The digests a compile stored (relative path -> digest) and the manifest recording the
+    output folder as holding them: each folder's and file's status ("" when not recorded)."""
+
+    files: dict[str, str]
+    folders: dict[str, str]
+    recorded: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Hit:
     """A compilation known without compiling: what the commands print and compare."""
 
@@ -193,6 +203,7 @@ class Cache:
         # bytes object between the clusters whose file is the same, and both the comparison
         # and the record of the output ask for them.
         self._digested: dict[int, tuple[bytes, str]] = {}
+        self._vouchings: dict[tuple[str, str], _Vouching | None] = {}
 
     def output_digest(self, data: bytes) -> str:
         """``digest(data)`` of a new output file, computed once per bytes object."""
@@ -286,18 +297,27 @@ class Cache:
         except ValueError:
             return None
 
+    def _vouching(self, output: Path, key: str) -> _Vouching | None:
+        """The digests the last compile under ``key`` stored and the manifest of ``output``,
+        when the manifest records that compile's tree (read once per run)."""
+        base = os.path.abspath(output)
+        if (base, key) not in self._vouchings:
+            files = self._digests(key) if self.enabled else None
+            manifest = self._manifest(output, tree_digest(files)) if files is not None else None
+            self._vouchings[base, key] = (
+                None if files is None or manifest is None else _Vouching(files, *manifest)
+            )
+        return self._vouchings[base, key]
+
     def known(self, output: Path, key: str) -> writer.Known | None:
         """What the manifest of ``output`` vouches for (``writer.Known``): a live file whose
         status is the one recorded holds the bytes whose digest the last compile under
         ``key`` stored, when that compile's tree is the one the manifest recorded. None when
         there is no such pair (the writer then reads the files)."""
-        if not self.enabled:
+        vouching = self._vouching(output, key)
+        if vouching is None:
             return None
-        files = self._digests(key)
-        manifest = self._manifest(output, tree_digest(files)) if files is not None else None
-        if files is None or manifest is None:
-            return None
-        recorded = manifest[1]
+        files, recorded = vouching.files, vouching.recorded
         base = os.path.abspath(output)
         confirmed = self._confirmed.setdefault(base, {})
 
@@ -318,6 +338,43 @@ class Cache:
             return True
 
         return known
+
+    def listing(self, output: Path, key: str) -> writer.Listing | None:
+        """The entries of ``output`` (``writer.listing``), listing only the folders whose
+        status is not the one the manifest recorded: adding, removing or renaming an entry
+        changes a folder's times, so such a folder still holds the entries it held then,
+        which are the manifest's. None when ``known`` has no manifest to vouch with."""
+        vouching = self._vouching(output, key)
+        if vouching is None:
+            return None
+        folders, recorded = vouching.folders, vouching.recorded
+        inside: dict[str, list[tuple[str, int | None]]] = {}
+        for rel, status in recorded.items():
+            folder, _, name = rel.rpartition("/")
+            # A file recorded without a status is read anyway: its inode is not used.
+            inside.setdefault(folder, []).append((name, int(status.partition("\0")[0] or 0)))
+        for rel in folders:
+            if rel:
+                folder, _, name = rel.rpartition("/")
+                inside.setdefault(folder, []).append((name, None))
+        base = os.path.abspath(output)
+
+        def vouched(rel: str) -> list[tuple[str, int | None]] | None:
+            status = folders.get(rel)
+            path = f"{base}/{rel}" if rel else base
+            try:
+                info = os.lstat(path)
+            except OSError:
+                return None
+            if not status or status != f"{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+                return None
+            children = inside.get(rel, [])
+            if rel and "/" not in rel and os.path.isdir(f"{path}/{FLUX_SYSTEM}"):
+                # bootstrap's folder, which the manifest leaves out (the walker sets it aside)
+                children = [*children, (FLUX_SYSTEM, None)]
+            return children
+
+        return writer.listing(output, vouched)
 
     def may_vouch(self, key: str) -> bool:
         """Whether ``known`` may vouch for an output under ``key`` (a compile under it stored

@@ -157,14 +157,21 @@ def read_regular(path: Path | str, limit: int = -1) -> bytes | None:
     Opened without following a link and without blocking on a pipe, then checked, so a file
     swapped for a link after it was listed is refused, not followed.
     """
+    read = read_with_inode(path, limit)
+    return None if read is None else read[0]
+
+
+def read_with_inode(path: Path | str, limit: int = -1) -> tuple[bytes, int] | None:
+    """``read_regular``, with the inode of the very file read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             return None
-        return handle.read(limit)
+        return handle.read(limit), info.st_ino
 
 
 class MemorySource:

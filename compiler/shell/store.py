@@ -32,9 +32,10 @@ def commit(
     lock: bytes,
     store: dict[str, bytes],
     known: writer.Known | None = None,
+    listed: writer.Listing | None = None,
 ) -> writer.Changes:
     """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``, which
-    takes ``known``), then prune."""
+    takes ``known`` and ``listed``), then prune."""
     folder = root / SNAPSHOT_STORE
     if folder.is_symlink():
         raise writer.WriteError(f"refusing to write through the symbolic link {folder}")
@@ -45,7 +46,7 @@ def commit(
             writer.write_file(root / rel, data)
     except OSError as exc:
         raise writer.WriteError(f"writing {folder} failed: {exc.strerror or exc}") from exc
-    changes = writer.commit(root, output, files, root / LOCK_FILE, lock, known)
+    changes = writer.commit(root, output, files, root / LOCK_FILE, lock, known, listed)
     try:
         for rel in existing(root):
             if rel not in store:

@@ -41,7 +41,7 @@ from urllib.parse import quote
 from ..core.lock import LOCK_FILE as FLEET_LOCK
 from ..stages.emit import FLUX_SYSTEM
 from . import fanout
-from .sources import read_regular
+from .sources import read_regular, read_with_inode
 
 STAGING_PREFIX = ".fleetc-staging-"
 # The shadow tree's name beside the output when the fleet has no git directory to keep it in.
@@ -90,67 +90,118 @@ class Changes:
         return not (self.added or self.changed or self.removed)
 
 
+# A listed entry that is not a regular file (a link, a socket, ...): never kept.
+NOT_REGULAR = -1
+
+# vouched(rel): the entries of the live folder ``rel`` ("" for the output itself) when the
+# caller vouches that it holds exactly those, by a check made in this run (say, the folder's
+# status is the one recorded when it held them): (name, inode) for a file, (name, None) for a
+# folder. None when it cannot: then the folder is listed.
+FolderVouch = Callable[[str], list[tuple[str, int | None]] | None]
+
+
 def _scan(
-    output: Path | str, folders: set[str] | None = None, flux: set[str] | None = None
-) -> dict[str, os.DirEntry]:
+    output: Path | str,
+    folders: set[str] | None = None,
+    flux: set[str] | None = None,
+    vouched: FolderVouch | None = None,
+) -> dict[str, int]:
     """Every non-folder entry below ``output`` (the live tree or the shadow) but
-    ``<cluster>/flux-system/``, by relative path (and the folders, into ``folders``, and the
-    clusters that have a ``flux-system/`` folder, into ``flux``, when given), with its inode:
-    the writer's walker, by the rules of ``output_tree`` (the readers'), which also gives the
-    inodes that tell which shadow files are the live ones.
+    ``<cluster>/flux-system/``, by relative path, with its inode (``NOT_REGULAR`` for anything
+    but a regular file); the folders go into ``folders`` and the clusters that have a
+    ``flux-system/`` folder into ``flux``, when given. The writer's walker, by the rules of
+    ``output_tree`` (the readers'), which also gives the inodes that tell which shadow files
+    are the live ones. A folder ``vouched`` names is not listed.
 
     Symbolic links are listed but never followed, so nothing outside ``output`` is reached.
     """
-    found: dict[str, os.DirEntry] = {}
+    found: dict[str, int] = {}
     stack = [("", os.fspath(output))]
     while stack:
         rel_dir, folder = stack.pop()
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        with entries:
-            for entry in entries:
-                rel = rel_dir + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
-                    if not (entry.name == FLUX_SYSTEM and rel_dir.count("/") == 1):
-                        stack.append((rel + "/", entry.path))
-                        if folders is not None:
-                            folders.add(rel)
-                    elif flux is not None:
-                        flux.add(rel_dir[:-1])
-                else:
-                    found[rel] = entry
+        children = vouched(rel_dir[:-1]) if vouched is not None else None
+        if children is None:
+            try:
+                with os.scandir(folder) as entries:
+                    children = [(entry.name, _inode(entry)) for entry in entries]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        for name, inode in children:
+            rel = rel_dir + name
+            if inode is not None:
+                found[rel] = inode
+            elif name == FLUX_SYSTEM and rel_dir.count("/") == 1:
+                # <cluster>/flux-system/ is written by 'flux bootstrap', not by fleetc.
+                if flux is not None:
+                    flux.add(rel_dir[:-1])
+            else:
+                stack.append((rel + "/", f"{folder}/{name}"))
+                if folders is not None:
+                    folders.add(rel)
     return found
 
 
-def compare(output: Path, files: dict[str, bytes], known: Known | None = None) -> Changes:
+def _inode(entry: os.DirEntry) -> int | None:
+    """None for a folder, else the entry's inode (``NOT_REGULAR`` unless a regular file)."""
+    if entry.is_dir(follow_symlinks=False):
+        return None
+    return entry.inode() if entry.is_file(follow_symlinks=False) else NOT_REGULAR
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The live tree's non-folder entries (relative path -> inode, ``NOT_REGULAR`` for
+    anything but a regular file) and the clusters whose folder holds a ``flux-system/``
+    folder."""
+
+    entries: dict[str, int]
+    bootstrapped: set[str]
+
+
+def listing(output: Path | str, vouched: FolderVouch | None = None) -> Listing:
+    """``output``'s entries (``_scan``), without listing the folders ``vouched`` names."""
+    bootstrapped: set[str] = set()
+    return Listing(_scan(output, flux=bootstrapped, vouched=vouched), bootstrapped)
+
+
+def compare(
+    output: Path,
+    files: dict[str, bytes],
+    known: Known | None = None,
+    listed: Listing | None = None,
+) -> Changes:
     """``output`` as it is (links not followed, ``<cluster>/flux-system/`` left out) against
     the files a render produces.
 
     ``known(rel, data)``, when given, says whether the live regular file ``output/rel`` holds
     exactly ``data`` when the caller can vouch for its bytes without reading them (True or
-    False), else None: then the file is read.
+    False), else None: then the file is read. ``listed``, when given, is the live tree's
+    entries as the caller lists them, vouching for some folders (``listing``).
     """
     changes = Changes()
-    existing = _scan(output, flux=changes.bootstrapped)
+    if listed is None:
+        listed = listing(output)
+    existing = dict(listed.entries)
+    changes.bootstrapped.update(listed.bootstrapped)
+    base = os.fspath(output)
     for rel, data in files.items():
-        entry = existing.pop(rel, None)
-        if entry is None:
+        inode = existing.pop(rel, None)
+        if inode is None:
             changes.added.append(rel)
             continue
-        vouched = known(rel, data) if known is not None else None
-        if not entry.is_file(follow_symlinks=False):
+        vouched = known(rel, data) if known is not None and inode != NOT_REGULAR else None
+        if inode == NOT_REGULAR:
             same = False
         elif vouched is not None:
             same = vouched
         else:
-            same = read_regular(entry.path) == data
+            read = read_with_inode(f"{base}/{rel}")
+            same = read is not None and read[0] == data
+            inode = read[1] if read is not None else inode
         if same:
             changes.unchanged += 1
             changes.kept.add(rel)
-            changes.inodes[rel] = entry.inode()
+            changes.inodes[rel] = inode
         else:
             changes.changed.append(rel)
     changes.removed = sorted(existing)
@@ -300,6 +351,7 @@ def commit(
     lock_path: Path | None = None,
     lock: bytes = b"",
     known: Known | None = None,
+    listed: Listing | None = None,
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
@@ -315,7 +367,8 @@ def commit(
     of ``rel`` with the digest of ``data`` when the file's ``lstat`` (inode, size, times) is
     the recorded one, else returns None; or with git's index (``gitindex.IndexQuery``), it
     compares the clean file's blob id with ``blob_id(data)``. A wrong answer makes a wrong
-    output, so it must come from a check made in this run.
+    output, so it must come from a check made in this run; so must ``listed`` (see
+    ``compare``).
 
     When ``output`` did not exist, the shadow is filled with links to the new tree afterwards,
     so that the next render writes only what it changes.
@@ -340,7 +393,7 @@ def commit(
     shadow = shadow_path(root, output)
     scan = _start_scan(shadow, len(files))
     try:
-        changes = compare(output, files, known)
+        changes = compare(output, files, known, listed)
     except BaseException:
         if scan is not None:
             scan.stop()
@@ -431,17 +484,16 @@ def _prepare_shadow(
     render, edited, planted) is replaced, so the shadow never needs to be trusted. ``scan``:
     the shadow's listing being made by ``_start_scan``.
     """
-    listing = scan.result() if scan is not None else None
+    scanned = scan.result() if scan is not None else None
     if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
         shadow.unlink()
     shadow.mkdir(parents=True, exist_ok=True)
     base = os.fspath(shadow)
-    if listing is not None:
-        present, have_folders, flux = _decode_scan(listing)
+    if scanned is not None:
+        present, have_folders, flux = _decode_scan(scanned)
     else:
         have_folders, flux = set(), set()
-        scanned = _scan(shadow, have_folders, flux)
-        present = {rel: entry.inode() for rel, entry in scanned.items()}
+        present = _scan(shadow, have_folders, flux)
     needed = _folders(files)
     clusters = {rel.split("/", 1)[0] for rel in files}
     # What the new tree does not have: stale files and folders, folders where files go.
@@ -492,7 +544,7 @@ def _encode_scan(shadow: Path) -> bytes:
     folders: set[str] = set()
     flux: set[str] = set()
     found = _scan(shadow, folders, flux)
-    fields = [f"{rel}\0{entry.inode()}\0" for rel, entry in found.items()]
+    fields = [f"{rel}\0{inode}\0" for rel, inode in found.items()]
     fields.extend(f"{rel}\0\0" for rel in folders)
     fields.extend(f"{cluster}\0f\0" for cluster in flux)
     return "".join(fields).encode("utf-8", "surrogateescape")
