@@ -271,9 +271,9 @@ def _up_to_date(cached: _Cached, out: Path | None, reporter: Reporter) -> Path |
 
 def _remember(cached: _Cached, source: Source | None, output: Path, result: Result) -> None:
     """Record the output folder as now holding ``result``'s files (so the next comparison
-    need not read them), and cache the compilation when it has no diagnostic (warnings are
-    not replayed from the cache). Not the compilation when the fleet names CRD folders
-    (spec.crds): the hub is checked against files the load stage does not read."""
+    need not read them), and cache the compilation with its warnings (a hit shows them
+    again). Not the compilation when the fleet names CRD folders (spec.crds): the hub is
+    checked against files the load stage does not read."""
     comp = result.compilation
     if comp is None or not isinstance(source, RecordingSource):
         return
@@ -281,15 +281,32 @@ def _remember(cached: _Cached, source: Source | None, output: Path, result: Resu
     files = {k: cached.cache.output_digest(v) for k, v in result.files.items()}
     cached.cache.store_digests(cached.key, files)
     cached.cache.remember_tree(output, files, cached.started_ns)
-    if result.diagnostics.items or validate_hub.spec_crds(root, comp.fleet, Diagnostics()):
+    if result.diagnostics.has_errors or validate_hub.spec_crds(root, comp.fleet, Diagnostics()):
         return
     objects = sum(len(objs) for objs in comp.clusters.values())
     rel = os.path.relpath(output, root)
-    cached.cache.store(cached.key, source, rel, result.lock, files, len(comp.clusters), objects)
+    cached.cache.store(
+        cached.key,
+        source,
+        rel,
+        result.lock,
+        files,
+        len(comp.clusters),
+        objects,
+        result.diagnostics.items,
+    )
 
 
-def _finish(result: Result, strict: bool) -> int:
-    diags = result.diagnostics
+def _replay(hit: Hit, strict: bool) -> None:
+    """Show the warnings of the cached compilation, as the compile would have (exits when
+    ``strict`` makes them errors)."""
+    code = _finish(Diagnostics(list(hit.diagnostics)), strict)
+    if code != report.EXIT_OK:
+        raise SystemExit(code)
+
+
+def _finish(diags: Diagnostics, strict: bool) -> int:
+    """Show ``diags``; the exit code they make (``strict``: warnings are errors)."""
     _show(diags, as_errors=strict)
     if strict and diags.warnings:
         return report.EXIT_ERRORS
@@ -365,7 +382,7 @@ def validate(
     _validate_hub(root, result, list(crd_folders))
     if rendered and result.compilation is not None:
         _validate_output(root, output, result, list(crd_folders))
-    raise SystemExit(_finish(result, strict))
+    raise SystemExit(_finish(result.diagnostics, strict))
 
 
 def _validate_hub(root: Path, result: Result, crd_folders: list[Path]) -> None:
@@ -464,6 +481,7 @@ def render(
     done = _up_to_date(cached, out, reporter)
     if done is not None and cached.hit is not None:
         hit = cached.hit
+        _replay(hit, strict)
         _say(
             f"rendered {hit.clusters} cluster(s), {hit.objects} object(s) into {done}: "
             f"0 file(s) written, {hit.count} unchanged, 0 removed"
@@ -473,7 +491,7 @@ def render(
     source = cached.cache.source()
     root, output, result = _compile(path, options, reporter, source, cached.cache)
     _validate_hub(root, result, [])
-    code = _finish(result, strict)
+    code = _finish(result.diagnostics, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
     comp = result.compilation
@@ -608,13 +626,14 @@ def check(
     cached = _lookup(path, options, None, bypass, reporter)
     done = _up_to_date(cached, None, reporter)
     if done is not None and cached.hit is not None:
+        _replay(cached.hit, strict)
         reporter.print_timings()
         _say(f"{done} is up to date ({cached.hit.count} file(s))")
         return
     source = cached.cache.source()
     root, output, result = _compile(path, options, reporter, source, cached.cache)
     _validate_hub(root, result, list(crd_folders))
-    code = _finish(result, strict)
+    code = _finish(result.diagnostics, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
     safe = True
@@ -732,7 +751,7 @@ def _before_bootstrap(
 def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
     """Compile for reading decisions; input errors are reported and end the command."""
     _root, _output, result = _compile(path, pipeline.Options(reschedule=frozenset(reschedule)))
-    code = _finish(result, strict=False)
+    code = _finish(result.diagnostics, strict=False)
     if code != report.EXIT_OK:
         raise SystemExit(code)
     return result
@@ -1094,7 +1113,7 @@ def approve(run: str, path: Path, stage: str, before: bool, now: str | None) -> 
 def _act(path: Path, action: Any) -> None:
     options = pipeline.Options(action=action)
     root, output, result = _compile(path, options)
-    code = _finish(result, strict=False)
+    code = _finish(result.diagnostics, strict=False)
     if code != report.EXIT_OK:
         raise SystemExit(code)
     comp = result.compilation

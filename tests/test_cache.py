@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from bootstrap_files import write_bootstrap
 from conftest import FleetDir, run
+from fleetc import pipeline
 from fleetc.shell import cache, writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,8 +84,19 @@ def no_racy_window(monkeypatch):
 
 
 EDITS = st.sampled_from(
-    ["relabel", "hub", "add-cluster", "remove-cluster", "drop-lock", "edit-output", "nothing"]
+    [
+        "relabel",
+        "hub",
+        "add-cluster",
+        "remove-cluster",
+        "drop-lock",
+        "edit-output",
+        "stray",
+        "nothing",
+    ]
 )
+# A hub object no placement selects: a warning, which a compile from the cache shows again.
+STRAY = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: stray\n"
 
 
 def apply(root: Path, edit: str, step: int) -> None:
@@ -101,6 +113,9 @@ def apply(root: Path, edit: str, step: int) -> None:
         fleet.cluster(f"n{step}", {"env": "prod" if step % 2 else "dev"})
     elif edit == "remove-cluster" and len(clusters) > 1:
         clusters[-1].unlink()
+    elif edit == "stray":
+        stray = root / "hub" / "stray.yaml"
+        stray.unlink() if stray.exists() else fleet.write("hub/stray.yaml", STRAY)
     elif edit == "drop-lock":
         (root / "fleet.lock").unlink(missing_ok=True)
     elif edit == "edit-output":
@@ -132,12 +147,22 @@ def test_output_is_byte_identical_with_and_without_the_cache(
         checked = run(cli, "check", "-f", str(cached))
         expected = run(cli, "check", "-f", str(fresh), "--no-cache")
         assert checked.exit_code == expected.exit_code, (edits, step, checked.output)
+        assert diagnostics(checked.output, cached) == diagnostics(expected.output, fresh)
         with_cache = run(cli, "render", "-f", str(cached))
         without = run(cli, "render", "-f", str(fresh), "--no-cache")
         assert with_cache.exit_code == without.exit_code == 0, without.output
+        assert diagnostics(with_cache.output, cached) == diagnostics(without.output, fresh)
         assert tree(cached) == tree(fresh), (edits, step)
-        assert run(cli, "check", "-f", str(cached)).exit_code == 0
+        again = run(cli, "check", "-f", str(cached))
+        assert again.exit_code == 0
+        assert diagnostics(again.output, cached) == diagnostics(without.output, fresh)
     assert cache_files(cached) and not cache_files(fresh)
+
+
+def diagnostics(output: str, root: Path) -> list[str]:
+    """The diagnostics and their summary, the fleet's folder left out."""
+    lines = output.replace(str(root), "<root>").splitlines()
+    return [line for line in lines if "warning" in line or "error" in line or "hint:" in line]
 
 
 def test_a_render_with_nothing_changed_answers_from_the_cache(tmp_path, cli, monkeypatch):
@@ -148,10 +173,54 @@ def test_a_render_with_nothing_changed_answers_from_the_cache(tmp_path, cli, mon
     def no_compile(*args, **kwargs):
         raise AssertionError("compiled although nothing changed")
 
-    monkeypatch.setattr("fleetc.pipeline.compile_fleet", no_compile)
+    monkeypatch.setattr("fleetc.shell.compile.compile_fleet", no_compile)
     result = run(cli, "render", "-f", str(fleet.root))
     assert result.exit_code == 0 and "0 file(s) written" in result.output
     assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0
+
+
+@pytest.mark.parametrize("style", ["text", "json"])
+def test_a_render_with_warnings_answers_from_the_cache_and_shows_them_again(
+    tmp_path, cli, monkeypatch, style
+):
+    fleet = make(tmp_path / "repo")
+    fleet.write("hub/stray.yaml", STRAY)
+    args = ["-f", str(fleet.root), "--diagnostics-format", style]
+    first = run(cli, "render", *args)
+    assert first.exit_code == 0 and "stray" in first.output
+    assert run(cli, "check", *args).exit_code == 0  # records the output
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled although nothing changed")
+
+    monkeypatch.setattr("fleetc.shell.compile.compile_fleet", no_compile)
+    for command in ("render", "check"):
+        again = run(cli, command, *args)
+        assert again.exit_code == 0, again.output
+        assert diagnostics(again.output, fleet.root) == diagnostics(first.output, fleet.root)
+    assert "0 file(s) written" in run(cli, "render", *args).output
+    monkeypatch.undo()
+    strict = run(cli, "check", *args, "--strict")  # another key: compiled, and refused
+    assert strict.exit_code == 1 and "stray" in strict.output
+
+
+def test_a_cached_diagnostic_of_the_wrong_shape_is_a_miss(tmp_path, cli, monkeypatch):
+    fleet = make(tmp_path / "repo")
+    fleet.write("hub/stray.yaml", STRAY)
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    [entry] = cache_files(fleet.root)
+    payload = entry.read_bytes().split(b"\n", 2)[2]
+    assert b'"position":["hub/stray.yaml",' in payload
+    payload = payload.replace(b'"position":["hub/stray.yaml",', b'"position":[["hub"],')
+    entry.write_bytes(cache.MAGIC + cache.digest(payload).encode() + b"\n" + payload)
+    compiled = []
+    real = pipeline.compile_fleet
+    monkeypatch.setattr(
+        "fleetc.shell.compile.compile_fleet", lambda *a, **k: compiled.append(1) or real(*a, **k)
+    )
+    again = run(cli, "render", "-f", str(fleet.root))
+    assert again.exit_code == 0 and "stray" in again.output
+    assert compiled == [1]
 
 
 def test_an_output_file_edited_in_place_is_stale_even_with_its_times_restored(

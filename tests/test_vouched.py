@@ -113,8 +113,8 @@ def test_a_render_after_a_change_reads_no_file_the_manifest_vouches_for(
 
 
 def test_a_render_with_warnings_still_records_what_it_wrote(tmp_path, cli, reads, monkeypatch):
-    """Warnings keep the compile out of the cache (they must be shown again), not the output's
-    manifest: the next render still reads no file it vouches for."""
+    """A render with warnings records what it wrote: the next render still reads no file the
+    manifest vouches for."""
     monkeypatch.setattr(cache, "RACY_NS", -(10**12))
     fleet = committed_fleet(tmp_path, cli)
     fleet.write("hub/stray.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: stray\n")

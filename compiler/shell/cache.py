@@ -15,9 +15,9 @@ a file whose times are too close to the manifest's to rule out a later change in
 clock tick is left out of it, so it is read next time (git's "racily clean" rule).
 
 Entries are checked, never trusted: a wrong magic line, version, digest, key or shape, a
-truncated or foreign file, is a miss, and the next compile writes a fresh entry. Only
-compilations without any diagnostic are cached (their output is the same bytes whoever asks);
-``--no-cache`` bypasses the cache altogether.
+truncated or foreign file, is a miss, and the next compile writes a fresh entry. A compilation
+keeps its warnings, which a hit shows again (render and check never read the clock, so the
+same inputs give the same warnings); ``--no-cache`` bypasses the cache altogether.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 import fleetc
 import fleetc.schemas as fleetc_schemas
 
+from ..core.diagnostics import Diagnostic, Position, Severity
 from ..core.memo import NO_MEMO, Memo
 from ..stages.emit import FLUX_SYSTEM
 from . import gitindex, writer
@@ -183,6 +184,42 @@ class Hit:
     count: int  # how many output files
     clusters: int
     objects: int
+    # What the compile reported (warnings only: a compile with errors writes nothing), shown
+    # again as if the compile had run.
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def _diagnostic_data(diag: Diagnostic) -> dict[str, Any]:
+    position = diag.position
+    return {
+        "severity": diag.severity.value,
+        "message": diag.message,
+        "position": None if position is None else [position.file, position.line, position.column],
+        "path": diag.path,
+        "hint": diag.hint,
+        "code": diag.code,
+    }
+
+
+def _diagnostic(data: dict[str, Any]) -> Diagnostic:
+    """A diagnostic from ``_diagnostic_data``; ValueError or TypeError on any other shape."""
+    position = data["position"]
+    if position is not None:
+        file, line, column = position
+        if not (isinstance(file, str) and type(line) is int and type(column) is int):
+            raise TypeError("position")
+    texts = (data["message"], data["path"], data["code"])
+    hint = data["hint"]
+    if not all(isinstance(t, str) for t in texts) or not (hint is None or isinstance(hint, str)):
+        raise TypeError("text")
+    return Diagnostic(
+        Severity(data["severity"]),
+        data["message"],
+        None if position is None else Position(*position),
+        data["path"],
+        hint,
+        data["code"],
+    )
 
 
 class Cache:
@@ -277,6 +314,7 @@ class Cache:
                 int(entry["count"]),
                 int(entry["clusters"]),
                 int(entry["objects"]),
+                tuple(_diagnostic(d) for d in entry["diagnostics"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
@@ -417,6 +455,7 @@ class Cache:
         files: dict[str, str],
         clusters: int,
         objects: int,
+        diagnostics: list[Diagnostic],
     ) -> None:
         """``files``: relative path -> digest (``store_digests`` has written them)."""
         if not self.enabled or not isinstance(source, RecordingSource):
@@ -430,6 +469,7 @@ class Cache:
             "count": len(files),
             "clusters": clusters,
             "objects": objects,
+            "diagnostics": [_diagnostic_data(d) for d in diagnostics],
         }
         self._write(f"compile-{key[:32]}.json", entry)
 
