@@ -18,17 +18,17 @@ from .core.diagnostics import Diagnostics, suggest
 from .core.escape import one_line
 from .core.lock import LOCK_FILE
 from .core.memo import NO_MEMO
+from .core.options import Advance, Approve, Options
 from .core.reporter import SILENT, Reporter
 from .core.version import __version__
 from .shell import terminal as report
 from .shell import writer
-from .shell.base_cache import BaseCache
 from .shell.cache import Cache, Hit, RecordingSource, vouched
 from .shell.gitindex import IndexQuery
 from .shell.sources import Source
 
 if TYPE_CHECKING:
-    from .pipeline import Options, Result
+    from .pipeline import Result
 
 
 class _Lazy:
@@ -60,10 +60,14 @@ store = _Lazy("fleetc.shell.store")
 clock = _Lazy("fleetc.shell.clock")
 scaffold = _Lazy("fleetc.shell.scaffold")
 schema = _Lazy("fleetc.core.schema")
+base_cache = _Lazy("fleetc.shell.base_cache")  # imports the pipeline
 
 # render --include: gitloop.INCLUDES, named here so that starting the CLI does not import git.
 INCLUDE_OUTPUT = "output"
 INCLUDES = (INCLUDE_OUTPUT, "staged", "tracked")
+# diff --format: diff_format.FORMATS, named here so that starting the CLI does not import the
+# compiler (the diff's views read its results).
+DIFF_FORMATS = ("json", "markdown", "text")
 
 FILE_HELP = "fleet.yaml, or the folder that holds it (default: ./fleet.yaml)."
 
@@ -377,7 +381,7 @@ def validate(
     openAPIV3Schema. A kind that is neither is "CRD not installed on <cluster>".
     A symbolic link in the output is an error: it is never followed.
     """
-    options = pipeline.Options(strict=strict, reschedule=frozenset(reschedule))
+    options = Options(strict=strict, reschedule=frozenset(reschedule))
     root, output, result = _compile(path, options)
     _validate_hub(root, result, list(crd_folders))
     if rendered and result.compilation is not None:
@@ -474,7 +478,7 @@ def render(
     """
     if include != INCLUDE_OUTPUT and not make_commit:
         raise click.UsageError("--include needs --commit")
-    options = pipeline.Options(strict=strict, reschedule=frozenset(reschedule))
+    options = Options(strict=strict, reschedule=frozenset(reschedule))
     reporter = _reporter(timings)
     bypass = no_cache or make_commit or bool(remove_bootstrapped)
     cached = _lookup(path, options, out, bypass, reporter)
@@ -621,7 +625,7 @@ def check(
     lock remembers them (sticky) while they fail the filters are warnings.
     """
     reporter = _reporter(timings)
-    options = pipeline.Options(strict=strict)
+    options = Options(strict=strict)
     bypass = no_cache or against is not None or base is not None or bool(crd_folders)
     cached = _lookup(path, options, None, bypass, reporter)
     done = _up_to_date(cached, None, reporter)
@@ -734,7 +738,7 @@ def _before_bootstrap(
         inputs.flux_system = frozenset()
         return inputs
 
-    before = compile_shell.compile_loaded(unbootstrapped, pipeline.Options()).result
+    before = compile_shell.compile_loaded(unbootstrapped, Options()).result
     if not before.ok:
         return result.files, []
     adopted: list[str] = []
@@ -750,7 +754,7 @@ def _before_bootstrap(
 
 def _compiled_or_exit(path: Path, reschedule: tuple[str, ...]) -> Result:
     """Compile for reading decisions; input errors are reported and end the command."""
-    _root, _output, result = _compile(path, pipeline.Options(reschedule=frozenset(reschedule)))
+    _root, _output, result = _compile(path, Options(reschedule=frozenset(reschedule)))
     code = _finish(result.diagnostics, strict=False)
     if code != report.EXIT_OK:
         raise SystemExit(code)
@@ -865,7 +869,7 @@ def status_command(path: Path, output_format: str, reschedule: tuple[str, ...]) 
 @click.option(
     "--format",
     "form",
-    type=click.Choice(sorted(diff_format.FORMATS)),
+    type=click.Choice(DIFF_FORMATS),
     default="text",
     show_default=True,
     help="text for terminals, markdown for pull requests, json for tools.",
@@ -916,7 +920,7 @@ def diff(
     """
     try:
         reporter = _reporter(timings)
-        compared = _compare_with(path, base, pipeline.Options(strict=strict), reporter, no_cache)
+        compared = _compare_with(path, base, Options(strict=strict), reporter, no_cache)
     except gitsource.GitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
@@ -955,7 +959,7 @@ def _compare_with(
     """``gitloop.compare_with``, both trees recalling from the cache's memo and saving into it,
     the base recalled from the cache when it was compiled before."""
     fleet_file = loader.find_fleet_file(path)
-    cache = BaseCache(Path(os.path.abspath(fleet_file)).parent, enabled=not no_cache)
+    cache = base_cache.BaseCache(Path(os.path.abspath(fleet_file)).parent, enabled=not no_cache)
     memo = cache.memo()
     compared = gitloop.compare_with(fleet_file, base, options, reporter, memo=memo, bases=cache)
     cache.save_memo(memo)
@@ -994,7 +998,7 @@ def report_command(
     MetalLB address space per site. With --base, the change from REF is
     highlighted, with diff's numbers. Same inputs, same bytes.
     """
-    options = pipeline.Options(reschedule=frozenset(reschedule))
+    options = Options(reschedule=frozenset(reschedule))
     found = None
     if base is None:
         result = _compiled_or_exit(path, reschedule)
@@ -1091,7 +1095,7 @@ def advance(run: str | None, path: Path, now: str | None) -> None:
     clock). Prints what moved, or what blocks the run (exit 0 either way; the
     files change only when something was recorded).
     """
-    _act(path, pipeline.Advance(run, _now(now)))
+    _act(path, Advance(run, _now(now)))
 
 
 @rollout.command()
@@ -1107,11 +1111,11 @@ def approve(run: str, path: Path, stage: str, before: bool, now: str | None) -> 
 
     The approval is recorded in fleet.lock; the next advance goes past the task.
     """
-    _act(path, pipeline.Approve(run, stage, before, _now(now)))
+    _act(path, Approve(run, stage, before, _now(now)))
 
 
 def _act(path: Path, action: Any) -> None:
-    options = pipeline.Options(action=action)
+    options = Options(action=action)
     root, output, result = _compile(path, options)
     code = _finish(result.diagnostics, strict=False)
     if code != report.EXIT_OK:
@@ -1129,7 +1133,7 @@ def _act(path: Path, action: Any) -> None:
     except writer.WriteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(report.EXIT_ERRORS) from exc
-    if not isinstance(action, pipeline.Advance):
+    if not isinstance(action, Advance):
         click.echo(
             f"approved: {action.run}-{'before' if action.before else 'after'}-{action.stage}"
         )

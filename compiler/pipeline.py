@@ -15,6 +15,7 @@ from .core.diagnostics import Diagnostics, Position
 from .core.inputs import Inputs
 from .core.memo import NO_MEMO, Memo
 from .core.model import Fleet, HubObject
+from .core.options import Options
 from .core.placed import ClusterObjects
 from .core.reporter import SILENT, Reporter
 from .sections.flux.section import Flux
@@ -23,7 +24,7 @@ from .sections.protocol import Section, SectionInput, SectionOutput
 from .sections.services.section import Services
 from .stages import emit, lint, model, override, place, select, templates
 from .stages.override import Overridden
-from .stages.rollout import Action, Advance, Approve, RolledOut, rollout
+from .stages.rollout import Advance, Approve, RolledOut, rollout
 from .stages.rollout.lock_section import SECTION as ROLLOUTS_SECTION
 from .stages.schedule import Outcome, schedule_fleet
 from .stages.schedule.eviction import SECTION as EVICTIONS_SECTION
@@ -34,18 +35,6 @@ from .stages.schedule.lock_section import SECTION as PLACEMENTS_SECTION
 SECTIONS: list[Section] = [Services(), LoadBalancers(), Flux()]
 
 __all__ = ["Advance", "Approve", "Compilation", "Options", "Result", "compile_fleet"]
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to compile; passed explicitly, varied with ``dataclasses.replace``."""
-
-    strict: bool = False
-    # Placements to schedule afresh, ignoring what fleet.lock remembers (--reschedule).
-    reschedule: frozenset[str] = frozenset()
-    # The one explicit rollout step of 'fleetc rollout advance|approve'; render and check
-    # never pass one, so they never move a staged run.
-    action: Action | None = None
 
 
 @dataclass(frozen=True)

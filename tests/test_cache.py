@@ -8,13 +8,16 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from bootstrap_files import write_bootstrap
 from conftest import FleetDir, run
 from fleetc import pipeline
+from fleetc.cli import DIFF_FORMATS
 from fleetc.shell import cache, writer
+from fleetc.views import diff_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -364,3 +367,35 @@ def test_an_output_files_digest_is_computed_once_per_bytes_object(tmp_path, monk
     assert store.output_digest(shared) == store.output_digest(shared) == real(shared)
     assert store.output_digest(alike) == real(shared)
     assert len(hashed) == 2  # once for each object, the equal copy included
+
+
+def test_a_command_answered_from_the_cache_does_not_import_the_compiler(tmp_path, cli):
+    """A no-op render or check needs the cache, the writer's comparison and the terminal, not
+    the stages: importing them costs more than the answer (a tenth of a second and more)."""
+    fleet = make(tmp_path / "repo")
+    fleet.write("hub/stray.yaml", STRAY)  # a warning, shown again from the cache
+    assert run(cli, "render", "-f", str(fleet.root)).exit_code == 0
+    assert run(cli, "check", "-f", str(fleet.root)).exit_code == 0  # records the output
+    script = (
+        "import sys\n"
+        "from fleetc.cli import main\n"
+        "try:\n"
+        "    main([sys.argv[1], '-f', sys.argv[2]])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('fleetc.pipeline', 'fleetc.stages.schedule', 'jinja2', 'jsonschema', 'git')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    for command in ("render", "check"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, command, str(fleet.root)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "stray" in done.stderr
+        assert done.stdout.splitlines()[-1] == "[]", (command, done.stdout)
+
+
+def test_the_diff_formats_the_cli_names_are_the_views():
+    assert tuple(sorted(diff_format.FORMATS)) == DIFF_FORMATS

@@ -5,12 +5,14 @@ from what the rollout stage recorded (``Compilation.rollout``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.escape import printable
-from ..pipeline import Compilation
 from ..stages.rollout import PlacementRollout, RunView, engine
 from ..stages.rollout.plan import DELETE_STAGE
+
+if TYPE_CHECKING:
+    from ..pipeline import Compilation
 
 
 def runs(comp: Compilation) -> list[RunView]:

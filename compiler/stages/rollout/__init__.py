@@ -1,15 +1,8 @@
 """Staged rollouts: KubeFleet's External strategy, ClusterStagedUpdateStrategy and
 ClusterStagedUpdateRun, compiled offline (``stage.rollout`` is the pipeline stage)."""
 
-from .results import (
-    Action,
-    ActionResult,
-    Advance,
-    Approve,
-    PlacementRollout,
-    RolledOut,
-    RunView,
-)
+from ...core.options import Action, Advance, Approve
+from .results import ActionResult, PlacementRollout, RolledOut, RunView
 from .stage import rollout
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The rollout stage's typed result, and the explicit actions it takes. Pure."""
+"""The rollout stage's typed result. Pure."""
 
 from __future__ import annotations
 
@@ -10,27 +10,6 @@ from ...core.placed import ClusterObjects
 from . import engine
 from .lock_section import RunRecord
 from .plan import Plan
-
-
-@dataclass(frozen=True)
-class Advance:
-    """``fleetc rollout advance [RUN]``: move RUN (or the one run in progress) one step."""
-
-    run: str | None
-    now: str
-
-
-@dataclass(frozen=True)
-class Approve:
-    """``fleetc rollout approve RUN --stage S [--before]``."""
-
-    run: str
-    stage: str
-    before: bool
-    now: str
-
-
-Action = Advance | Approve
 
 
 @dataclass(frozen=True)

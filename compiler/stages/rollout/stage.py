@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from ...core.diagnostics import Diagnostics, Position, did_you_mean
 from ...core.lock import Lock
 from ...core.model import Fleet, HubObject, ObjectKey, Placement
+from ...core.options import Action, Approve
 from ...core.placed import RenderedObject
 from ...core.yamlsource import Document
 from .. import override
@@ -36,14 +37,7 @@ from . import (
 from .inputs import INITIALIZE, RUN_STATE, STOP, Run, StagedInputs
 from .lock_section import FAILED, PlacementRecord, RunRecord
 from .plan import Plan
-from .results import (
-    Action,
-    ActionResult,
-    Approve,
-    PlacementRollout,
-    RolledOut,
-    RunView,
-)
+from .results import ActionResult, PlacementRollout, RolledOut, RunView
 
 _BAD_TRANSITIONS = {(INITIALIZE, STOP), (RUN_STATE, INITIALIZE), (STOP, INITIALIZE)}
 STAGES_CHANGED = (
