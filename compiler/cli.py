@@ -17,7 +17,7 @@ from .core import diagnostics_format
 from .core.diagnostics import Diagnostics, suggest
 from .core.escape import one_line
 from .core.lock import LOCK_FILE
-from .core.memo import NO_MEMO
+from .core.memo import NO_MEMO, Memo
 from .core.options import Advance, Approve, Options
 from .core.reporter import SILENT, Reporter
 from .core.version import __version__
@@ -189,18 +189,22 @@ def _compile(
     reporter: Reporter = SILENT,
     source: Source | None = None,
     cache: Cache | None = None,
+    crd_folders: list[Path] | None = None,
 ) -> tuple[Path, Path, Result]:
-    """Load and compile (recalling the stages' earlier work from ``cache`` and saving what
-    this compile did into it); returns the repository root, the output folder and the
-    result."""
+    """Load and compile, then check the hub manifests (``_validate_hub``) unless
+    ``crd_folders`` is None, recalling earlier work from ``cache`` and saving what this run
+    did into it; returns the repository root, the output folder and the result."""
     fleet_file = loader.find_fleet_file(path)
     click.get_current_context().meta[_ROOT] = Path(os.path.abspath(fleet_file)).parent
     _recover(Path(os.path.abspath(fleet_file)).parent)
     memo = cache.memo() if cache is not None else NO_MEMO
     compiled = compile_shell.compile_file(fleet_file, options, reporter, source, memo)
+    inputs = compiled.inputs
+    if crd_folders is not None:
+        with reporter.stage("validate"):
+            _validate_hub(inputs.root, compiled.result, crd_folders, memo)
     if cache is not None:
         cache.save_memo(memo)
-    inputs = compiled.inputs
     return inputs.root, inputs.root / inputs.output, compiled.result
 
 
@@ -382,14 +386,13 @@ def validate(
     A symbolic link in the output is an error: it is never followed.
     """
     options = Options(strict=strict, reschedule=frozenset(reschedule))
-    root, output, result = _compile(path, options)
-    _validate_hub(root, result, list(crd_folders))
+    root, output, result = _compile(path, options, crd_folders=list(crd_folders))
     if rendered and result.compilation is not None:
         _validate_output(root, output, result, list(crd_folders))
     raise SystemExit(_finish(result.diagnostics, strict))
 
 
-def _validate_hub(root: Path, result: Result, crd_folders: list[Path]) -> None:
+def _validate_hub(root: Path, result: Result, crd_folders: list[Path], memo: Memo) -> None:
     """Hub manifests against the schemas of the clusters they reach (``spec.crds``, --crds)."""
     comp = result.compilation
     if comp is None:
@@ -397,7 +400,7 @@ def _validate_hub(root: Path, result: Result, crd_folders: list[Path]) -> None:
     diags = result.diagnostics
     folders = [*validate_hub.spec_crds(root, comp.fleet, diags), *crd_folders]
     crds = validate_rendered.read_crds(folders, diags)
-    validate_hub.validate_hub(comp, crds, diags)
+    validate_hub.validate_hub(comp, crds, diags, memo)
 
 
 def _validate_output(root: Path, output: Path, result: Result, crd_folders: list[Path]) -> None:
@@ -493,8 +496,7 @@ def render(
         reporter.print_timings()
         return
     source = cached.cache.source()
-    root, output, result = _compile(path, options, reporter, source, cached.cache)
-    _validate_hub(root, result, [])
+    root, output, result = _compile(path, options, reporter, source, cached.cache, [])
     code = _finish(result.diagnostics, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)
@@ -635,8 +637,9 @@ def check(
         _say(f"{done} is up to date ({cached.hit.count} file(s))")
         return
     source = cached.cache.source()
-    root, output, result = _compile(path, options, reporter, source, cached.cache)
-    _validate_hub(root, result, list(crd_folders))
+    root, output, result = _compile(
+        path, options, reporter, source, cached.cache, list(crd_folders)
+    )
     code = _finish(result.diagnostics, strict)
     if code != report.EXIT_OK:
         raise SystemExit(code)

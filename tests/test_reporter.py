@@ -11,9 +11,19 @@ def test_timings_name_every_stage_render_runs(cli, example):
     result = run(cli, "render", "--timings", "-f", str(example.root))
     assert result.exit_code == 0
     line = next(line for line in result.output.splitlines() if line.startswith("timings: "))
-    for stage in ("load", "schedule", "override", "generate", "serialize", "write"):
+    stages = ("load", "schedule", "override", "rollout", "generate", "serialize", "validate")
+    for stage in (*stages, "write"):
         assert f"{stage} " in line
     assert "; total " in line
+
+
+def test_a_stage_missing_from_the_list_is_still_shown(capsys):
+    reporter = report.TerminalReporter(timings=True)
+    with reporter.stage("load"), reporter.stage("something new"):
+        pass
+    reporter.print_timings()
+    line = capsys.readouterr().err
+    assert line.startswith("timings: load ") and ", something new " in line
 
 
 def test_check_times_its_comparison(cli):

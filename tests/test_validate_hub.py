@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from conftest import FleetDir, run
+from fleetc.core.memo import Memo
+from fleetc.shell import cache, validate_hub
 
 FLEET = """
 apiVersion: fleetc.io/v1alpha1
@@ -148,3 +152,112 @@ def test_spec_crds_stay_inside_the_repository(cli, fleet_dir):
         "fleet.yaml:10:10: error: CRD path '../outside/' points outside the repository "
         "[at spec.crds[0]]"
     ]
+
+
+# -- the cache's memo: each object's problems, by what the check reads ---------------------
+
+
+def in_git(fleet_dir: FleetDir) -> FleetDir:
+    subprocess.run(["git", "init", "-q", str(fleet_dir.root)], check=True)
+    return fleet_dir
+
+
+def counting_checks(monkeypatch) -> list[str]:
+    """The objects the schema check runs on from now on."""
+    checked: list[str] = []
+    real = validate_hub._problems
+
+    def problems(hub, versions, crds):
+        checked.append(hub.key.name)
+        return real(hub, versions, crds)
+
+    monkeypatch.setattr(validate_hub, "_problems", problems)
+    return checked
+
+
+def test_an_object_checked_before_is_not_checked_again(cli, fleet_dir, monkeypatch):
+    make(in_git(fleet_dir))
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    fleet_dir.cluster("newer", spec="spec:\n  kubernetesVersion: '1.33'\n")  # no new version
+    checked = counting_checks(monkeypatch)
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    assert checked == []
+    fleet_dir.write("hub/app.yaml", fleet_dir.read("hub/app.yaml").replace("nginx", "nginx:2"))
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    assert checked == ["app"]  # the body changed; the Namespace's did not
+    fleet_dir.cluster("oldest", spec="spec:\n  kubernetesVersion: '1.28'\n")
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    assert sorted(checked) == ["app", "app", "web"]  # another lowest version: both again
+
+
+def test_a_problem_recalled_is_the_problem_found(cli, fleet_dir, monkeypatch):
+    make(in_git(fleet_dir), protocol="protocl")
+    first = run(cli, "render", "-f", str(fleet_dir.root))
+    assert first.exit_code == 1 and "did you mean 'protocol'?" in first.stderr
+    fleet_dir.cluster("newer", spec="spec:\n  kubernetesVersion: '1.33'\n")
+    checked = counting_checks(monkeypatch)
+    again = run(cli, "render", "-f", str(fleet_dir.root))
+    assert checked == []
+    assert again.exit_code == 1 and again.stderr == first.stderr
+
+
+def test_a_remembered_problem_of_the_wrong_shape_is_checked_again(cli, fleet_dir, monkeypatch):
+    make(in_git(fleet_dir), replicas='"3"')
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 1
+    memo = cache.Cache(fleet_dir.root).memo()
+    table = memo._earlier[validate_hub.MEMO_TABLE]
+    assert any(table.values())  # the Deployment's problem
+    broken = Memo({validate_hub.MEMO_TABLE: {k: [[1, 2]] if v else v for k, v in table.items()}})
+    cache.Cache(fleet_dir.root).save_memo(recalled_all(broken))
+    checked = counting_checks(monkeypatch)
+    again = run(cli, "render", "-f", str(fleet_dir.root))
+    assert checked == ["app"]
+    assert again.exit_code == 1 and "spec.replicas: expected integer" in again.stderr
+
+
+def recalled_all(memo: Memo) -> Memo:
+    """``memo`` with every entry marked used, so that saving it keeps them all."""
+    for table, entries in memo._earlier.items():
+        for key in entries:
+            memo.recall(table, key)
+    return memo
+
+
+def test_another_crd_schema_checks_its_resources_again(cli, fleet_dir, monkeypatch):
+    make(in_git(fleet_dir))
+    fleet_dir.write("hub/crd.yaml", WIDGET_CRD.replace("SIZE", "integer"))
+    fleet_dir.write("hub/widget.yaml", WIDGET)
+    assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
+    fleet_dir.write("hub/crd.yaml", WIDGET_CRD.replace("SIZE", "string"))
+    checked = counting_checks(monkeypatch)
+    again = run(cli, "render", "-f", str(fleet_dir.root))
+    assert "w" in checked
+    assert again.exit_code == 1 and "spec.size: expected string" in again.stderr
+
+
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: SIZE}
+"""
+WIDGET = (
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: web\n"
+    "spec:\n  size: 3\n"
+)

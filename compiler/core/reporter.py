@@ -12,8 +12,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# The stages --timings reports, in pipeline order.
-# "compare" is check's and diff's comparison of two outputs.
+# The stages --timings reports, in pipeline order. "validate" is the shell's check of the hub
+# manifests against the clusters' schemas, after the compile; "compare" is check's and diff's
+# comparison of two outputs.
 STAGES = (
     "load",
     "model",
@@ -21,9 +22,11 @@ STAGES = (
     "schedule",
     "place",
     "override",
+    "rollout",
     "generate",
     "lint",
     "serialize",
+    "validate",
     "compare",
     "write",
 )

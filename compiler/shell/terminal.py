@@ -137,6 +137,8 @@ class TerminalReporter(Reporter):
     def print_timings(self) -> None:
         if not self.timings:
             return
-        parts = [f"{name} {self.totals[name]:.2f}s" for name in STAGES if name in self.totals]
+        names = [name for name in STAGES if name in self.totals]
+        names += [name for name in self.totals if name not in STAGES]  # never dropped
+        parts = [f"{name} {self.totals[name]:.2f}s" for name in names]
         total = sum(self.totals.values())
         click.echo(f"timings: {', '.join(parts)}; total {total:.2f}s", err=True)

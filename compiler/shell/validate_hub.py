@@ -17,10 +17,11 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core import secrets
 from ..core.diagnostics import Diagnostics, did_you_mean, field_path
+from ..core.memo import NO_MEMO, Memo, fingerprint
 from ..core.model import Fleet, HubObject, ObjectKey, split_api_version
 from ..core.yamlsource import Document
 from ..pipeline import Compilation
@@ -86,8 +87,14 @@ def _label(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def validate_hub(comp: Compilation, crds: CustomResourceDefinitions, diags: Diagnostics) -> int:
-    """Check every placed hub object; returns how many were checked."""
+def validate_hub(
+    comp: Compilation,
+    crds: CustomResourceDefinitions,
+    diags: Diagnostics,
+    memo: Memo = NO_MEMO,
+) -> int:
+    """Check every placed hub object; returns how many were checked. ``memo`` keeps each
+    object's problems by what the check reads (``_Recall``)."""
     fleet = comp.fleet
     known = crds.merged(_hub_crds(fleet.objects.values(), diags))
     reach: dict[ObjectKey, set[tuple[int, int]]] = {}
@@ -95,6 +102,7 @@ def validate_hub(comp: Compilation, crds: CustomResourceDefinitions, diags: Diag
         version = schema_version(fleet.clusters[cluster].kubernetes_version)
         for key in objects:
             reach.setdefault(key, set()).add(version)
+    recall = _Recall(memo, known)
     checked = 0
     for key, versions in sorted(reach.items()):
         hub = fleet.objects.get(key)
@@ -102,8 +110,69 @@ def validate_hub(comp: Compilation, crds: CustomResourceDefinitions, diags: Diag
             continue
         ordered = sorted(versions)
         checked += 1
-        _check(hub, sorted({ordered[0], ordered[-1]}), known, diags)
+        _report(hub, recall.check(hub, sorted({ordered[0], ordered[-1]})), diags)
     return checked
+
+
+# The memo's table of hub checks: an object's problems (path, message, hint, the schemas
+# that report it), by the object's body, the versions checked and the CRD schema of its kind.
+MEMO_TABLE = "hub-checks"
+# One problem: (field path, message, hint) -> the schemas that report it.
+Problems = dict[tuple[tuple, str, str | None], list[str]]
+
+
+class _Recall:
+    """Each object's problems in the memo. Everything ``_problems`` reads is in the key: the
+    body (kind and apiVersion included), the versions, the CRD schema of its kind and
+    whether a CRD serves the kind; Kubernetes' schemas come with fleetc's code fingerprint,
+    which the memo's file records."""
+
+    def __init__(self, memo: Memo, crds: CustomResourceDefinitions) -> None:
+        self.memo = memo
+        self.crds = crds
+        self.schemas: dict[tuple[str, str, str], str] = {}
+
+    def key(self, hub: HubObject, versions: list[tuple[int, int]]) -> str | None:
+        """None when the body is not JSON data (then the check runs)."""
+        group, api = split_api_version(hub.api_version)
+        kind = (group, api, hub.key.kind)
+        served = (group, hub.key.kind) in self.crds.served
+        try:
+            if kind not in self.schemas:
+                self.schemas[kind] = fingerprint(self.crds.schemas.get(kind))
+            return fingerprint(hub.body, versions, self.schemas[kind], served)
+        except (TypeError, ValueError):
+            return None
+
+    def check(self, hub: HubObject, versions: list[tuple[int, int]]) -> Problems:
+        """``_problems``, recalled when the memo has them."""
+        key = self.key(hub, versions) if self.memo is not NO_MEMO else None
+        value = self.memo.recall(MEMO_TABLE, key) if key is not None else None
+        if key is not None and value is not None:
+            try:
+                return dict(_problem(item) for item in value)
+            except (TypeError, ValueError):
+                self.memo.forget(MEMO_TABLE, key)
+        problems = _problems(hub, versions, self.crds)
+        if key is not None:
+            value = [[list(path), *rest, sources] for (path, *rest), sources in problems.items()]
+            self.memo.keep(MEMO_TABLE, key, value)
+        return problems
+
+
+def _problem(item: Any) -> tuple[tuple[tuple, str, str | None], list[str]]:
+    """One remembered problem; TypeError or ValueError for any other shape."""
+    path, message, hint, sources = item
+    if not (
+        isinstance(path, list)
+        and all(isinstance(p, str | int) for p in path)
+        and isinstance(message, str)
+        and (hint is None or isinstance(hint, str))
+        and isinstance(sources, list)
+        and all(isinstance(s, str) for s in sources)
+    ):
+        raise TypeError("not a remembered problem")
+    return (tuple(path), message, hint), sources
 
 
 def _hub_crds(objects: Iterable[HubObject], diags: Diagnostics) -> CustomResourceDefinitions:
@@ -114,17 +183,13 @@ def _hub_crds(objects: Iterable[HubObject], diags: Diagnostics) -> CustomResourc
     return found
 
 
-def _check(
-    hub: HubObject,
-    versions: list[tuple[int, int]],
-    crds: CustomResourceDefinitions,
-    diags: Diagnostics,
-) -> None:
+def _problems(
+    hub: HubObject, versions: list[tuple[int, int]], crds: CustomResourceDefinitions
+) -> Problems:
     group, api = split_api_version(hub.api_version)
     kind = hub.key.kind
-    what = f"{kind} ({hub.api_version})"
     # (path, message, hint) -> the versions whose schema reports it.
-    found: dict[tuple[tuple, str, str | None], list[str]] = {}
+    found: Problems = {}
     for version in versions:
         validator = builtin_validator(version, group, api, kind)
         source = f"Kubernetes {_label(version)}"
@@ -148,7 +213,12 @@ def _check(
             message, hint, culprit = _explain(error, secret)
             path = (*path, *culprit)
             found.setdefault((path, message, hint), []).append(source)
-    for (path, message, hint), sources in sorted(found.items(), key=lambda f: str(f[0])):
+    return found
+
+
+def _report(hub: HubObject, problems: Problems, diags: Diagnostics) -> None:
+    what = f"{hub.key.kind} ({hub.api_version})"
+    for (path, message, hint), sources in sorted(problems.items(), key=lambda f: str(f[0])):
         where = field_path(path) or "(object)"
         names = _sources(sources)
         diags.error(f"{what}: {where}: {message} ({names})", hub.pos(*path), where, hint=hint)
