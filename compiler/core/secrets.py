@@ -78,7 +78,9 @@ def check_rendered(clusters: ClusterObjects, diags: Diagnostics) -> None:
         return
     reported: set[tuple[ObjectKey, str]] = set()
     for cluster, placed in clusters.items():
-        for key in sorted(placed):
+        # Only a Secret or a List can hold one: the others are not sorted, nor looked into.
+        suspects = [k for k in placed if k.kind.endswith("List") or is_secret(placed[k].body)]
+        for key in sorted(suspects):
             obj = placed[key]
             for path, body in _secrets(key.kind, obj.body):
                 fields = plain_fields(body)
