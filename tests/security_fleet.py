@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import FleetDir
 
 FLEET = """\
@@ -52,9 +54,11 @@ def write_fleet(
 ) -> None:
     """fleet.yaml, one Cluster file per name, and hub/app.yaml (in a FleetDir or a
     FleetBuilder)."""
-    listed = "\n".join(f"    - {r!r}" for r in resources)
+    # JSON strings are YAML double-quoted strings: any character, a NUL included, is written.
+    listed = "\n".join(f"    - {json.dumps(r)}" for r in resources)
     fleet.write(
-        "fleet.yaml", FLEET.format(resources=listed, inventory=repr(inventory), output=repr(output))
+        "fleet.yaml",
+        FLEET.format(resources=listed, inventory=json.dumps(inventory), output=json.dumps(output)),
     )
     for name in clusters:
         fleet.cluster(name)

@@ -54,6 +54,9 @@ def _outside_files(tmp_path: Path) -> set[str]:
         ("output", "hub/rendered/", "would replace the input 'hub/'"),
         ("output", "clusters/", "would replace the input 'clusters/'"),
         ("output", ".git", "would replace the input '.git'"),
+        ("inventory", "\0", "holds a NUL character"),
+        ("resources", "hub/\0x.yaml", "holds a NUL character"),
+        ("output", "out\0/", "holds a NUL character"),
     ],
 )
 def test_paths_outside_the_repository_are_refused(repo, outside, field, value, expected):

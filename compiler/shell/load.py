@@ -54,6 +54,13 @@ class Reader:
 
     def resolve(self, relpath: str, what: str, pos: Position, path: str) -> str | None:
         """``relpath`` under the root, or a diagnostic if it is absolute or escapes."""
+        if "\0" in relpath:
+            self.diags.error(
+                f"{what} {relpath!r} holds a NUL character, which no file name can hold",
+                pos,
+                path,
+            )
+            return None
         if os.path.isabs(relpath) or posixpath.isabs(relpath) or relpath.startswith("~"):
             self.diags.error(
                 f"{what} {relpath!r} is an absolute path; paths must be relative to fleet.yaml",

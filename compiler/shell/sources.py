@@ -84,6 +84,8 @@ class FileSource:
         return os.path.join(self._base, rel)
 
     def resolve(self, rel: str) -> str | None:
+        if "\0" in rel:
+            return None  # no file name holds a NUL
         real = os.path.realpath(os.path.join(self._links_from, rel) if rel else self._links_from)
         if real == self._real:
             return ""
@@ -165,7 +167,7 @@ def read_with_inode(path: Path | str, limit: int = -1) -> tuple[bytes, int] | No
     """``read_regular``, with the inode of the very file read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name
         return None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
