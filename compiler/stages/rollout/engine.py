@@ -82,7 +82,8 @@ class Blocker:
 
     def describe(self) -> str:
         if self.kind == WAIT:
-            return f"stage {self.stage}: TimedWait until {self.until}"
+            end = f"until {self.until}" if self.until else "from the step that starts it"
+            return f"stage {self.stage}: TimedWait {end}"
         task = "before-stage" if self.before else "after-stage"
         return f"stage {self.stage}: {task} Approval ({self.request})"
 
@@ -157,8 +158,11 @@ def advance(plan: Plan, run: RunRecord, now: str) -> Step:
             progress.batches.append(now)
             continue
         if spec.wait_time is not None:
-            until = _after(progress.batches[-1], spec.wait_seconds or 0)
-            if now < until:
+            # A batch moved by ``next_step`` without a time (now is None) starts a wait whose
+            # end is not known: it has not elapsed.
+            started = progress.batches[-1]
+            until = _after(started, spec.wait_seconds or 0) if started else None
+            if until is None or now < until:
                 return Step(stage_name, moved, deleted, Blocker(WAIT, stage.name, until=until))
         if spec.after_approval and not progress.approved_after:
             request = request_name(run.name, stage.name, False)
