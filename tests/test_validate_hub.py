@@ -45,6 +45,33 @@ spec:
             - {containerPort: 80, PROTOCOL: TCP}
 """
 
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: SIZE}
+"""
+WIDGET = (
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: web\n"
+    "spec:\n  size: 3\n"
+)
+
 
 def make(fleet_dir: FleetDir, kind="Deployment", replicas="3", protocol="protocol") -> FleetDir:
     fleet_dir.write("fleet.yaml", FLEET)
@@ -105,36 +132,8 @@ def test_render_refuses_what_validate_reports(cli, fleet_dir):
 def test_custom_resources_are_checked_against_a_crd_in_spec_crds(cli, fleet_dir):
     make(fleet_dir)
     fleet_dir.write("fleet.yaml", FLEET + "  crds: [crds/]\n")
-    fleet_dir.write(
-        "crds/widget.yaml",
-        """
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata:
-          name: widgets.example.com
-        spec:
-          group: example.com
-          scope: Namespaced
-          names: {kind: Widget, plural: widgets}
-          versions:
-            - name: v1
-              served: true
-              storage: true
-              schema:
-                openAPIV3Schema:
-                  type: object
-                  properties:
-                    spec:
-                      type: object
-                      properties:
-                        size: {type: integer}
-        """,
-    )
-    fleet_dir.write(
-        "hub/widget.yaml",
-        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: web\n"
-        "spec:\n  size: big\n",
-    )
+    fleet_dir.write("crds/widget.yaml", WIDGET_CRD.replace("SIZE", "integer"))
+    fleet_dir.write("hub/widget.yaml", WIDGET.replace("size: 3", "size: big"))
     code, found = errors(cli, fleet_dir)
     assert code == 1
     assert found == [
@@ -233,31 +232,3 @@ def test_another_crd_schema_checks_its_resources_again(cli, fleet_dir, monkeypat
     again = run(cli, "render", "-f", str(fleet_dir.root))
     assert "w" in checked
     assert again.exit_code == 1 and "spec.size: expected string" in again.stderr
-
-
-WIDGET_CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: SIZE}
-"""
-WIDGET = (
-    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: web\n"
-    "spec:\n  size: 3\n"
-)
