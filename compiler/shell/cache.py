@@ -10,9 +10,11 @@ against the working tree, which costs one read of the inputs and no parsing; whe
 answer is the same, the compile would be the same.
 
 What the output folder holds is checked without reading it: after each render or check that
-found the output exact, a manifest records every output file's inode, size, times and digest;
-a file whose times are too close to the manifest's to rule out a later change in the same
-clock tick is left out of it, so it is read next time (git's "racily clean" rule).
+found the output exact, a manifest records every output file's inode, size, times and digest,
+and every folder's inode and times (a folder whose status is the recorded one is not listed:
+adding, removing or renaming an entry changes it); a file or folder whose times are too close
+to the manifest's to rule out a later change in the same clock tick is left out of it, so it
+is read next time (git's "racily clean" rule).
 
 Entries are checked, never trusted: a wrong magic line, version, digest, key or shape, a
 truncated or foreign file, is a miss, and the next compile writes a fresh entry. A compilation
