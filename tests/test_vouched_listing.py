@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import FleetDir, run
-from fleetc.shell import cache, writer
+from fleetc.shell import cache, fanout, writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -238,3 +238,27 @@ def test_a_render_finds_a_file_added_to_an_output_folder_it_did_not_list(
     assert "1 removed" in result.output
     assert not (output / "c2" / "stray.yaml").exists()
     assert listed == [os.fspath(output / "c2")]
+
+
+def test_the_manifest_is_the_same_written_by_one_process_or_two(tmp_path, monkeypatch):
+    """A large tree's statuses are ``lstat``-ed half by a second process: the same manifest,
+    line for line, files that are not recorded (changed too recently, a link, missing)
+    included."""
+    output, _key = recorded_tree(tmp_path, TREE)
+    digests = {rel: cache.digest(data) for rel, data in TREE.items()}
+    os.utime(output / "c1" / "app" / "configmap_1.yaml", ns=(PAST_NS, 2 * 10**18))  # racy
+    (output / "c2" / "app" / "secret_2.yaml").unlink()
+    (output / "c2" / "app" / "secret_2.yaml").symlink_to("/etc/hostname")
+    (output / "c0" / "_cluster" / "configmap_1.yaml").unlink()
+    manifests = []
+    for parallel_min in (10**9, 1):
+        monkeypatch.setattr(fanout, "PARALLEL_MIN", parallel_min)
+        recorder = cache.Cache(tmp_path)
+        recorder.remember_tree(output, digests, started_ns=time.time_ns() + 2 * cache.RACY_NS)
+        manifests.append((recorder.folder / recorder._manifest_name(output)).read_bytes())
+    assert manifests[0] == manifests[1]
+    _magic, _digest, _header, *lines = manifests[0].decode().split("\n")
+    assert "F\0c1/app/configmap_1.yaml" in lines and "F\0c2/app/secret_2.yaml" in lines
+    assert "F\0c0/_cluster/configmap_1.yaml" in lines
+    recorded = [line for line in lines if line.count("\0") > 1]
+    assert len(recorded) == len(lines) - 3  # every other folder and file has its status

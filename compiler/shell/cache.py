@@ -30,6 +30,7 @@ import json
 import os
 import stat
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +42,7 @@ import fleetc.schemas as fleetc_schemas
 from ..core.diagnostics import Diagnostic, Position, Severity
 from ..core.memo import NO_MEMO, Memo
 from ..stages.emit import FLUX_SYSTEM
-from . import gitindex, writer
+from . import fanout, gitindex, writer
 from .sources import Entry, FileSource
 
 MAGIC = b"fleetc-cache 1\n"
@@ -523,32 +524,15 @@ class Cache:
         limit = started_ns - RACY_NS
         base = os.path.abspath(output)
         confirmed = self._confirmed.get(base, {})
-        header = json.dumps({"output": base, "tree": tree_digest(files)})
-        lines = [header]
-        lstat, is_dir, is_file = os.lstat, stat.S_ISDIR, stat.S_ISREG
-        for rel in sorted(_folders(files)):
-            line = f"D\0{rel}"
-            try:
-                info = lstat(base + "/" + rel if rel else base)
-            except OSError:
-                info = None
-            if info and is_dir(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-                line += f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
-            lines.append(line)
+        folders = sorted(_folders(files))
+        unread = [rel for rel in sorted(files) if rel not in confirmed]
+        folder_statuses, file_statuses = _statuses(base, folders, unread, limit)
+        read = dict(zip(unread, file_statuses, strict=True))
+        lines = [json.dumps({"output": base, "tree": tree_digest(files)})]
+        lines += [f"D\0{rel}{st}" for rel, st in zip(folders, folder_statuses, strict=True)]
         for rel in sorted(files):
             status = confirmed.get(rel)
-            if status is not None:
-                lines.append(f"F\0{rel}\0{status}")
-                continue
-            try:
-                info = lstat(base + "/" + rel)
-            except OSError:
-                info = None
-            if info and is_file(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-                times = f"{info.st_mtime_ns}\0{info.st_ctime_ns}"
-                lines.append(f"F\0{rel}\0{info.st_ino}\0{info.st_size}\0{times}")
-            else:
-                lines.append(f"F\0{rel}")
+            lines.append(f"F\0{rel}\0{status}" if status is not None else f"F\0{rel}{read[rel]}")
         self._write_raw(self._manifest_name(output), "\n".join(lines).encode())
 
     def _manifest(self, output: Path, tree: str) -> tuple[dict, dict] | None:
@@ -628,6 +612,64 @@ class Cache:
                 return False
         self.reread = True
         return True
+
+
+def _statuses(
+    base: str, folders: list[str], files: list[str], limit: int
+) -> tuple[list[str], list[str]]:
+    """Each folder's and file's status, as the manifest writes it after the path: its inode
+    and times (a file's size too), each after a NUL; "" when it is not a folder or a file, or
+    changed after ``limit``. A large tree's second half is ``lstat``-ed by a second process
+    (``fanout.Child``) meanwhile."""
+    if len(folders) + len(files) < fanout.PARALLEL_MIN:
+        return _lstat_statuses(base, folders, files, limit)
+    half_folders, half_files = len(folders) // 2, len(files) // 2
+
+    def theirs() -> bytes:
+        found = _lstat_statuses(base, folders[half_folders:], files[half_files:], limit)
+        return "\n".join([*found[0], *found[1]]).encode()
+
+    try:
+        child = fanout.Child(theirs)
+    except OSError:  # no second process: all of it here
+        return _lstat_statuses(base, folders, files, limit)
+    try:
+        mine = _lstat_statuses(base, folders[:half_folders], files[:half_files], limit)
+        other = child.result().decode().split("\n")
+    except BaseException:
+        with suppress(OSError):
+            child.stop()
+        raise
+    split = len(folders) - half_folders
+    return mine[0] + other[:split], mine[1] + other[split:]
+
+
+def _lstat_statuses(
+    base: str, folders: list[str], files: list[str], limit: int
+) -> tuple[list[str], list[str]]:
+    lstat, is_dir, is_file = os.lstat, stat.S_ISDIR, stat.S_ISREG
+    folder_statuses = []
+    for rel in folders:
+        try:
+            info = lstat(base + "/" + rel if rel else base)
+        except OSError:
+            info = None
+        if info and is_dir(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+            folder_statuses.append(f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}")
+        else:
+            folder_statuses.append("")
+    file_statuses = []
+    for rel in files:
+        try:
+            info = lstat(base + "/" + rel)
+        except OSError:
+            info = None
+        if info and is_file(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
+            times = f"{info.st_mtime_ns}\0{info.st_ctime_ns}"
+            file_statuses.append(f"\0{info.st_ino}\0{info.st_size}\0{times}")
+        else:
+            file_statuses.append("")
+    return folder_statuses, file_statuses
 
 
 def vouched(
