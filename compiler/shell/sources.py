@@ -71,8 +71,10 @@ class FileSource:
         self._real = os.fspath(self.real_root)
         self._real_prefix = os.path.join(self._real, "")
         # Links are resolved from the real root, resolved once, unless the root is a loop of
-        # links (its real path resolves further each time it is resolved again).
-        self._links_from = self._real if os.path.realpath(self._real) == self._real else self._base
+        # links (the kernel cannot resolve it, or its real path resolves further each time):
+        # then each path is resolved from the root as given, as ``os.path.realpath`` does.
+        looping = _loops(self._base) or os.path.realpath(self._real) != self._real
+        self._links_from = self._base if looping else self._real
 
     def _str(self, rel: str) -> str:
         """The path of ``rel``, as ``pathlib`` spells ``root / rel``: it drops empty and "."
@@ -125,6 +127,17 @@ def _read(handle: BinaryIO, limit: int) -> bytes:
 
 # The errors after which pathlib's is_dir() and is_file() answer False (any other is raised).
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def _loops(path: str) -> bool:
+    """Whether resolving ``path`` runs into a loop of links."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    except ValueError:  # a NUL in the name
+        return False
+    return False
 
 
 def _mode(path: str) -> int:
