@@ -370,8 +370,7 @@ class Cache:
                 info = os.lstat(base + "/" + rel)
             except OSError:
                 return None
-            now = f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
-            if now != status:
+            if _file_status(info) != status:
                 return None
             if self.output_digest(data) != want:
                 return False
@@ -407,7 +406,7 @@ class Cache:
                 info = os.lstat(path)
             except OSError:
                 return None
-            if not status or status != f"{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+            if not status or status != _folder_status(info):
                 return None
             children = inside.get(rel, [])
             if rel and "/" not in rel and os.path.isdir(f"{path}/{FLUX_SYSTEM}"):
@@ -574,7 +573,7 @@ class Cache:
                 return False
             if not stat.S_ISDIR(info.st_mode):
                 return False
-            if status != f"{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+            if status != _folder_status(info):
                 unlisted.append(rel)
         unread = []
         lstat = os.lstat
@@ -583,7 +582,7 @@ class Cache:
                 info = lstat(base + "/" + rel)
             except OSError:
                 return False
-            if status != f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}":
+            if status != _file_status(info):
                 unread.append(rel)
         if not unlisted and not unread:
             return True
@@ -612,6 +611,16 @@ class Cache:
                 return False
         self.reread = True
         return True
+
+
+def _folder_status(info: os.stat_result) -> str:
+    """A folder's status in the manifest: what adding, removing or renaming an entry changes."""
+    return f"{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+
+
+def _file_status(info: os.stat_result) -> str:
+    """A file's status in the manifest: what any change to it, a new link included, changes."""
+    return f"{info.st_ino}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
 
 
 def _statuses(
@@ -655,7 +664,7 @@ def _lstat_statuses(
         except OSError:
             info = None
         if info and is_dir(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-            folder_statuses.append(f"\0{info.st_ino}\0{info.st_mtime_ns}\0{info.st_ctime_ns}")
+            folder_statuses.append("\0" + _folder_status(info))
         else:
             folder_statuses.append("")
     file_statuses = []
@@ -665,8 +674,7 @@ def _lstat_statuses(
         except OSError:
             info = None
         if info and is_file(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-            times = f"{info.st_mtime_ns}\0{info.st_ctime_ns}"
-            file_statuses.append(f"\0{info.st_ino}\0{info.st_size}\0{times}")
+            file_statuses.append("\0" + _file_status(info))
         else:
             file_statuses.append("")
     return folder_statuses, file_statuses
