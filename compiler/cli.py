@@ -508,8 +508,7 @@ def render(
     pending = _prepare_commit(root, output, include) if make_commit else None
     try:
         with writer.repository_lock(root), reporter.stage("write"):
-            known = vouched(cached.cache, cached.key, output, cached.index)
-            listed = cached.cache.listing(output, cached.key)
+            known, listed = vouched(cached.cache, cached.key, output, cached.index)
             changes = store.commit(
                 root, output, result.files, result.lock, result.store, known, listed
             )
@@ -692,8 +691,7 @@ def _report_stale(
     output is exactly the compiled one, False when it passed as rendered before bootstrap."""
     adopted: list[str] = []
     with reporter.stage("compare"):
-        known = vouched(cached.cache, cached.key, output, cached.index)
-        listed = cached.cache.listing(output, cached.key)
+        known, listed = vouched(cached.cache, cached.key, output, cached.index)
         expected = result.files
         changes = writer.compare(output, expected, known, listed)
         comp = result.compilation

@@ -682,10 +682,11 @@ def _lstat_statuses(
 
 def vouched(
     cache: Cache, key: str, output: Path, index: gitindex.IndexQuery | None = None
-) -> writer.Known:
-    """``writer.Known`` for ``output``: the cache's manifest when it has one, else what git's
-    index vouches for (a fresh clone; ``index`` when the caller asked git early); a file
-    neither vouches for is read."""
+) -> tuple[writer.Known, writer.Listing | None]:
+    """What ``writer.compare`` may take on trust about ``output``: ``writer.Known`` (the
+    cache's manifest when it has one, else what git's index vouches for: a fresh clone;
+    ``index`` when the caller asked git early; a file neither vouches for is read), and the
+    listing whose unchanged folders the manifest vouches for (None without a manifest)."""
     from_cache = cache.known(output, key)
     blobs: dict[str, str] = {}
     if from_cache is None:
@@ -697,7 +698,7 @@ def vouched(
         blob = blobs.get(rel)
         return None if blob is None else gitindex.blob_id(data) == blob
 
-    return known
+    return known, cache.listing(output, key)
 
 
 def _children(files: dict[str, str]) -> dict[str, set[str]]:
