@@ -135,8 +135,6 @@ def _loops(path: str) -> bool:
         os.stat(path)
     except OSError as exc:
         return exc.errno == errno.ELOOP
-    except ValueError:  # a NUL in the name
-        return False
     return False
 
 
