@@ -13,6 +13,7 @@ from conftest import FleetDir, run
 from fleetc.shell import cache, fanout, writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_vouched import FLEET  # the same fleet: one PickAll Namespace
 
 PAST_NS = 946_684_800 * 10**9  # 2000-01-01: before any edit a test makes
 
@@ -184,21 +185,6 @@ def test_without_a_manifest_there_is_no_vouched_listing(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     writer.commit(tmp_path, tmp_path / "rendered", TREE)
     assert cache.Cache(tmp_path).listing(tmp_path / "rendered", "k" * 64) is None
-
-
-FLEET = """\
-apiVersion: fleetc.io/v1alpha1
-kind: Fleet
-metadata:
-  name: listed
-spec:
-  placements:
-    - name: app
-      resourceSelectors:
-        - {group: "", version: v1, kind: Namespace, name: app}
-      policy:
-        placementType: PickAll
-"""
 
 
 def test_a_render_finds_a_file_added_to_an_output_folder_it_did_not_list(
