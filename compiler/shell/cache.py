@@ -30,6 +30,7 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
@@ -656,28 +657,31 @@ def _statuses(
 def _lstat_statuses(
     base: str, folders: list[str], files: list[str], limit: int
 ) -> tuple[list[str], list[str]]:
-    lstat, is_dir, is_file = os.lstat, stat.S_ISDIR, stat.S_ISREG
-    folder_statuses = []
-    for rel in folders:
+    return (
+        _recorded(base, folders, stat.S_ISDIR, _folder_status, limit),
+        _recorded(base, files, stat.S_ISREG, _file_status, limit),
+    )
+
+
+def _recorded(
+    base: str,
+    rels: list[str],
+    kind: Callable[[int], bool],
+    status: Callable[[os.stat_result], str],
+    limit: int,
+) -> list[str]:
+    """Each entry's status after a NUL when it is of ``kind`` and unchanged since ``limit``,
+    else ""."""
+    found = []
+    for rel in rels:
         try:
-            info = lstat(base + "/" + rel if rel else base)
+            info = os.lstat(f"{base}/{rel}" if rel else base)
         except OSError:
-            info = None
-        if info and is_dir(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-            folder_statuses.append("\0" + _folder_status(info))
-        else:
-            folder_statuses.append("")
-    file_statuses = []
-    for rel in files:
-        try:
-            info = lstat(base + "/" + rel)
-        except OSError:
-            info = None
-        if info and is_file(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit:
-            file_statuses.append("\0" + _file_status(info))
-        else:
-            file_statuses.append("")
-    return folder_statuses, file_statuses
+            found.append("")
+            continue
+        steady = kind(info.st_mode) and max(info.st_mtime_ns, info.st_ctime_ns) <= limit
+        found.append("\0" + status(info) if steady else "")
+    return found
 
 
 def vouched(
