@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -21,10 +22,11 @@ from .core.memo import NO_MEMO, Memo
 from .core.options import Advance, Approve, Options
 from .core.reporter import SILENT, Reporter
 from .core.version import __version__
+from .shell import prefetch, writer
 from .shell import terminal as report
-from .shell import writer
 from .shell.cache import Cache, Hit, RecordingSource, vouched
 from .shell.gitindex import IndexQuery
+from .shell.prefetch import Prefetch
 from .shell.sources import Source
 
 if TYPE_CHECKING:
@@ -496,25 +498,38 @@ def render(
         reporter.print_timings()
         return
     source = cached.cache.source()
-    root, output, result = _compile(path, options, reporter, source, cached.cache, [])
-    code = _finish(result.diagnostics, strict)
-    if code != report.EXIT_OK:
-        raise SystemExit(code)
-    comp = result.compilation
-    assert comp is not None
-    if out is None:
-        _refuse_bootstrapped_removal(comp, remove_bootstrapped)
-    output = out if out is not None else output
-    pending = _prepare_commit(root, output, include) if make_commit else None
-    try:
-        with writer.repository_lock(root), reporter.stage("write"):
-            known, listed = vouched(cached.cache, cached.key, output, cached.index)
-            changes = store.commit(
-                root, output, result.files, result.lock, result.store, known, listed
-            )
-    except writer.WriteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(report.EXIT_ERRORS) from exc
+    with contextlib.ExitStack() as held:
+        looking = _start_prefetch(cached, held)
+        root, output, result = _compile(path, options, reporter, source, cached.cache, [])
+        code = _finish(result.diagnostics, strict)
+        if code != report.EXIT_OK:
+            raise SystemExit(code)
+        comp = result.compilation
+        assert comp is not None
+        if out is None:
+            _refuse_bootstrapped_removal(comp, remove_bootstrapped)
+        output = out if out is not None else output
+        pending = _prepare_commit(root, output, include) if make_commit else None
+        try:
+            if looking is None:
+                held.enter_context(writer.repository_lock(root))
+            with reporter.stage("write"):
+                found = looking.result(output) if looking is not None else None
+                looked = (found.steady, found.listing) if found is not None else None
+                known, listed = vouched(cached.cache, cached.key, output, cached.index, looked)
+                changes = store.commit(
+                    root,
+                    output,
+                    result.files,
+                    result.lock,
+                    result.store,
+                    known,
+                    listed,
+                    found.shadow_scan if found is not None else None,
+                )
+        except writer.WriteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(report.EXIT_ERRORS) from exc
     objects = sum(len(objs) for objs in comp.clusters.values())
     written = len(changes.added) + len(changes.changed)
     _say(
@@ -525,6 +540,24 @@ def render(
     reporter.print_timings()
     if pending is not None:
         _commit(pending, loader.find_fleet_file(path), options, result)
+
+
+def _start_prefetch(cached: _Cached, held: contextlib.ExitStack) -> Prefetch | None:
+    """A second process looking at the output while this one compiles (``shell.prefetch``),
+    when the last compile wrote a large output; it takes the repository's lock, which
+    ``held`` keeps until the render has written."""
+    output = prefetch.planned(cached.cache)
+    if output is None:
+        return None
+    try:
+        held.enter_context(writer.repository_lock(cached.cache.root))
+    except writer.WriteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(report.EXIT_ERRORS) from exc
+    looking = prefetch.start(cached.cache, cached.key, output)
+    if looking is not None:
+        held.callback(looking.stop)
+    return looking
 
 
 def _refuse_bootstrapped_removal(comp, allowed: tuple[str, ...]) -> None:

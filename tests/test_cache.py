@@ -16,7 +16,7 @@ from bootstrap_files import write_bootstrap
 from conftest import FleetDir, run
 from fleetc import pipeline
 from fleetc.cli import DIFF_FORMATS
-from fleetc.shell import cache, writer
+from fleetc.shell import cache, fanout, writer
 from fleetc.views import diff_format
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -130,6 +130,11 @@ def apply(root: Path, edit: str, step: int) -> None:
             os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # hide the edit's mtime
 
 
+# "prefetched": every output counts as large, so renders look at it in a second process while
+# they compile (shell/prefetch.py).
+@pytest.mark.parametrize(
+    "parallel_min", [fanout.PARALLEL_MIN, 1], ids=["render-looks", "prefetched"]
+)
 @settings(
     max_examples=12,
     deadline=None,
@@ -138,8 +143,9 @@ def apply(root: Path, edit: str, step: int) -> None:
 @given(edits=st.lists(EDITS, min_size=1, max_size=6))
 @example(edits=["stray", "hub", "stray"])  # warnings shown from the cache, then gone
 def test_output_is_byte_identical_with_and_without_the_cache(
-    tmp_path_factory, cli, no_racy_window, edits
+    tmp_path_factory, cli, no_racy_window, monkeypatch, parallel_min, edits
 ):
+    monkeypatch.setattr(fanout, "PARALLEL_MIN", parallel_min)
     base = tmp_path_factory.mktemp("cache")
     cached, fresh = base / "cached", base / "fresh"
     make(cached)

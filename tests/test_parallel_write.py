@@ -230,14 +230,14 @@ def test_a_failing_scan_in_the_second_process_fails_the_render(tmp_path, monkeyp
     old, new = big_change(root)
     monkeypatch.setattr(fanout, "PARALLEL_MIN", 1)
     parent = os.getpid()
-    real = writer._encode_scan
+    real = writer.encode_scan
 
     def encode(shadow: Path) -> bytes:
         if os.getpid() != parent:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(shadow / "c0001"))
         return real(shadow)
 
-    monkeypatch.setattr(writer, "_encode_scan", encode)
+    monkeypatch.setattr(writer, "encode_scan", encode)
     with pytest.raises(writer.WriteError, match=r"Permission denied .*previous output is intact"):
         writer.commit(root, root / "rendered", new.files, root / "fleet.lock", new.lock)
     assert snapshot(root / "rendered") == old.files

@@ -177,6 +177,24 @@ class _Vouching:
     recorded: dict[str, str]
 
 
+# Relative path -> (the digest the last compile stored, the status the manifest recorded) of
+# the output files found as recorded (``Cache.steady``).
+Steady = dict[str, tuple[str, str]]
+
+
+def _steady_file(base: str, vouching: _Vouching, rel: str) -> tuple[str, str] | None:
+    """(digest, status) of the file ``rel`` of the output ``base`` when its status is the
+    recorded one, else None."""
+    status, want = vouching.recorded.get(rel), vouching.files.get(rel)
+    if not status or want is None:
+        return None
+    try:
+        info = os.lstat(base + "/" + rel)
+    except OSError:
+        return None
+    return (want, status) if _file_status(info) == status else None
+
+
 @dataclass(frozen=True)
 class Hit:
     """A compilation known without compiling: what the commands print and compare."""
@@ -245,6 +263,9 @@ class Cache:
         # and the record of the output ask for them.
         self._digested: dict[int, tuple[bytes, str]] = {}
         self._vouchings: dict[tuple[str, str], _Vouching | None] = {}
+        # The output folder (relative to ``root``) and file count the last compile under the
+        # key ``lookup`` looked up recorded, hit or miss: where a render will likely write.
+        self.last_output: tuple[str, int] | None = None
 
     def output_digest(self, data: bytes) -> str:
         """``digest(data)`` of a new output file, computed once per bytes object."""
@@ -308,7 +329,10 @@ class Cache:
             return None
         entry = self._read(f"compile-{key[:32]}.json")
         try:
-            if entry["key"] != key or not _replays(self.root, entry["record"]):
+            if entry["key"] != key:
+                return None
+            self.last_output = (str(entry["output"]), int(entry["count"]))
+            if not _replays(self.root, entry["record"]):
                 return None
             return Hit(
                 key,
@@ -351,34 +375,51 @@ class Cache:
             )
         return self._vouchings[base, key]
 
-    def known(self, output: Path, key: str) -> writer.Known | None:
+    def known(self, output: Path, key: str, steady: Steady | None = None) -> writer.Known | None:
         """What the manifest of ``output`` vouches for (``writer.Known``): a live file whose
         status is the one recorded holds the bytes whose digest the last compile under
         ``key`` stored, when that compile's tree is the one the manifest recorded. None when
-        there is no such pair (the writer then reads the files)."""
-        vouching = self._vouching(output, key)
-        if vouching is None:
-            return None
-        files, recorded = vouching.files, vouching.recorded
-        base = os.path.abspath(output)
-        confirmed = self._confirmed.setdefault(base, {})
+        there is no such pair (the writer then reads the files). ``steady``: those files, as
+        ``steady`` found them earlier in this run (``prefetch``), instead of an ``lstat`` of
+        each file now."""
+        if steady is None:
+            vouching = self._vouching(output, key)
+            if vouching is None:
+                return None
+            base = os.path.abspath(output)
+            lookup: Callable[[str], tuple[str, str] | None] = functools.partial(
+                _steady_file, base, vouching
+            )
+        else:
+            lookup = steady.get
+        confirmed = self._confirmed.setdefault(os.path.abspath(output), {})
 
         def known(rel: str, data: bytes) -> bool | None:
-            status, want = recorded.get(rel), files.get(rel)
-            if not status or want is None:
+            found = lookup(rel)
+            if found is None:
                 return None
-            try:
-                info = os.lstat(base + "/" + rel)
-            except OSError:
-                return None
-            if _file_status(info) != status:
-                return None
+            want, status = found
             if self.output_digest(data) != want:
                 return False
             confirmed[rel] = status
             return True
 
         return known
+
+    def steady(self, output: Path, key: str) -> Steady | None:
+        """Every file of ``output`` whose status is the one the manifest recorded, with the
+        digest the last compile under ``key`` stored for it and that status; None when
+        ``known`` has no manifest to vouch with."""
+        vouching = self._vouching(output, key)
+        if vouching is None:
+            return None
+        base = os.path.abspath(output)
+        found = {}
+        for rel in vouching.recorded:
+            pair = _steady_file(base, vouching, rel)
+            if pair is not None:
+                found[rel] = pair
+        return found
 
     def listing(self, output: Path, key: str) -> writer.Listing | None:
         """The entries of ``output`` (``writer.listing``), listing only the folders whose
@@ -685,13 +726,23 @@ def _recorded(
 
 
 def vouched(
-    cache: Cache, key: str, output: Path, index: gitindex.IndexQuery | None = None
+    cache: Cache,
+    key: str,
+    output: Path,
+    index: gitindex.IndexQuery | None = None,
+    prefetched: tuple[Steady | None, writer.Listing] | None = None,
 ) -> tuple[writer.Known, writer.Listing | None]:
     """What ``writer.compare`` may take on trust about ``output``: ``writer.Known`` (the
     cache's manifest when it has one, else what git's index vouches for: a fresh clone;
     ``index`` when the caller asked git early; a file neither vouches for is read), and the
-    listing whose unchanged folders the manifest vouches for (None without a manifest)."""
-    from_cache = cache.known(output, key)
+    listing whose unchanged folders the manifest vouches for (None without a manifest).
+    ``prefetched``: the steady files (None without a manifest) and the listing, as
+    ``shell.prefetch`` found them earlier in this run."""
+    if prefetched is not None:
+        steady, listed = prefetched
+        from_cache = cache.known(output, key, steady) if steady is not None else None
+    else:
+        from_cache, listed = cache.known(output, key), cache.listing(output, key)
     blobs: dict[str, str] = {}
     if from_cache is None:
         blobs = (index or gitindex.IndexQuery(output)).clean_blobs(output)
@@ -702,7 +753,7 @@ def vouched(
         blob = blobs.get(rel)
         return None if blob is None else gitindex.blob_id(data) == blob
 
-    return known, cache.listing(output, key)
+    return known, listed
 
 
 def _children(files: dict[str, str]) -> dict[str, set[str]]:

@@ -33,9 +33,10 @@ def commit(
     store: dict[str, bytes],
     known: writer.Known | None = None,
     listed: writer.Listing | None = None,
+    shadow_scan: bytes | None = None,
 ) -> writer.Changes:
     """Write ``store``, then ``files`` and ``lock`` atomically (``writer.commit``, which
-    takes ``known`` and ``listed``), then prune."""
+    takes ``known``, ``listed`` and ``shadow_scan``), then prune."""
     folder = root / SNAPSHOT_STORE
     if folder.is_symlink():
         raise writer.WriteError(f"refusing to write through the symbolic link {folder}")
@@ -46,7 +47,7 @@ def commit(
             writer.write_file(root / rel, data)
     except OSError as exc:
         raise writer.WriteError(f"writing {folder} failed: {exc.strerror or exc}") from exc
-    changes = writer.commit(root, output, files, root / LOCK_FILE, lock, known, listed)
+    changes = writer.commit(root, output, files, root / LOCK_FILE, lock, known, listed, shadow_scan)
     try:
         for rel in existing(root):
             if rel not in store:

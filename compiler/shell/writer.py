@@ -352,6 +352,7 @@ def commit(
     lock: bytes = b"",
     known: Known | None = None,
     listed: Listing | None = None,
+    shadow_scan: bytes | None = None,
 ) -> Changes:
     """Replace ``output`` with ``files`` and ``lock_path`` with ``lock`` as one step.
 
@@ -368,7 +369,8 @@ def commit(
     the recorded one, else returns None; or with git's index (``gitindex.IndexQuery``), it
     compares the clean file's blob id with ``blob_id(data)``. A wrong answer makes a wrong
     output, so it must come from a check made in this run; so must ``listed`` (see
-    ``compare``).
+    ``compare``) and ``shadow_scan`` (``encode_scan`` of the shadow, made while the caller
+    held the lock).
 
     When ``output`` did not exist, the shadow is filled with links to the new tree afterwards,
     so that the next render writes only what it changes.
@@ -391,7 +393,7 @@ def commit(
             + (f" ({exc.filename})" if exc.filename else "")
         ) from exc
     shadow = shadow_path(root, output)
-    scan = _start_scan(shadow, len(files))
+    scan = _start_scan(shadow, len(files)) if shadow_scan is None else None
     try:
         changes = compare(output, files, known, listed)
     except BaseException:
@@ -408,7 +410,9 @@ def commit(
     journal: Journal | None = None
     existed = output.exists()
     try:
-        _prepare_shadow(output, shadow, files, changes, scan)
+        if scan is not None:
+            shadow_scan = scan.result()
+        _prepare_shadow(output, shadow, files, changes, shadow_scan)
         if lock_path is not None and lock_temp is not None:
             lock_temp.parent.mkdir(parents=True, exist_ok=True)
             lock_temp.unlink(missing_ok=True)
@@ -474,17 +478,16 @@ def _prepare_shadow(
     shadow: Path,
     files: dict[str, bytes],
     changes: Changes,
-    scan: fanout.Child | None = None,
+    scanned: bytes | None = None,
 ):
     """Make ``shadow`` hold exactly ``files`` (and the live ``<cluster>/flux-system/``
     folders), writing only what it lacks.
 
     A shadow file is kept only when it is the inode of the live file whose bytes ``compare``
     found right (``changes.inodes``); anything else in it (left by an interrupted
-    render, edited, planted) is replaced, so the shadow never needs to be trusted. ``scan``:
-    the shadow's listing being made by ``_start_scan``.
+    render, edited, planted) is replaced, so the shadow never needs to be trusted.
+    ``scanned``: the shadow's listing (``encode_scan``), when made already.
     """
-    scanned = scan.result() if scan is not None else None
     if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
         shadow.unlink()
     shadow.mkdir(parents=True, exist_ok=True)
@@ -534,10 +537,10 @@ def _start_scan(shadow: Path, size: int) -> fanout.Child | None:
         real = size >= fanout.PARALLEL_MIN and stat.S_ISDIR(os.lstat(shadow).st_mode)
     except OSError:
         real = False
-    return fanout.Child(lambda: _encode_scan(shadow)) if real else None
+    return fanout.Child(lambda: encode_scan(shadow)) if real else None
 
 
-def _encode_scan(shadow: Path) -> bytes:
+def encode_scan(shadow: Path) -> bytes:
     """``_scan``'s answer as pairs of NUL-terminated fields (no file name holds a NUL): a
     file's path and inode, a folder's path and nothing, a cluster with a flux-system/ folder
     and ``f``."""
@@ -551,7 +554,7 @@ def _encode_scan(shadow: Path) -> bytes:
 
 
 def _decode_scan(data: bytes) -> tuple[dict[str, int], set[str], set[str]]:
-    """(file -> inode, folders, clusters with flux-system/) from ``_encode_scan``'s bytes."""
+    """(file -> inode, folders, clusters with flux-system/) from ``encode_scan``'s bytes."""
     fields = data.decode("utf-8", "surrogateescape").split("\0")[:-1]
     present: dict[str, int] = {}
     folders: set[str] = set()
