@@ -13,7 +13,7 @@ found by the next run, as the manifest records each file with the status the chi
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import stat
 from dataclasses import dataclass
@@ -93,23 +93,15 @@ def _look(cache: Cache, key: str, output: Path, shadow: Path) -> Prefetched:
 
 
 def _encode(found: Prefetched) -> bytes:
-    """JSON of the steady files and the listing, a newline, then the shadow's scan as it is
-    (its bytes are NUL-separated fields: no newline ends the JSON early, none is needed)."""
-    head = {
-        "steady": found.steady,
-        "entries": found.listing.entries,
-        "bootstrapped": sorted(found.listing.bootstrapped),
-        "scanned": found.shadow_scan is not None,
-    }
-    return json.dumps(head, separators=(",", ":")).encode() + b"\n" + (found.shadow_scan or b"")
+    """``marshal``: the child is a fork of this very interpreter, which alone reads the bytes,
+    over a pipe; about five times quicker both ways than JSON for these tens of thousands of
+    paths. Plain data only (no code object is ever made or run)."""
+    listing = found.listing
+    return marshal.dumps(
+        (found.steady, listing.entries, sorted(listing.bootstrapped), found.shadow_scan)
+    )
 
 
 def _decode(data: bytes) -> Prefetched:
-    head, _, scan = data.partition(b"\n")
-    found = json.loads(head)
-    steady = found["steady"]
-    return Prefetched(
-        None if steady is None else {rel: (pair[0], pair[1]) for rel, pair in steady.items()},
-        writer.Listing(found["entries"], set(found["bootstrapped"])),
-        scan if found["scanned"] else None,
-    )
+    steady, entries, bootstrapped, scan = marshal.loads(data)
+    return Prefetched(steady, writer.Listing(entries, set(bootstrapped)), scan)
