@@ -7,6 +7,7 @@ import dataclasses
 import importlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -1263,3 +1264,25 @@ def _fleet_name(folder: str) -> str:
     cleaned = "".join(ch if ch.isalnum() else "-" for ch in folder.lower())
     cleaned = "-".join(part for part in cleaned.split("-") if part)[:63].strip("-")
     return cleaned if cleaned and cleaned.isascii() else "fleet"
+
+
+def run() -> None:
+    """The ``fleetc`` command: ``main``, then leave at once. Tearing the interpreter down frees
+    every object of the compile one by one (0.1 s at 1,000 clusters) and runs no clean-up of
+    fleetc's: each command closes what it opened before ``main`` returns."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # as the interpreter does with sys.exit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said
+        code = code or 1
+    os._exit(code)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
-from conftest import run
+from conftest import REPO, run
+from fleetc.cli import main
 
 
 @pytest.fixture
@@ -122,3 +127,29 @@ def test_explain_takes_a_placement_or_a_cluster_and_object(cli):
         str(REPO),
     )
     assert traced.exit_code == 0 and "kind: Namespace" in traced.output
+
+
+def _fleetc(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m fleetc``: the command as installed (``cli.run``), in a process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "fleetc", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_the_command_says_everything_and_exits_with_mains_code(cli, broken):
+    """``cli.run`` leaves without the interpreter's teardown: what ``main`` printed is all
+    there, and the exit code is ``main``'s."""
+    root = str(broken.root)
+    for args in (["check", "-f", root], ["explain", root], ["--version"], ["nonsense"]):
+        alone = _fleetc(*args)
+        inside = cli.invoke(main, args, prog_name="python -m fleetc")
+        assert (alone.returncode, alone.stdout) == (inside.exit_code, inside.stdout), args
+        assert alone.stderr == inside.stderr, args
+    assert _fleetc("check", "-f", root).returncode == 1
+    assert _fleetc("nonsense").returncode == 2
+
+
+def test_the_installed_command_is_run():
+    scripts = (REPO / "pyproject.toml").read_text().partition("[project.scripts]\n")[2]
+    assert scripts.startswith('fleetc = "fleetc.cli:run"\n')
+    assert (REPO / "compiler" / "__main__.py").read_text() == "from .cli import run\n\nrun()\n"
