@@ -153,3 +153,14 @@ def test_the_installed_command_is_run():
     scripts = (REPO / "pyproject.toml").read_text().partition("[project.scripts]\n")[2]
     assert scripts.startswith('fleetc = "fleetc.cli:run"\n')
     assert (REPO / "compiler" / "__main__.py").read_text() == "from .cli import run\n\nrun()\n"
+
+
+def test_a_profiler_still_gets_its_results(tmp_path):
+    """Under cProfile (or coverage, or a debugger) the command exits as usual, so that the
+    tool writes what it measured."""
+    stats = tmp_path / "fleetc.prof"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "fleetc", "--version"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "fleetc, version" in done.stdout
+    assert stats.stat().st_size > 0
