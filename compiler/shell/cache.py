@@ -263,9 +263,18 @@ class Cache:
         # and the record of the output ask for them.
         self._digested: dict[int, tuple[bytes, str]] = {}
         self._vouchings: dict[tuple[str, str], _Vouching | None] = {}
+        # The files ``store_digests`` wrote last and their ``tree_digest``, which the record of
+        # the output and the compilation's entry ask for again.
+        self._tree: tuple[dict[str, str], str] | None = None
         # The output folder (relative to ``root``) and file count the last compile under the
         # key ``lookup`` looked up recorded, hit or miss: where a render will likely write.
         self.last_output: tuple[str, int] | None = None
+
+    def tree_of(self, files: dict[str, str]) -> str:
+        """``tree_digest(files)``, computed once per dict of the files (not changed since)."""
+        if self._tree is None or self._tree[0] is not files:
+            self._tree = (files, tree_digest(files))
+        return self._tree[1]
 
     def output_digest(self, data: bytes) -> str:
         """``digest(data)`` of a new output file, computed once per bytes object."""
@@ -469,8 +478,9 @@ class Cache:
         without warnings."""
         if not self.enabled:
             return
-        lines = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
-        self._write_raw(f"digests-{key[:32]}.txt", lines.encode())
+        payload = _tree_text(files).encode()
+        self._tree = (files, digest(payload))
+        self._write_raw(f"digests-{key[:32]}.txt", payload)
         self._prune(key[:32])
 
     def _prune(self, current: str) -> None:
@@ -509,7 +519,7 @@ class Cache:
             "record": source.record,
             "output": output,
             "lock": lock.hex(),
-            "tree": tree_digest(files),
+            "tree": self.tree_of(files),
             "count": len(files),
             "clusters": clusters,
             "objects": objects,
@@ -566,12 +576,13 @@ class Cache:
         base = os.path.abspath(output)
         confirmed = self._confirmed.get(base, {})
         folders = sorted(_folders(files))
-        unread = [rel for rel in sorted(files) if rel not in confirmed]
+        ordered = sorted(files)
+        unread = [rel for rel in ordered if rel not in confirmed]
         folder_statuses, file_statuses = _statuses(base, folders, unread, limit)
         read = dict(zip(unread, file_statuses, strict=True))
-        lines = [json.dumps({"output": base, "tree": tree_digest(files)})]
+        lines = [json.dumps({"output": base, "tree": self.tree_of(files)})]
         lines += [f"D\0{rel}{st}" for rel, st in zip(folders, folder_statuses, strict=True)]
-        for rel in sorted(files):
+        for rel in ordered:
             status = confirmed.get(rel)
             lines.append(f"F\0{rel}\0{status}" if status is not None else f"F\0{rel}{read[rel]}")
         self._write_raw(self._manifest_name(output), "\n".join(lines).encode())
@@ -788,8 +799,14 @@ def _lists(path: str, rel: str, names: set[str]) -> bool:
 
 
 def tree_digest(files: dict[str, str]) -> str:
-    return digest("".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files)).encode())
+    return digest(_tree_text(files).encode())
+
+
+def _tree_text(files: dict[str, str]) -> str:
+    """The digests file's text: a line per file, its path and digest."""
+    return "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
 
 
 def _folders(files: dict[str, str]) -> set[str]:
-    return set(_children(files))
+    """Every folder the files lie in, the output folder itself ("") included."""
+    return {"", *writer.folders_of(files)}

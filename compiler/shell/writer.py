@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -497,7 +497,7 @@ def _prepare_shadow(
     else:
         have_folders, flux = set(), set()
         present = _scan(shadow, have_folders, flux)
-    needed = _folders(files)
+    needed = folders_of(files)
     clusters = {rel.split("/", 1)[0] for rel in files}
     # What the new tree does not have: stale files and folders, folders where files go.
     for rel in present:
@@ -573,8 +573,8 @@ def _write_new(path: str, data: bytes) -> None:
     Path(path).write_bytes(data)
 
 
-def _folders(files: dict[str, bytes]) -> set[str]:
-    """Every folder the files lie in (the top folder, "", left out)."""
+def folders_of(files: Iterable[str]) -> set[str]:
+    """Every folder the files (relative paths) lie in (the top folder, "", left out)."""
     needed: set[str] = set()
     for rel in files:
         folder = rel.rpartition("/")[0]
@@ -588,7 +588,7 @@ def _mirror(output: Path, shadow: Path, files: dict[str, bytes]) -> None:
     """Fill the empty shadow with links to the files of the new tree ``output``, which
     ``_prepare_shadow`` will keep. Only to spare the next render that work: a failure leaves
     a partial shadow, which the next render completes."""
-    work = fanout.Work(folders=sorted(_folders(files)), links=list(files))
+    work = fanout.Work(folders=sorted(folders_of(files)), links=list(files))
     with suppress(OSError):
         fanout.run(os.fspath(shadow), os.fspath(output), files, work, _write_new)
 
