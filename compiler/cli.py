@@ -550,15 +550,18 @@ def _start_prefetch(cached: _Cached, held: contextlib.ExitStack) -> Prefetch | N
     output = prefetch.planned(cached.cache)
     if output is None:
         return None
-    try:
-        held.enter_context(writer.repository_lock(cached.cache.root))
-    except writer.WriteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(report.EXIT_ERRORS) from exc
-    looking = prefetch.start(cached.cache, cached.key, output)
-    if looking is not None:
+    with contextlib.ExitStack() as locked:
+        try:
+            locked.enter_context(writer.repository_lock(cached.cache.root))
+        except writer.WriteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(report.EXIT_ERRORS) from exc
+        looking = prefetch.start(cached.cache, cached.key, output)
+        if looking is None:
+            return None  # no second process: the lock is taken again at the write
+        held.enter_context(locked.pop_all())
         held.callback(looking.stop)
-    return looking
+        return looking
 
 
 def _refuse_bootstrapped_removal(comp, allowed: tuple[str, ...]) -> None:

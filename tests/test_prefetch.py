@@ -124,3 +124,18 @@ def test_a_small_output_is_looked_at_by_the_render_itself(tmp_path, cli, results
     apply(fresh, "hub", 1)
     render_both(cli, cached, fresh)
     assert results == []
+
+
+def test_without_a_second_process_the_render_looks_itself(tmp_path, cli, large, monkeypatch):
+    """A fork that fails leaves no lock behind: the render takes it at the write."""
+    cached, fresh = twins(tmp_path)
+    render_both(cli, cached, fresh)
+
+    def no_fork(*args):
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # as os.fork may
+
+    monkeypatch.setattr(prefetch, "Prefetch", no_fork)
+    for step, edit in enumerate(["relabel", "hub"]):
+        for root in (cached, fresh):
+            apply(root, edit, step)
+        render_both(cli, cached, fresh)

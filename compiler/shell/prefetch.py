@@ -54,7 +54,7 @@ class Prefetch:
             return None
         try:
             return _decode(child.result())
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # the child failed, or died mid-answer
             return None
 
     def stop(self) -> None:
