@@ -12,7 +12,8 @@ is trusted: every render scans it and keeps a file only when it is the very inod
 whose bytes were just compared (read, or vouched for by the caller's digests). After a render
 into an absent output, the empty shadow is filled with links to the new tree, so the next
 render too writes only what it changes. Large amounts of work (the scan of the shadow, creating
-folders, links and files) are shared with a second process (``fanout``).
+folders, links and files) are shared with a second process (``fanout``); a render hands in the
+scan when a second process made it while the render compiled (``shell/prefetch.py``).
 
 ``fleet.lock`` is staged with the tree, and a journal (in the git directory too) records the
 swap, so ``recover`` (run before every command) completes or rolls back a render killed between
