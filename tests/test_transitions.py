@@ -10,6 +10,7 @@ from conftest import REPO, require_crds
 from fleetc.core.output_layout import object_path
 from fleetc.views import transitions
 from fleetc.views.transitions import ERROR, NOT_CHECKED, Obj
+from widget_crd import never_shrinking, spec_of, widget_crd_data
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -240,47 +241,17 @@ def test_namespace_move_is_reported_on_the_new_object():
     assert _check([DEPLOYMENT], [renamed]) == []
 
 
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"kind": "Widget", "plural": "widgets"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "properties": {
-                                    "size": {
-                                        "type": "integer",
-                                        "x-kubernetes-validations": [
-                                            {"rule": "self >= oldSelf", "message": "no shrinking"}
-                                        ],
-                                    },
-                                    "url": {
-                                        "type": "string",
-                                        "x-kubernetes-validations": [
-                                            {"rule": "isURL(self) || self == oldSelf"}
-                                        ],
-                                    },
-                                },
-                            }
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+CRD = widget_crd_data(
+    spec_of(
+        {
+            "size": never_shrinking("no shrinking"),
+            "url": {
+                "type": "string",
+                "x-kubernetes-validations": [{"rule": "isURL(self) || self == oldSelf"}],
+            },
+        }
+    )
+)
 WIDGET = {
     "apiVersion": "example.com/v1",
     "kind": "Widget",

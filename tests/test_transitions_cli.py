@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import require_crds, run
 from gitrepo import GitFleet
+from widget_crd import never_shrinking, spec_of, widget_crd
 
 FLEET = """
 apiVersion: fleetc.io/v1alpha1
@@ -25,7 +26,12 @@ spec:
         placementType: PickAll
 """
 
-HUB = """
+WIDGET_CRD = widget_crd(
+    spec_of({"size": never_shrinking("widgets never shrink")}),
+    list_names=True,
+)
+HUB = (
+    """
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -59,30 +65,9 @@ metadata:
 data:
   color: blue
 ---
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size:
-                  type: integer
-                  x-kubernetes-validations:
-                    - {rule: "self >= oldSelf", message: widgets never shrink}
----
+"""
+    + WIDGET_CRD
+    + """---
 apiVersion: example.com/v1
 kind: Widget
 metadata:
@@ -91,6 +76,7 @@ metadata:
 spec:
   size: 3
 """
+)
 
 
 @pytest.fixture

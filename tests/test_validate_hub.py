@@ -7,6 +7,7 @@ import subprocess
 from conftest import FleetDir, run
 from fleetc.core.memo import Memo
 from fleetc.shell import cache, validate_hub
+from widget_crd import spec_of, widget_crd
 
 FLEET = """
 apiVersion: fleetc.io/v1alpha1
@@ -45,28 +46,12 @@ spec:
             - {containerPort: 80, PROTOCOL: TCP}
 """
 
-WIDGET_CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: SIZE}
-"""
+
+def widget_crd_of_size(size_type: str) -> str:
+    """The Widget CRD whose ``spec.size`` is of ``size_type``."""
+    return widget_crd(spec_of({"size": {"type": size_type}}))
+
+
 WIDGET = (
     "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: web\n"
     "spec:\n  size: 3\n"
@@ -132,7 +117,7 @@ def test_render_refuses_what_validate_reports(cli, fleet_dir):
 def test_custom_resources_are_checked_against_a_crd_in_spec_crds(cli, fleet_dir):
     make(fleet_dir)
     fleet_dir.write("fleet.yaml", FLEET + "  crds: [crds/]\n")
-    fleet_dir.write("crds/widget.yaml", WIDGET_CRD.replace("SIZE", "integer"))
+    fleet_dir.write("crds/widget.yaml", widget_crd_of_size("integer"))
     fleet_dir.write("hub/widget.yaml", WIDGET.replace("size: 3", "size: big"))
     code, found = errors(cli, fleet_dir)
     assert code == 1
@@ -224,10 +209,10 @@ def recalled_all(memo: Memo) -> Memo:
 
 def test_another_crd_schema_checks_its_resources_again(cli, fleet_dir, monkeypatch):
     make(in_git(fleet_dir))
-    fleet_dir.write("hub/crd.yaml", WIDGET_CRD.replace("SIZE", "integer"))
+    fleet_dir.write("hub/crd.yaml", widget_crd_of_size("integer"))
     fleet_dir.write("hub/widget.yaml", WIDGET)
     assert run(cli, "render", "-f", str(fleet_dir.root)).exit_code == 0
-    fleet_dir.write("hub/crd.yaml", WIDGET_CRD.replace("SIZE", "string"))
+    fleet_dir.write("hub/crd.yaml", widget_crd_of_size("string"))
     checked = counting_checks(monkeypatch)
     again = run(cli, "render", "-f", str(fleet_dir.root))
     assert "w" in checked

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from conftest import REPO, SHARED_CRDS, FleetDir, needs_crds, run
 from fleetc.shell import validate_rendered
+from widget_crd import widget_crd
 
 EXAMPLES = sorted(p for p in (REPO / "examples").glob("*") if (p / "fleet.yaml").is_file())
 
@@ -230,25 +231,6 @@ def test_malformed_objects_and_crds_are_reported_not_raised(cli, copy):
     assert "a CustomResourceDefinition without group, kind or versions" in result.output
 
 
-_REF_CRD = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {$ref: %s}
-"""
 _WIDGET = (
     "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n"
     "spec: 5\n"
@@ -289,7 +271,7 @@ def test_crd_refs_outside_the_schema_are_errors_never_fetched(cli, copy, tmp_pat
             if scheme == "http"
             else outside.as_uri()
         )
-        copy.write("rendered/aks-member-1/_cluster/crd.yaml", _REF_CRD % f'"{ref}"')
+        copy.write("rendered/aks-member-1/_cluster/crd.yaml", widget_crd({"spec": {"$ref": ref}}))
         copy.write("rendered/aks-member-1/default/widget.yaml", _WIDGET)
         result = _validate(cli, copy.root)
     finally:
@@ -303,10 +285,7 @@ def test_crd_refs_outside_the_schema_are_errors_never_fetched(cli, copy, tmp_pat
 
 
 def test_crd_refs_inside_the_schema_resolve(cli, copy):
-    crd = _REF_CRD % '"#/properties/count"'
-    crd = crd.replace(
-        "        properties:\n", "        properties:\n          count: {type: integer}\n"
-    )
+    crd = widget_crd({"count": {"type": "integer"}, "spec": {"$ref": "#/properties/count"}})
     copy.write("rendered/aks-member-1/_cluster/crd.yaml", crd)
     copy.write("rendered/aks-member-1/default/widget.yaml", _WIDGET.replace("spec: 5", "spec: x"))
     result = _validate(cli, copy.root)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, FleetDir, require_crds, run
 from fleetc.core import crd_rules
+from widget_crd import spec_of, widget_crd
 
 
 def _shared() -> Path:
@@ -58,31 +59,13 @@ def test_a_violated_cel_rule_of_the_flux_crd_is_an_error(cli, copy):
     assert result.exit_code == 0, result.output
 
 
-def _crd(rules: str = "", root_fields: str = "") -> str:
-    return f"""
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata:
-          name: widgets.example.com
-        spec:
-          group: example.com
-          scope: Namespaced
-          names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
-          versions:
-          - name: v1
-            served: true
-            storage: true
-            schema:
-              openAPIV3Schema:
-                type: object
-                properties:{root_fields}
-                  spec:
-                    type: object
-                    properties:
-                      size: {{type: integer}}
-                      url: {{type: string}}
-        {rules}
-        """
+def _crd(spec_rules: list[dict[str, str]] | None = None) -> str:
+    """The Widget CRD: a spec of a size and a url, with the CEL rules ``spec_rules``."""
+    rules = {"x-kubernetes-validations": spec_rules} if spec_rules else {}
+    return widget_crd(
+        spec_of({"size": {"type": "integer"}, "url": {"type": "string"}}, **rules),
+        list_names=True,
+    )
 
 
 WIDGET = """
@@ -156,14 +139,11 @@ def test_transition_rules_are_left_to_the_transition_check():
 
 
 def test_an_unevaluable_rule_is_a_warning_in_validate(cli, copy):
-    crd = _crd().replace(
-        "url: {type: string}",
-        "url: {type: string}\n"
-        "                    x-kubernetes-validations:\n"
-        "                    - rule: isURL(self.url)\n"
-        "                      message: url must be a URL\n"
-        "                    - rule: self.size < 2\n"
-        "                      message: too big",
+    crd = _crd(
+        [
+            {"rule": "isURL(self.url)", "message": "url must be a URL"},
+            {"rule": "self.size < 2", "message": "too big"},
+        ]
     )
     copy.write("rendered/aks-member-1/_cluster/crd.yaml", crd)
     copy.write("rendered/aks-member-1/platform/widget.example.com_w.yaml", WIDGET)
